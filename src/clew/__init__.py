@@ -1,0 +1,1 @@
+"""clew: a GitOps engine for Kubernetes."""
