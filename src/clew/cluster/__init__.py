@@ -1,0 +1,46 @@
+"""The cluster boundary: the only package that imports the Kubernetes client library.
+
+Everything else in clew talks to API servers through :class:`Cluster` and catches the errors of
+:mod:`clew.cluster.errors`.
+"""
+
+from clew.cluster.client import FIELD_MANAGER, Cluster, WatchEvent
+from clew.cluster.discovery import Discovery, Resource
+from clew.cluster.errors import (
+    AlreadyExists,
+    ClusterError,
+    Conflict,
+    ConnectionFailed,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    PermanentError,
+    RetryableError,
+    ServerError,
+    TooManyRequests,
+    Unauthorized,
+    UnknownKind,
+)
+
+__all__ = [
+    "FIELD_MANAGER",
+    "AlreadyExists",
+    "Cluster",
+    "ClusterError",
+    "Conflict",
+    "ConnectionFailed",
+    "Discovery",
+    "Forbidden",
+    "Gone",
+    "Invalid",
+    "NotFound",
+    "PermanentError",
+    "Resource",
+    "RetryableError",
+    "ServerError",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnknownKind",
+    "WatchEvent",
+]

@@ -1,0 +1,312 @@
+"""The one connection to a Kubernetes API server, speaking plain dicts.
+
+lightkube supplies kubeconfig parsing, TLS and authentication (its httpx transport); everything
+above that is ours: discovery, URLs, JSON with msgspec, the error tree, and watches with bookmarks.
+Objects stay plain ``dict``s from JSON end to end, because typed models drop fields they do not
+know.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import msgspec
+from lightkube.config import client_adapter
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.core.exceptions import ConfigError
+
+from clew.cluster import errors
+from clew.cluster.discovery import Discovery, Resource
+from clew.model.refs import ObjectRef
+
+FIELD_MANAGER = "clew"
+_MAX_429_RETRIES = 5
+_MAX_RETRY_AFTER = 30.0
+
+_decoder = msgspec.json.Decoder()
+_encode = msgspec.json.encode
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One event of a watch: ``ADDED``, ``MODIFIED``, ``DELETED`` or ``BOOKMARK``."""
+
+    type: str
+    object: dict[str, Any]
+
+
+class Cluster:
+    """An async client for one API server. Use :meth:`from_kubeconfig`; close with ``aclose``."""
+
+    def __init__(self, http: httpx.AsyncClient, *, namespace: str = "default") -> None:
+        self._http = http
+        self.namespace = namespace
+        self.discovery = Discovery(self)
+
+    @classmethod
+    def from_kubeconfig(
+        cls, path: str | Path | None = None, *, context: str | None = None, timeout: float = 30.0
+    ) -> Cluster:
+        """Connect with a kubeconfig file (default: ``$KUBECONFIG``, then ``~/.kube/config``)."""
+        try:
+            config = KubeConfig.from_file(path) if path else KubeConfig.from_env()
+            single = config.get(context)
+        except ConfigError as exc:
+            raise errors.PermanentError(f"cannot load kubeconfig {path or ''}: {exc}") from exc
+        if single is None:
+            raise errors.PermanentError(f"kubeconfig {path or ''} has no context {context or ''}")
+        # Loopback control planes must not be sent through a proxy from the environment.
+        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
+        http = client_adapter.AsyncClient(single, params)
+        return cls(http, namespace=single.namespace)
+
+    @property
+    def server(self) -> str:
+        return str(self._http.base_url)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Cluster:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- raw requests ---------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        ref: ObjectRef | None = None,
+    ) -> dict[str, Any]:
+        """Send one request and decode the JSON answer; raise a :class:`ClusterError` on failure.
+
+        429 answers are retried after the server's Retry-After (priority and fairness is the rate
+        limiter; clew has none of its own).
+        """
+        content = None if body is None else (body if isinstance(body, bytes) else _encode(body))
+        headers = {"Accept": accept}
+        if content is not None:
+            headers["Content-Type"] = content_type
+        for attempt in range(_MAX_429_RETRIES + 1):
+            try:
+                resp = await self._http.request(
+                    method, path, params=params, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                raise errors.ConnectionFailed(
+                    f"cannot reach the API server {self.server}: {exc!s}", ref=ref
+                ) from exc
+            if resp.status_code < 400:
+                return _decoder.decode(resp.content) if resp.content else {}
+            error = _error_from(resp, ref)
+            if isinstance(error, errors.TooManyRequests) and attempt < _MAX_429_RETRIES:
+                await asyncio.sleep(min(error.delay or 1.0, _MAX_RETRY_AFTER))
+                continue
+            raise error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- typed verbs on plain objects -------------------------------------------------------------
+
+    async def resource_for(
+        self, obj_or_api_version: dict[str, Any] | str, kind: str = ""
+    ) -> Resource:
+        if isinstance(obj_or_api_version, dict):
+            return await self.discovery.resource(
+                str(obj_or_api_version.get("apiVersion")), str(obj_or_api_version.get("kind"))
+            )
+        return await self.discovery.resource(obj_or_api_version, kind)
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any]:
+        res = await self.resource_for(api_version, kind)
+        ref = ObjectRef(res.group, kind, namespace or "", name)
+        return await self.request("GET", res.path(namespace, name), ref=ref)
+
+    async def list_objects(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """All items (following ``continue`` tokens) and the list's resourceVersion."""
+        res = await self.resource_for(api_version, kind)
+        params: dict[str, Any] = {"limit": 500}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        items: list[dict[str, Any]] = []
+        while True:
+            page = await self.request("GET", res.path(namespace), params=params)
+            for item in page.get("items") or []:
+                # Lists omit apiVersion/kind on items; put them back so items are whole objects.
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items, str((page.get("metadata") or {}).get("resourceVersion") or "")
+            params["continue"] = token
+
+    async def create(self, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        res = await self.resource_for(obj)
+        ns = namespace or (obj.get("metadata") or {}).get("namespace")
+        ref = ObjectRef.from_object(obj)
+        return await self.request(
+            "POST", res.path(ns if res.namespaced else None), body=obj, ref=ref
+        )
+
+    async def apply(
+        self,
+        obj: dict[str, Any],
+        *,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = False,
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        """Server-side apply ``obj`` as ``field_manager``; returns the object the server stored."""
+        res = await self.resource_for(obj)
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") if res.namespaced else None
+        path = res.path(ns, meta["name"]) + (f"/{subresource}" if subresource else "")
+        params: dict[str, Any] = {"fieldManager": field_manager}
+        if force:
+            params["force"] = "true"
+        if dry_run:
+            params["dryRun"] = "All"
+        return await self.request(
+            "PATCH",
+            path,
+            params=params,
+            body=obj,
+            content_type="application/apply-patch+yaml",
+            ref=ObjectRef.from_object(obj),
+        )
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: dict[str, Any] | list[Any],
+        *,
+        namespace: str | None = None,
+        subresource: str | None = None,
+        patch_type: str = "merge",
+    ) -> dict[str, Any]:
+        res = await self.resource_for(api_version, kind)
+        path = res.path(namespace, name) + (f"/{subresource}" if subresource else "")
+        ctype = {
+            "merge": "application/merge-patch+json",
+            "strategic": "application/strategic-merge-patch+json",
+            "json": "application/json-patch+json",
+        }[patch_type]
+        ref = ObjectRef(res.group, kind, namespace or "", name)
+        return await self.request("PATCH", path, body=patch, content_type=ctype, ref=ref)
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        grace_period: int | None = None,
+        propagation: str = "Background",
+        uid: str | None = None,
+    ) -> dict[str, Any]:
+        """Delete an object; ``uid`` makes it a precondition (never delete a newer namesake)."""
+        res = await self.resource_for(api_version, kind)
+        options: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": propagation,
+        }
+        if grace_period is not None:
+            options["gracePeriodSeconds"] = grace_period
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        ref = ObjectRef(res.group, kind, namespace or "", name)
+        return await self.request("DELETE", res.path(namespace, name), body=options, ref=ref)
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        resource_version: str = "",
+        field_selector: str | None = None,
+        label_selector: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[WatchEvent]:
+        """Stream watch events with bookmarks; raises :class:`errors.Gone` when the server has
+        compacted ``resource_version`` (the caller re-lists)."""
+        res = await self.resource_for(api_version, kind)
+        params: dict[str, Any] = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": timeout_seconds,
+        }
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        if field_selector:
+            params["fieldSelector"] = field_selector
+        if label_selector:
+            params["labelSelector"] = label_selector
+        timeout = httpx.Timeout(10.0, read=timeout_seconds + 30.0)
+        try:
+            async with self._http.stream(
+                "GET", res.path(namespace), params=params, timeout=timeout
+            ) as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    raise _error_from(resp, None)
+                async for line in resp.aiter_lines():
+                    if not line:
+                        continue
+                    event = _decoder.decode(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise errors.from_status(
+                            int(status.get("code") or 500), status, ref=None, retry_after=None
+                        )
+                    obj = event.get("object") or {}
+                    obj.setdefault("apiVersion", res.api_version)
+                    obj.setdefault("kind", kind)
+                    yield WatchEvent(str(event.get("type")), obj)
+        except httpx.TransportError as exc:
+            raise errors.ConnectionFailed(f"watch on {kind} interrupted: {exc!s}") from exc
+
+    async def version(self) -> dict[str, Any]:
+        return await self.request("GET", "/version")
+
+
+def _error_from(resp: httpx.Response, ref: ObjectRef | None) -> errors.ClusterError:
+    status: dict[str, Any] | None = None
+    with contextlib.suppress(msgspec.DecodeError):
+        decoded = _decoder.decode(resp.content) if resp.content else None
+        status = decoded if isinstance(decoded, dict) else None
+    retry_after: float | None = None
+    with contextlib.suppress(TypeError, ValueError):
+        retry_after = float(resp.headers.get("Retry-After", ""))
+    return errors.from_status(resp.status_code, status, ref=ref, retry_after=retry_after)

@@ -1,0 +1,470 @@
+"""A real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager, and a
+small kubelet stand-in, started from the binaries :mod:`clew.testing.tools` builds.
+
+Every port is picked free at start, so several control planes can run side by side. The data lives
+in a temporary directory that :meth:`ControlPlane.stop` deletes, unless ``persist`` is set.
+Processes run in their own sessions and are stopped with their whole process group, so nothing is
+left behind. A component that fails to become ready raises :class:`StartupError` carrying the tail
+of its log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clew.testing import tools
+from clew.testing.pki import PKI, KeyPair
+
+NODE_NAME = "clew-node"
+RESTRICTED_NAMESPACE = "clew-system"
+RESTRICTED_SA = "clew-restricted"
+
+CONTROLLERS = (
+    "namespace-controller",
+    "garbage-collector-controller",
+    "deployment-controller",
+    "replicaset-controller",
+    "statefulset-controller",
+    "daemonset-controller",
+    "job-controller",
+    "cronjob-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "endpoints-controller",
+    "endpointslice-controller",
+    "root-ca-certificate-publisher-controller",
+    "ttl-after-finished-controller",
+    "disruption-controller",
+    # Fills the aggregated built-in roles (admin, edit, view) that RBAC bindings refer to.
+    "clusterrole-aggregation-controller",
+    "persistentvolume-binder-controller",
+)
+
+
+class StartupError(RuntimeError):
+    """A component did not become ready; the message ends with the tail of its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    log: Path
+    pid: int = 0
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        with self.log.open("ab") as out:
+            proc = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: stop() reaches its children too
+                env=env,
+            )
+        self.pid = proc.pid
+        _children[proc.pid] = proc
+
+    def alive(self) -> bool:
+        proc = _children.get(self.pid)
+        if proc is not None:
+            return proc.poll() is None
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return not _is_zombie(self.pid)
+
+
+# Popen objects of the processes this interpreter started, so they are reaped (no zombies).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def stop_pid(pid: int, timeout: float = 15.0) -> None:
+    """SIGTERM the process group of ``pid``, then SIGKILL it if it outlives ``timeout``."""
+    if pid <= 0:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    proc = _children.pop(pid, None)
+    while time.monotonic() < deadline:
+        if proc is not None:
+            if proc.poll() is not None:
+                break
+        else:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            if _is_zombie(pid):
+                break
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+
+
+def kubeconfig(
+    server: str, ca_pem: bytes, user: str, *, cert: KeyPair | None = None, token: str = ""
+) -> dict[str, Any]:
+    """A self-contained kubeconfig (certificates embedded) for one user."""
+    user_entry: dict[str, str] = {}
+    if cert is not None:
+        user_entry["client-certificate-data"] = base64.b64encode(cert.cert.read_bytes()).decode()
+        user_entry["client-key-data"] = base64.b64encode(cert.key.read_bytes()).decode()
+    if token:
+        user_entry["token"] = token
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "clew-local",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": user, "user": user_entry}],
+        "contexts": [
+            {
+                "name": f"{user}@clew-local",
+                "context": {"cluster": "clew-local", "user": user, "namespace": "default"},
+            }
+        ],
+        "current-context": f"{user}@clew-local",
+    }
+
+
+def _write_private(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class ControlPlane:
+    """One local control plane. ``start()`` returns when the API server is ready and the node is
+    Ready; ``stop()`` ends every process and removes the data unless ``persist``."""
+
+    data_dir: Path | None = None
+    persist: bool = False
+    start_timeout: float = 90.0
+    say: Callable[[str], None] = field(default=lambda _msg: None, repr=False)
+    extra_args: dict[str, list[str]] = field(default_factory=dict)
+    components: dict[str, Component] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def dir(self) -> Path:
+        assert self.data_dir is not None, "start() first"
+        return self.data_dir
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.ports['apiserver']}"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.dir / "admin.kubeconfig"
+
+    @property
+    def restricted_kubeconfig(self) -> Path:
+        return self.dir / "restricted.kubeconfig"
+
+    # -- start ----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        started = time.monotonic()
+        if self.data_dir is None:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="clew-local-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        binaries = {
+            name: tools.binary(name)
+            for name in ("etcd", "kube-apiserver", "kube-controller-manager")
+        }
+        try:
+            self._start_all(binaries)
+        except BaseException:
+            self.stop()
+            raise
+        self.say(f"control plane ready at {self.server} in {time.monotonic() - started:.1f}s")
+
+    def _start_all(self, binaries: dict[str, Path]) -> None:
+        pki = PKI(self.dir / "pki")
+        serving = pki.issue(
+            "apiserver",
+            common_name="kube-apiserver",
+            dns=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+            ips=("127.0.0.1", "10.0.0.1"),
+            server=True,
+        )
+        admin = pki.issue("admin", common_name="clew-admin", organizations=("system:masters",))
+        kcm = pki.issue("kcm", common_name="system:kube-controller-manager")
+        sa = pki.service_account_keys()
+        self.ports = {
+            "etcd": free_port(),
+            "etcd-peer": free_port(),
+            "apiserver": free_port(),
+            "controller-manager": free_port(),
+        }
+        _write_private(
+            self.admin_kubeconfig,
+            yaml.safe_dump(kubeconfig(self.server, pki.ca_pem, "clew-admin", cert=admin)),
+        )
+        kcm_kubeconfig = _write_private(
+            self.dir / "kcm.kubeconfig",
+            yaml.safe_dump(kubeconfig(self.server, pki.ca_pem, "kcm", cert=kcm)),
+        )
+        logs = self.dir / "logs"
+        logs.mkdir(exist_ok=True)
+
+        etcd_url = f"http://127.0.0.1:{self.ports['etcd']}"
+        peer_url = f"http://127.0.0.1:{self.ports['etcd-peer']}"
+        self._launch(
+            "etcd",
+            [
+                str(binaries["etcd"]),
+                "--name=clew",
+                f"--data-dir={self.dir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=clew={peer_url}",
+                "--unsafe-no-fsync=true",  # throw-away data: durability costs seconds per test
+                "--log-level=warn",
+            ],
+        )
+        self._wait("etcd", lambda: _http_ok(f"{etcd_url}/health", None))
+        self.say("etcd ready")
+
+        self._launch(
+            "kube-apiserver",
+            [
+                str(binaries["kube-apiserver"]),
+                f"--etcd-servers={etcd_url}",
+                f"--secure-port={self.ports['apiserver']}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--cert-dir={self.dir / 'apiserver'}",
+                f"--tls-cert-file={serving.cert}",
+                f"--tls-private-key-file={serving.key}",
+                f"--client-ca-file={pki.ca.cert}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={sa.cert}",
+                f"--service-account-signing-key-file={sa.key}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                "--profiling=false",
+            ],
+        )
+        admin_tls = _client_tls(pki.ca.cert, admin)
+        self._wait("kube-apiserver", lambda: _http_ok(f"{self.server}/readyz", admin_tls))
+        self.say("kube-apiserver ready")
+
+        self._launch(
+            "kube-controller-manager",
+            [
+                str(binaries["kube-controller-manager"]),
+                f"--kubeconfig={kcm_kubeconfig}",
+                f"--authentication-kubeconfig={kcm_kubeconfig}",
+                f"--authorization-kubeconfig={kcm_kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={self.ports['controller-manager']}",
+                f"--cert-dir={self.dir / 'kcm'}",
+                "--leader-elect=false",
+                f"--controllers={','.join(CONTROLLERS)}",
+                f"--root-ca-file={pki.ca.cert}",
+                f"--service-account-private-key-file={sa.key}",
+                "--use-service-account-credentials=true",
+                "--cluster-name=clew-local",
+            ],
+        )
+        insecure = ssl.create_default_context()
+        insecure.check_hostname = False
+        insecure.verify_mode = ssl.CERT_NONE  # its self-signed health endpoint; nothing secret
+        kcm_health = f"https://127.0.0.1:{self.ports['controller-manager']}/healthz"
+        self._wait("kube-controller-manager", lambda: _http_ok(kcm_health, insecure))
+        # RBAC bindings to the built-in admin role grant nothing until the aggregation
+        # controller has filled it in.
+        self._wait(
+            "kube-controller-manager",
+            lambda: _has_rules(self.server, admin_tls, "admin"),
+        )
+        self.say("kube-controller-manager ready")
+
+        self._launch(
+            "kubelet",
+            [
+                sys.executable,
+                "-m",
+                "clew.testing.kubelet",
+                f"--kubeconfig={self.admin_kubeconfig}",
+                f"--node={NODE_NAME}",
+            ],
+        )
+        self._wait("kubelet", lambda: _node_ready(self.server, admin_tls))
+        self.say(f"node {NODE_NAME} Ready")
+
+        token = asyncio.run(_restricted_account(self.admin_kubeconfig))
+        _write_private(
+            self.restricted_kubeconfig,
+            yaml.safe_dump(kubeconfig(self.server, pki.ca_pem, RESTRICTED_SA, token=token)),
+        )
+
+    def _launch(self, name: str, argv: list[str]) -> None:
+        argv = argv + self.extra_args.get(name, [])
+        component = Component(name, argv, self.dir / "logs" / f"{name}.log")
+        env = dict(os.environ)
+        env.pop("KUBECONFIG", None)
+        component.start(env)
+        self.components[name] = component
+
+    def _wait(self, name: str, ready: Callable[[], bool]) -> None:
+        component = self.components[name]
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if not component.alive():
+                raise StartupError(
+                    f"{name} exited during start-up; last lines of {component.log}:\n"
+                    + log_tail(component.log)
+                )
+            if ready():
+                return
+            time.sleep(0.1)
+        raise StartupError(
+            f"{name} not ready after {self.start_timeout:.0f}s; last lines of {component.log}:\n"
+            + log_tail(component.log)
+        )
+
+    # -- stop -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        for name in ("kubelet", "kube-controller-manager", "kube-apiserver", "etcd"):
+            component = self.components.pop(name, None)
+            if component is not None:
+                stop_pid(component.pid)
+        if self.data_dir is not None and not self.persist:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    # -- state, for `clew local` commands in later processes ------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "data_dir": str(self.dir),
+            "persist": self.persist,
+            "server": self.server,
+            "ports": self.ports,
+            "pids": {name: c.pid for name, c in self.components.items()},
+            "admin_kubeconfig": str(self.admin_kubeconfig),
+            "restricted_kubeconfig": str(self.restricted_kubeconfig),
+            "kubernetes": tools.K8S_VERSION,
+            "etcd": tools.ETCD_VERSION,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ControlPlane:
+        plane = cls(data_dir=Path(state["data_dir"]), persist=bool(state.get("persist")))
+        plane.ports = {k: int(v) for k, v in state["ports"].items()}
+        for name, pid in state["pids"].items():
+            plane.components[name] = Component(
+                name, [], plane.dir / "logs" / f"{name}.log", int(pid)
+            )
+        return plane
+
+    def running(self) -> dict[str, bool]:
+        return {name: c.alive() for name, c in self.components.items()}
+
+
+def _client_tls(ca: Path, cert: KeyPair) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca))
+    context.load_cert_chain(str(cert.cert), str(cert.key))
+    return context
+
+
+def _http_get(url: str, context: ssl.SSLContext | None) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+def _http_ok(url: str, context: ssl.SSLContext | None) -> bool:
+    return _http_get(url, context)[0] == 200
+
+
+def _has_rules(server: str, context: ssl.SSLContext, role: str) -> bool:
+    url = f"{server}/apis/rbac.authorization.k8s.io/v1/clusterroles/{role}"
+    code, body = _http_get(url, context)
+    return code == 200 and bool(json.loads(body).get("rules"))
+
+
+def _node_ready(server: str, context: ssl.SSLContext) -> bool:
+    code, body = _http_get(f"{server}/api/v1/nodes/{NODE_NAME}", context)
+    if code != 200:
+        return False
+    conditions = json.loads(body).get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+async def _restricted_account(admin_kubeconfig: Path) -> str:
+    """Create the restricted ServiceAccount and return a token for it.
+
+    It is not in ``system:masters`` (which priority and fairness exempts), so benchmarks and tests
+    run with it see the limits a real controller sees. It may manage namespaced workloads in every
+    namespace (the built-in ``admin`` role), Namespaces and CustomResourceDefinitions, and nothing
+    else cluster-wide.
+    """
+    from clew.testing.restricted import ensure_restricted_account
+
+    return await ensure_restricted_account(admin_kubeconfig, RESTRICTED_NAMESPACE, RESTRICTED_SA)
