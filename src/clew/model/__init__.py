@@ -1,5 +1,24 @@
-"""Value types shared by every stage: object references and, later, change sets and health."""
+"""Value types shared by every stage: references, manifests, snapshots, health, change sets, and
+the base error of each stage. Depends on nothing else in clew."""
 
+from clew.model.changes import Action, Change, ChangeSet
+from clew.model.errors import ClewError, RenderError, SourceError
+from clew.model.health import Health, HealthResult
+from clew.model.manifest import Manifest
 from clew.model.refs import ObjectRef
+from clew.model.snapshot import CommitInfo, Snapshot
 
-__all__ = ["ObjectRef"]
+__all__ = [
+    "Action",
+    "Change",
+    "ChangeSet",
+    "ClewError",
+    "CommitInfo",
+    "Health",
+    "HealthResult",
+    "Manifest",
+    "ObjectRef",
+    "RenderError",
+    "Snapshot",
+    "SourceError",
+]
