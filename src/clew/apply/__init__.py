@@ -1,0 +1,1 @@
+"""apply: staged server-side apply, the ApplySet inventory, and prune."""

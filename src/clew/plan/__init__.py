@@ -1,0 +1,1 @@
+"""plan: pair desired with live objects, default namespaces, order stages, diff."""

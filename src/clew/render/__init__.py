@@ -1,0 +1,1 @@
+"""render: a snapshot path to plain objects — plain YAML/JSON trees, Kustomize, Helm."""
