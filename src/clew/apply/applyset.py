@@ -1,0 +1,139 @@
+"""The inventory, as an ApplySet (KEP-3659) so kubectl and other tools can see it.
+
+The parent is a ConfigMap ``clew-<name>`` in the target namespace, labelled
+``applyset.kubernetes.io/id``; members carry ``applyset.kubernetes.io/part-of`` with the same id;
+the parent's annotations list the contained group-kinds and extra namespaces, as the KEP requires.
+Beyond the KEP, the parent keeps the member list itself (gzip JSON in ``binaryData``), so prune
+knows what to delete without a single LIST call.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from clew import __version__
+from clew.cluster import Cluster, NotFound
+from clew.model import ObjectRef
+
+PART_OF = "applyset.kubernetes.io/part-of"
+ID_LABEL = "applyset.kubernetes.io/id"
+TOOLING = "applyset.kubernetes.io/tooling"
+GROUP_KINDS = "applyset.kubernetes.io/contains-group-kinds"
+NAMESPACES = "applyset.kubernetes.io/additional-namespaces"
+PRUNE_ANNOTATION = "clew.dev/prune"
+MEMBERS_KEY = "members.json.gz"
+MANAGER = "clew"
+
+
+def applyset_id(name: str, namespace: str, kind: str = "ConfigMap", group: str = "") -> str:
+    """``applyset-<base64url(sha256(name.namespace.kind.group))>-v1``, as KEP-3659 specifies."""
+    digest = hashlib.sha256(f"{name}.{namespace}.{kind}.{group}".encode()).digest()
+    return f"applyset-{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}-v1"
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Member:
+    """One object the inventory owns: enough to delete it without discovery of its version."""
+
+    ref: ObjectRef
+    api_version: str
+    prune: bool = True  # False when the object opted out with clew.dev/prune: disabled
+
+
+def member_of(obj: dict[str, Any]) -> Member:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return Member(
+        ObjectRef.from_object(obj),
+        str(obj.get("apiVersion")),
+        prune=annotations.get(PRUNE_ANNOTATION) != "disabled",
+    )
+
+
+@dataclass
+class Inventory:
+    name: str
+    namespace: str
+    members: list[Member] = field(default_factory=list)
+    exists: bool = False
+
+    @property
+    def parent_name(self) -> str:
+        return f"clew-{self.name}"
+
+    @property
+    def id(self) -> str:
+        return applyset_id(self.parent_name, self.namespace)
+
+    def refs(self) -> set[ObjectRef]:
+        return {m.ref for m in self.members}
+
+
+def label(obj: dict[str, Any], set_id: str) -> dict[str, Any]:
+    """A copy of ``obj`` labelled as a member of the ApplySet ``set_id``."""
+    out = copy.deepcopy(obj)
+    out.setdefault("metadata", {}).setdefault("labels", {})[PART_OF] = set_id
+    return out
+
+
+def _encode(members: list[Member]) -> str:
+    rows = [
+        [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name, m.api_version, m.prune]
+        for m in sorted(set(members))
+    ]
+    raw = json.dumps(rows, separators=(",", ":")).encode()
+    return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
+
+
+def _decode(data: str) -> list[Member]:
+    rows = json.loads(gzip.decompress(base64.b64decode(data)))
+    return [Member(ObjectRef(g, k, ns, n), v, bool(p)) for g, k, ns, n, v, p in rows]
+
+
+async def load(cluster: Cluster, name: str, namespace: str) -> Inventory:
+    inventory = Inventory(name, namespace)
+    try:
+        parent = await cluster.get("v1", "ConfigMap", inventory.parent_name, namespace)
+    except NotFound:
+        return inventory
+    inventory.exists = True
+    data = (parent.get("binaryData") or {}).get(MEMBERS_KEY)
+    if data:
+        inventory.members = _decode(data)
+    return inventory
+
+
+def parent_object(inventory: Inventory, members: list[Member]) -> dict[str, Any]:
+    group_kinds = sorted(
+        {f"{m.ref.kind}.{m.ref.group}" if m.ref.group else m.ref.kind for m in members}
+    )
+    namespaces = sorted(
+        {m.ref.namespace for m in members if m.ref.namespace} - {inventory.namespace}
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": inventory.parent_name,
+            "namespace": inventory.namespace,
+            "labels": {ID_LABEL: inventory.id},
+            "annotations": {
+                TOOLING: f"clew/v{__version__}",
+                GROUP_KINDS: ",".join(group_kinds),
+                NAMESPACES: ",".join(namespaces),
+            },
+        },
+        "binaryData": {MEMBERS_KEY: _encode(members)},
+    }
+
+
+async def save(cluster: Cluster, inventory: Inventory, members: list[Member]) -> None:
+    """Record ``members`` as the inventory (server-side apply of the parent)."""
+    await cluster.apply(parent_object(inventory, members), field_manager=MANAGER, force=True)
+    inventory.members = sorted(set(members))
+    inventory.exists = True

@@ -1,0 +1,187 @@
+"""Staged server-side apply.
+
+Stages come in order (definitions, classes, the rest); within a stage objects are applied
+concurrently (bounded). After a stage that holds CRDs, clew waits until they are Established and
+refreshes discovery, so their custom resources can be applied next. A failed object is a value in
+the result, never a reason to stop reporting the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clew.cluster import FIELD_MANAGER, Cluster, ClusterError, Conflict, Invalid, NotFound
+from clew.model import Action, Change, ChangeSet, ObjectRef
+
+CRD_API = "apiextensions.k8s.io/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyItem:
+    obj: dict[str, Any]
+    action: Action  # what the plan expects: CREATED or CONFIGURED
+    origin: str = ""
+
+    @property
+    def ref(self) -> ObjectRef:
+        return ObjectRef.from_object(self.obj)
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyOptions:
+    field_manager: str = FIELD_MANAGER
+    force: bool = False  # take fields owned by other managers
+    recreate: bool = False  # delete and re-create on immutable-field rejections
+    concurrency: int = 16
+    establish_timeout: float = 60.0
+
+
+def _immutable(exc: ClusterError) -> bool:
+    return isinstance(exc, Invalid) and "immutable" in exc.message
+
+
+async def _wait_gone(cluster: Cluster, item: ApplyItem, timeout: float) -> None:
+    ref = item.ref
+    api_version = str(item.obj["apiVersion"])
+
+    async def gone() -> None:
+        while True:
+            try:
+                live = await cluster.get(api_version, ref.kind, ref.name, ref.namespace or None)
+            except NotFound:
+                return
+            version = live["metadata"]["resourceVersion"]
+            async for event in cluster.watch(
+                api_version,
+                ref.kind,
+                ref.namespace or None,
+                resource_version=version,
+                field_selector=f"metadata.name={ref.name}",
+                timeout_seconds=int(timeout),
+            ):
+                if event.type == "DELETED":
+                    return
+
+    await asyncio.wait_for(gone(), timeout)
+
+
+async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -> Change:
+    ref = item.ref
+    try:
+        await cluster.apply(item.obj, field_manager=options.field_manager, force=options.force)
+        return Change(ref, item.action)
+    except Conflict as exc:
+        return Change(
+            ref,
+            Action.FAILED,
+            reason="Conflict",
+            error=f"{exc.message}; re-run with --force-conflicts to take ownership of these fields",
+        )
+    except ClusterError as exc:
+        if not _immutable(exc):
+            where = f"{item.origin}: " if item.origin else ""
+            return Change(ref, Action.FAILED, reason=type(exc).__name__, error=where + exc.message)
+        if not options.recreate:
+            return Change(
+                ref,
+                Action.FAILED,
+                reason="Immutable",
+                error=f"{exc.message}; re-run with --recreate to delete and re-create the object",
+            )
+    # Immutable field and recreate allowed: delete, wait until gone, apply again.
+    try:
+        meta = item.obj["metadata"]
+        await cluster.delete(
+            str(item.obj["apiVersion"]),
+            ref.kind,
+            ref.name,
+            meta.get("namespace"),
+            propagation="Foreground",
+        )
+        await _wait_gone(cluster, item, options.establish_timeout)
+        await cluster.apply(item.obj, field_manager=options.field_manager, force=options.force)
+    except (ClusterError, TimeoutError) as exc:
+        return Change(ref, Action.FAILED, reason="RecreateFailed", error=str(exc))
+    return Change(ref, Action.CONFIGURED, reason="re-created: an immutable field changed")
+
+
+async def wait_established(cluster: Cluster, names: Sequence[str], timeout: float) -> list[str]:
+    """Wait until each CRD is Established; returns the names that did not make it in time."""
+
+    def established(obj: dict[str, Any]) -> bool:
+        conditions = (obj.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+    pending = set(names)
+    deadline = time.monotonic() + timeout
+
+    async def run() -> None:
+        while pending:
+            crds, version = await cluster.list_objects(CRD_API, "CustomResourceDefinition")
+            for crd in crds:
+                if established(crd):
+                    pending.discard(crd["metadata"]["name"])
+            if not pending:
+                return
+            remaining = max(1, int(deadline - time.monotonic()))
+            async for event in cluster.watch(
+                CRD_API,
+                "CustomResourceDefinition",
+                resource_version=version,
+                timeout_seconds=remaining,
+            ):
+                if event.type != "BOOKMARK" and established(event.object):
+                    pending.discard(event.object["metadata"]["name"])
+                    if not pending:
+                        return
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(run(), timeout)
+    return sorted(pending)
+
+
+async def apply_stages(
+    cluster: Cluster,
+    stages: Sequence[Sequence[ApplyItem]],
+    options: ApplyOptions | None = None,
+    on_change: Callable[[Change], None] | None = None,
+) -> ChangeSet:
+    """Apply each stage in order; the ChangeSet holds one Change per item, failures included."""
+    options = options or ApplyOptions()
+    result = ChangeSet()
+    limit = asyncio.Semaphore(options.concurrency)
+
+    async def one(item: ApplyItem) -> Change:
+        async with limit:
+            change = await _apply_one(cluster, item, options)
+        if on_change is not None:
+            on_change(change)
+        return change
+
+    for stage in stages:
+        changes = await asyncio.gather(*(one(item) for item in stage))
+        for change in changes:
+            result.add(change)
+        crds = [
+            c.ref.name
+            for c in changes
+            if c.ref.kind == "CustomResourceDefinition" and c.action is not Action.FAILED
+        ]
+        if crds:
+            late = await wait_established(cluster, crds, options.establish_timeout)
+            for name in late:
+                result.add(
+                    Change(
+                        ObjectRef("apiextensions.k8s.io", "CustomResourceDefinition", "", name),
+                        Action.FAILED,
+                        reason="NotEstablished",
+                        error=f"not Established within {options.establish_timeout:.0f}s",
+                    )
+                )
+            await cluster.discovery.refresh()  # the new kinds are served now
+    return result
