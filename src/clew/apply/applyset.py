@@ -44,14 +44,18 @@ class Member:
     ref: ObjectRef
     api_version: str
     prune: bool = True  # False when the object opted out with clew.dev/prune: disabled
+    digest: str = ""  # fingerprint of the desired object clew last applied
+    version: str = ""  # its resourceVersion right after that apply
 
 
-def member_of(obj: dict[str, Any]) -> Member:
+def member_of(obj: dict[str, Any], digest: str = "", version: str = "") -> Member:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return Member(
         ObjectRef.from_object(obj),
         str(obj.get("apiVersion")),
         prune=annotations.get(PRUNE_ANNOTATION) != "disabled",
+        digest=digest,
+        version=version,
     )
 
 
@@ -82,9 +86,19 @@ def label(obj: dict[str, Any], set_id: str) -> dict[str, Any]:
 
 
 def _encode(members: list[Member]) -> str:
+    unique = {m.ref: m for m in members}  # the last record of an object wins
     rows = [
-        [m.ref.group, m.ref.kind, m.ref.namespace, m.ref.name, m.api_version, m.prune]
-        for m in sorted(set(members))
+        [
+            m.ref.group,
+            m.ref.kind,
+            m.ref.namespace,
+            m.ref.name,
+            m.api_version,
+            m.prune,
+            m.digest,
+            m.version,
+        ]
+        for m in sorted(unique.values())
     ]
     raw = json.dumps(rows, separators=(",", ":")).encode()
     return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
@@ -92,7 +106,7 @@ def _encode(members: list[Member]) -> str:
 
 def _decode(data: str) -> list[Member]:
     rows = json.loads(gzip.decompress(base64.b64decode(data)))
-    return [Member(ObjectRef(g, k, ns, n), v, bool(p)) for g, k, ns, n, v, p in rows]
+    return [Member(ObjectRef(g, k, ns, n), v, bool(p), d, rv) for g, k, ns, n, v, p, d, rv in rows]
 
 
 async def load(cluster: Cluster, name: str, namespace: str) -> Inventory:
@@ -135,5 +149,5 @@ def parent_object(inventory: Inventory, members: list[Member]) -> dict[str, Any]
 async def save(cluster: Cluster, inventory: Inventory, members: list[Member]) -> None:
     """Record ``members`` as the inventory (server-side apply of the parent)."""
     await cluster.apply(parent_object(inventory, members), field_manager=MANAGER, force=True)
-    inventory.members = sorted(set(members))
+    inventory.members = sorted({m.ref: m for m in members}.values())
     inventory.exists = True

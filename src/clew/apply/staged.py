@@ -24,8 +24,8 @@ CRD_API = "apiextensions.k8s.io/v1"
 @dataclass(frozen=True, slots=True)
 class ApplyItem:
     obj: dict[str, Any]
-    action: Action  # what the plan expects: CREATED or CONFIGURED
     origin: str = ""
+    live_version: str | None = None  # resourceVersion before apply; None if unknown or absent
 
     @property
     def ref(self) -> ObjectRef:
@@ -73,8 +73,16 @@ async def _wait_gone(cluster: Cluster, item: ApplyItem, timeout: float) -> None:
 async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -> Change:
     ref = item.ref
     try:
-        await cluster.apply(item.obj, field_manager=options.field_manager, force=options.force)
-        return Change(ref, item.action)
+        stored, created = await cluster.apply_created(
+            item.obj, field_manager=options.field_manager, force=options.force
+        )
+        version = str(stored.get("metadata", {}).get("resourceVersion", ""))
+        if created:
+            return Change(ref, Action.CREATED, version=version)
+        if version == item.live_version:  # a no-op apply leaves the resourceVersion alone
+            return Change(ref, Action.UNCHANGED, version=version)
+        reason = "" if item.live_version else "adopted or changed outside clew"
+        return Change(ref, Action.CONFIGURED, reason=reason, version=version)
     except Conflict as exc:
         return Change(
             ref,
@@ -104,10 +112,15 @@ async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -
             propagation="Foreground",
         )
         await _wait_gone(cluster, item, options.establish_timeout)
-        await cluster.apply(item.obj, field_manager=options.field_manager, force=options.force)
+        stored = await cluster.apply(
+            item.obj, field_manager=options.field_manager, force=options.force
+        )
     except (ClusterError, TimeoutError) as exc:
         return Change(ref, Action.FAILED, reason="RecreateFailed", error=str(exc))
-    return Change(ref, Action.CONFIGURED, reason="re-created: an immutable field changed")
+    version = str(stored.get("metadata", {}).get("resourceVersion", ""))
+    return Change(
+        ref, Action.CONFIGURED, reason="re-created: an immutable field changed", version=version
+    )
 
 
 async def wait_established(cluster: Cluster, names: Sequence[str], timeout: float) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from clew.cluster.discovery import Discovery, Resource
 from clew.model.refs import ObjectRef
 
 FIELD_MANAGER = "clew"
+_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _MAX_429_RETRIES = 5
 _MAX_RETRY_AFTER = 30.0
 
@@ -97,6 +98,29 @@ class Cluster:
         429 answers are retried after the server's Retry-After (priority and fairness is the rate
         limiter; clew has none of its own).
         """
+        _, answer = await self.request_with_status(
+            method,
+            path,
+            params=params,
+            body=body,
+            content_type=content_type,
+            accept=accept,
+            ref=ref,
+        )
+        return answer
+
+    async def request_with_status(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        ref: ObjectRef | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """As :meth:`request`, also returning the HTTP status (201 tells create from update)."""
         content = None if body is None else (body if isinstance(body, bytes) else _encode(body))
         headers = {"Accept": accept}
         if content is not None:
@@ -111,7 +135,7 @@ class Cluster:
                     f"cannot reach the API server {self.server}: {exc!s}", ref=ref
                 ) from exc
             if resp.status_code < 400:
-                return _decoder.decode(resp.content) if resp.content else {}
+                return resp.status_code, (_decoder.decode(resp.content) if resp.content else {})
             error = _error_from(resp, ref)
             if isinstance(error, errors.TooManyRequests) and attempt < _MAX_429_RETRIES:
                 await asyncio.sleep(min(error.delay or 1.0, _MAX_RETRY_AFTER))
@@ -166,6 +190,33 @@ class Cluster:
                 return items, str((page.get("metadata") or {}).get("resourceVersion") or "")
             params["continue"] = token
 
+    async def list_metadata(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Only the metadata of every matching object in every namespace (much less to transfer
+        and decode than whole objects); each item gets apiVersion and kind back."""
+        res = await self.resource_for(api_version, kind)
+        params: dict[str, Any] = {"limit": 500}
+        if label_selector:
+            params["labelSelector"] = label_selector
+        items: list[dict[str, Any]] = []
+        while True:
+            page = await self.request(
+                "GET", res.path(namespace), params=params, accept=_METADATA_LIST
+            )
+            for item in page.get("items") or []:
+                item["apiVersion"], item["kind"] = res.api_version, kind
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            params["continue"] = token
+
     async def create(self, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
         res = await self.resource_for(obj)
         ns = namespace or (obj.get("metadata") or {}).get("namespace")
@@ -184,6 +235,21 @@ class Cluster:
         subresource: str | None = None,
     ) -> dict[str, Any]:
         """Server-side apply ``obj`` as ``field_manager``; returns the object the server stored."""
+        stored, _ = await self.apply_created(
+            obj, field_manager=field_manager, force=force, dry_run=dry_run, subresource=subresource
+        )
+        return stored
+
+    async def apply_created(
+        self,
+        obj: dict[str, Any],
+        *,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = False,
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """As :meth:`apply`; the flag says whether the apply created the object (HTTP 201)."""
         res = await self.resource_for(obj)
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace") if res.namespaced else None
@@ -193,7 +259,7 @@ class Cluster:
             params["force"] = "true"
         if dry_run:
             params["dryRun"] = "All"
-        return await self.request(
+        status, stored = await self.request_with_status(
             "PATCH",
             path,
             params=params,
@@ -201,6 +267,7 @@ class Cluster:
             content_type="application/apply-patch+yaml",
             ref=ObjectRef.from_object(obj),
         )
+        return stored, status == 201
 
     async def patch(
         self,
@@ -258,7 +325,7 @@ class Cluster:
         field_selector: str | None = None,
         label_selector: str | None = None,
         timeout_seconds: int = 300,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Stream watch events with bookmarks; raises :class:`errors.Gone` when the server has
         compacted ``resource_version`` (the caller re-lists)."""
         res = await self.resource_for(api_version, kind)

@@ -1,5 +1,4 @@
-"""Typed results of plan, apply and prune: one :class:`Change` per object in a :class:`ChangeSet`.
-"""
+"""Typed results of plan, apply and prune: a :class:`Change` per object, in a ChangeSet."""
 
 from __future__ import annotations
 
@@ -28,6 +27,7 @@ class Change:
     reason: str = ""
     diff: str = ""  # unified YAML diff, Secret values masked; empty when unchanged
     error: str = ""  # the server's message when action is FAILED
+    version: str = ""  # the object's resourceVersion after apply, when known
 
 
 @dataclass(slots=True)

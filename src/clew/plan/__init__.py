@@ -7,6 +7,7 @@
 """
 
 from clew.plan.diff import to_yaml, unified_diff
+from clew.plan.fast import fingerprint, live_versions, needs_apply
 from clew.plan.mask import mask
 from clew.plan.normalize import normalize
 from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages
@@ -19,9 +20,12 @@ __all__ = [
     "Prepared",
     "Stage",
     "conflict_reason",
+    "fingerprint",
     "is_immutable",
+    "live_versions",
     "make_plan",
     "mask",
+    "needs_apply",
     "normalize",
     "ordered",
     "prepare",
