@@ -1,5 +1,6 @@
-"""The tools cache is keyed by every pinned version, and the Kubernetes builds carry version
-ldflags for both version packages (so /version reports the release, not v0.0.0-master)."""
+"""The tools cache is keyed by every pinned version, the Kubernetes builds carry version ldflags for
+both version packages (so /version reports the release, not v0.0.0-master), and helm is built and
+keyed on its own: pinning another helm never rebuilds the control plane."""
 
 from __future__ import annotations
 
@@ -41,4 +42,45 @@ def test_missing_binary_says_how_to_build(monkeypatch: pytest.MonkeyPatch, tmp_p
         "etcd",
         "kube-apiserver",
         "kube-controller-manager",
+        "helm",
     }
+    assert [t.name for t in tools.missing(("helm",))] == ["helm"]
+    assert [t.name for t in tools.missing(tools.CONTROL_PLANE)] == list(tools.CONTROL_PLANE)
+    with pytest.raises(tools.ToolsMissing, match=r"python -m clew.testing.tools build helm"):
+        tools.binary("helm")
+
+
+def test_helm_has_its_own_key_and_directory() -> None:
+    key = tools.module_key("helm")
+    assert key.startswith(f"helm-{tools.HELM_VERSION}_")
+    assert tools.HELM_VERSION not in tools.tools_key()  # the control plane's key ignores helm
+    assert tools.bin_dir("helm") != tools.bin_dir()
+    assert tools.bin_dir("etcd") == tools.bin_dir("k8s") == tools.bin_dir()
+
+
+def test_helm_ldflags_match_its_makefile() -> None:
+    helm = next(t for t in tools.TOOLS if t.name == "helm")
+    assert helm.package == "helm.sh/helm/v3/cmd/helm"
+    assert f"-X helm.sh/helm/v3/internal/version.version={tools.HELM_VERSION}" in helm.ldflags
+    for pkg in ("helm.sh/helm/v3/pkg/chartutil", "helm.sh/helm/v3/pkg/lint/rules"):
+        assert f"-X {pkg}.k8sVersionMinor={tools.HELM_KUBE_MINOR}" in helm.ldflags
+
+
+def test_helm_gomod_pins_match_constants() -> None:
+    gomod = Path(tools.__file__).parent / "gomod" / "helm"
+    assert f"require helm.sh/helm/v3 {tools.HELM_VERSION}" in (gomod / "go.mod").read_text()
+    assert f"helm.sh/helm/v3 {tools.HELM_VERSION} h1:" in (gomod / "go.sum").read_text()
+    # helm's default kube version follows the client-go it pins
+    assert f"k8s.io/client-go v0.{tools.HELM_KUBE_MINOR}." in (gomod / "go.sum").read_text()
+
+
+def test_unknown_tool() -> None:
+    with pytest.raises(KeyError, match="unknown tool"):
+        tools.binary("kustomize")
+
+
+def test_path_command(capsys: pytest.CaptureFixture[str]) -> None:
+    tools.main(["path", "helm"])
+    assert capsys.readouterr().out.strip() == str(tools.bin_dir("helm") / "helm")
+    assert tools.main(["path", "kustomize"]) == 2
+    assert "unknown tool 'kustomize'" in capsys.readouterr().err

@@ -62,9 +62,9 @@ def up(
     if existing is not None:
         _say("cleaning up a stopped control plane")
         existing.stop()
-    if tools.missing():
+    if tools.missing(tools.CONTROL_PLANE):
         _say("building the control-plane binaries (cold builds take many minutes)")
-        tools.build(_say)
+        tools.build(_say, tools.CONTROL_PLANE)
     plane = ControlPlane(
         data_dir=data_dir, persist=data_dir is not None, start_timeout=timeout, say=_say
     )

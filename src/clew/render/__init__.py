@@ -1,1 +1,67 @@
-"""render: a snapshot path to plain objects — plain YAML/JSON trees, Kustomize, Helm."""
+"""render: a snapshot path to plain objects — plain YAML/JSON trees, Kustomize, Helm.
+
+One call, :func:`render`, picks the renderer (or takes the one named in :class:`RenderOptions`),
+runs it and returns :class:`clew.model.Manifest` values in a deterministic order. Rendering never
+touches a cluster, never reads outside the snapshot and never reaches the network (unless remote
+Kustomize bases are allowed); every failure is a :class:`clew.model.RenderError` subclass from
+:mod:`clew.render.errors`. Namespaces are left as rendered: defaulting them needs discovery, which
+is the plan stage's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clew.model import Manifest
+from clew.render.errors import InvalidManifestError, ToolError, UnsafeSourceError
+from clew.render.helm import render_helm
+from clew.render.kustomize import find_kustomization, render_kustomize
+from clew.render.objects import check_unique
+from clew.render.options import RenderKind, RenderOptions
+from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
+from clew.render.plain import render_plain
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "InvalidManifestError",
+    "RenderKind",
+    "RenderOptions",
+    "ToolError",
+    "UnsafeSourceError",
+    "detect",
+    "render",
+]
+
+
+def detect(directory: Path) -> RenderKind:
+    """``kustomize`` when ``directory`` has a kustomization file, else ``helm`` when it has
+    ``Chart.yaml``, else ``plain`` (also for a single file)."""
+    if not directory.is_dir():
+        return "plain"
+    if find_kustomization(directory) is not None:
+        return "kustomize"
+    if (directory / "Chart.yaml").is_file():
+        return "helm"
+    return "plain"
+
+
+def render(root: Path, path: str = ".", options: RenderOptions | None = None) -> list[Manifest]:
+    """The objects that ``path`` (a directory or file relative to the snapshot ``root``) renders
+    to. Raises a :class:`clew.model.RenderError` when it cannot be rendered, when it would read
+    outside the snapshot, or when it defines the same object twice."""
+    options = options or RenderOptions()
+    snapshot = SnapshotDir(root)
+    rel, real = snapshot.resolve(path, what="render path")
+    if not real.exists():
+        raise InvalidManifestError(f"the render path {path!r} does not exist in the snapshot")
+    kind = detect(real) if options.kind == "auto" else options.kind
+    if kind == "plain":
+        manifests = render_plain(snapshot, rel, real)
+    elif not real.is_dir():
+        raise InvalidManifestError(f"{kind} renders a directory, not a file", file=rel)
+    elif kind == "kustomize":
+        manifests = render_kustomize(snapshot, rel, real, options)
+    else:
+        manifests = render_helm(snapshot, rel, real, options)
+    check_unique(manifests)
+    return manifests

@@ -1,11 +1,16 @@
-"""The real binaries clew's tests and demo run: etcd, kube-apiserver, kube-controller-manager.
+"""The real binaries clew's tests and demo run: etcd, kube-apiserver, kube-controller-manager
+(the control plane) and helm (the render stage).
 
 They are built from pinned Go modules (the ``gomod/`` directories next to this file, with their
 ``go.sum``) through the Go module proxy, and cached under a directory keyed by every version, so the
 second run builds nothing. A cold build of Kubernetes takes many minutes on two cores: progress is
 printed as packages compile.
 
-Run ``python -m clew.testing.tools build`` (the test and demo scripts do) to build what is missing.
+The control plane and helm are keyed separately, so pinning another helm never rebuilds Kubernetes
+(and the reverse).
+
+Run ``python -m clew.testing.tools build`` (the test and demo scripts do) to build what is missing,
+or ``python -m clew.testing.tools build helm`` for one tool.
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from pathlib import Path
 
 K8S_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
+HELM_VERSION = "v3.22.0"
+# helm's default .Capabilities.KubeVersion comes from the client-go it is built with (v0.37 for
+# helm v3.22); its Makefile passes these through ldflags, without which helm reports v1.20.
+HELM_KUBE_MINOR = "37"
 
 _VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 
@@ -57,6 +66,20 @@ def _k8s_ldflags() -> str:
     return " ".join(flags)
 
 
+def _helm_ldflags() -> str:
+    # The same -X flags as helm's Makefile for a tagged release, so `helm version` tells the truth.
+    flags = [
+        "-s",
+        "-w",
+        f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+        "-X helm.sh/helm/v3/internal/version.metadata=",
+        "-X helm.sh/helm/v3/internal/version.gitTreeState=clean",
+    ]
+    for pkg in ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"):
+        flags += [f"-X {pkg}.k8sVersionMajor=1", f"-X {pkg}.k8sVersionMinor={HELM_KUBE_MINOR}"]
+    return " ".join(flags)
+
+
 TOOLS: tuple[GoTool, ...] = (
     GoTool("etcd", "etcd", "go.etcd.io/etcd/server/v3"),
     GoTool(
@@ -73,7 +96,17 @@ TOOLS: tuple[GoTool, ...] = (
         _k8s_ldflags(),
         "selinux,notest",
     ),
+    GoTool("helm", "helm", "helm.sh/helm/v3/cmd/helm", _helm_ldflags()),
 )
+
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager")
+"""The tools a local control plane needs, for ``missing(CONTROL_PLANE)`` and
+``build(say, CONTROL_PLANE)``."""
+
+# Go modules whose binaries share one cache directory (keyed by ``tools_key()``); every other
+# module gets a directory keyed by its own version and files.
+_CONTROL_PLANE_MODULES = ("etcd", "k8s")
+_MODULE_VERSIONS = {"helm": HELM_VERSION}
 
 
 def cache_root() -> Path:
@@ -88,35 +121,58 @@ def _gomod_dir(module: str) -> Path:
     return Path(str(resources.files("clew.testing") / "gomod" / module))
 
 
-def tools_key() -> str:
-    """Every version that decides the binaries, plus a digest of the pinned module files."""
+def _digest(modules: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
-    for module in sorted({t.module for t in TOOLS}):
+    for module in sorted(modules):
         for fname in ("go.mod", "go.sum"):
             path = _gomod_dir(module) / fname
             if path.exists():
                 digest.update(path.read_bytes())
-    return f"k8s-{K8S_VERSION}_etcd-{ETCD_VERSION}_{digest.hexdigest()[:10]}"
+    return digest.hexdigest()[:10]
 
 
-def bin_dir() -> Path:
-    return cache_root() / "tools" / tools_key() / "bin"
+def tools_key() -> str:
+    """The control plane's key: every version that decides its binaries, plus a digest of the
+    pinned module files."""
+    digest = _digest(_CONTROL_PLANE_MODULES)
+    return f"k8s-{K8S_VERSION}_etcd-{ETCD_VERSION}_{digest}"
+
+
+def module_key(module: str) -> str:
+    """The cache key of one Go module's binaries (the control plane's modules share one)."""
+    if module in _CONTROL_PLANE_MODULES:
+        return tools_key()
+    return f"{module}-{_MODULE_VERSIONS[module]}_{_digest((module,))}"
+
+
+def bin_dir(module: str = "k8s") -> Path:
+    """Where the binaries of ``module`` live (by default the control plane's)."""
+    return cache_root() / "tools" / module_key(module) / "bin"
+
+
+def _tool(name: str) -> GoTool:
+    for tool in TOOLS:
+        if tool.name == name:
+            return tool
+    raise KeyError(f"unknown tool {name!r}; known: {', '.join(t.name for t in TOOLS)}")
 
 
 def binary(name: str) -> Path:
     """The path of a built tool, or :class:`ToolsMissing` naming the command to build it."""
-    path = bin_dir() / name
+    path = bin_dir(_tool(name).module) / name
     if not path.is_file():
         raise ToolsMissing(
-            f"{name} is not built yet (looked in {path.parent}). Build the control-plane tools "
-            "with: ./scripts/test (builds then tests) or "
-            ".venv/bin/python -m clew.testing.tools build"
+            f"{name} is not built yet (looked in {path.parent}). Build it with: "
+            f".venv/bin/python -m clew.testing.tools build {name} (or build every tool with "
+            "./scripts/bootstrap or .venv/bin/python -m clew.testing.tools build)"
         )
     return path
 
 
-def missing() -> list[GoTool]:
-    return [t for t in TOOLS if not (bin_dir() / t.name).is_file()]
+def missing(names: tuple[str, ...] | None = None) -> list[GoTool]:
+    """The tools (all, or those named) that are not built yet."""
+    wanted = TOOLS if names is None else tuple(_tool(n) for n in names)
+    return [t for t in wanted if not (bin_dir(t.module) / t.name).is_file()]
 
 
 @contextlib.contextmanager
@@ -153,7 +209,7 @@ def _build_module(module: str, tools: list[GoTool], say: Callable[[str], None]) 
     go = shutil.which("go")
     if go is None:
         raise ToolsMissing("the Go toolchain (go >= 1.26) is needed to build the control plane")
-    work = cache_root() / "gomod" / tools_key() / module
+    work = cache_root() / "gomod" / module_key(module) / module
     work.mkdir(parents=True, exist_ok=True)
     for fname in ("go.mod", "go.sum"):
         src = _gomod_dir(module) / fname
@@ -164,7 +220,7 @@ def _build_module(module: str, tools: list[GoTool], say: Callable[[str], None]) 
     subprocess.run([go, "mod", "download"], cwd=work, env=env, check=True)
     packages = [t.package for t in tools]
     total = _count_deps(work, packages, env)
-    staging = bin_dir().parent / "staging"
+    staging = bin_dir(module).parent / "staging"
     staging.mkdir(parents=True, exist_ok=True)
     for tool in tools:
         started = time.monotonic()
@@ -188,41 +244,55 @@ def _build_module(module: str, tools: list[GoTool], say: Callable[[str], None]) 
                 say(f"[{tool.name}] {compiled} packages compiled ({now - started:.0f}s)")
         if proc.wait() != 0:
             raise RuntimeError(f"building {tool.name} failed:\n" + "\n".join(tail))
-        bin_dir().mkdir(parents=True, exist_ok=True)
-        os.replace(staging / tool.name, bin_dir() / tool.name)
+        bin_dir(module).mkdir(parents=True, exist_ok=True)
+        os.replace(staging / tool.name, bin_dir(module) / tool.name)
         say(f"[{tool.name}] built in {time.monotonic() - started:.0f}s")
 
 
-def build(say: Callable[[str], None] = print) -> Path:
-    """Build whatever is missing; returns the binary directory. Safe to call concurrently."""
+def _write_manifest(module: str) -> None:
+    if module in _CONTROL_PLANE_MODULES:
+        versions = {"kubernetes": K8S_VERSION, "etcd": ETCD_VERSION}
+    else:
+        versions = {module: _MODULE_VERSIONS[module]}
+    versions["go"] = subprocess.run(
+        ["go", "env", "GOVERSION"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    (bin_dir(module) / "manifest.json").write_text(json.dumps(versions, indent=2) + "\n")
+
+
+def build(say: Callable[[str], None] = print, names: tuple[str, ...] | None = None) -> Path:
+    """Build whatever is missing (of every tool, or of those named); returns the control plane's
+    binary directory. Safe to call concurrently."""
     with _lock(cache_root() / "tools" / "build.lock"):
-        todo = missing()
+        todo = missing(names)
         if not todo:
-            say(f"control-plane tools ready in {bin_dir()}")
+            say(f"tools ready in {cache_root() / 'tools'}")
             return bin_dir()
         for module in sorted({t.module for t in todo}):
             _build_module(module, [t for t in todo if t.module == module], say)
-        manifest = {
-            "kubernetes": K8S_VERSION,
-            "etcd": ETCD_VERSION,
-            "go": subprocess.run(
-                ["go", "env", "GOVERSION"], capture_output=True, text=True, check=False
-            ).stdout.strip(),
-        }
-        (bin_dir() / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            _write_manifest(module)
         return bin_dir()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "build"
-    if command == "build":
-        build(lambda msg: print(msg, flush=True))
-        return 0
-    if command == "path":
-        print(bin_dir())
-        return 0 if not missing() else 1
-    print("usage: python -m clew.testing.tools [build|path]", file=sys.stderr)
+    names = tuple(args[1:]) or None
+    try:
+        if command == "build":
+            build(lambda msg: print(msg, flush=True), names)
+            return 0
+        if command == "path":  # no names: the control plane's directory; else each binary
+            if names is None:
+                print(bin_dir())
+                return 0 if not missing(CONTROL_PLANE) else 1
+            for name in names:
+                print(bin_dir(_tool(name).module) / name)
+            return 0 if not missing(names) else 1
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    print("usage: python -m clew.testing.tools [build|path] [TOOL...]", file=sys.stderr)
     return 2
 
 
