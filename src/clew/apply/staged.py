@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,8 +163,12 @@ async def apply_stages(
     stages: Sequence[Sequence[ApplyItem]],
     options: ApplyOptions | None = None,
     on_change: Callable[[Change], None] | None = None,
+    after_stage: Callable[[], Awaitable[None]] | None = None,
 ) -> ChangeSet:
-    """Apply each stage in order; the ChangeSet holds one Change per item, failures included."""
+    """Apply each stage in order; the ChangeSet holds one Change per item, failures included.
+
+    ``after_stage`` runs after each stage (the engine records the inventory once its namespace
+    exists)."""
     options = options or ApplyOptions()
     result = ChangeSet()
     limit = asyncio.Semaphore(options.concurrency)
@@ -197,4 +201,6 @@ async def apply_stages(
                     )
                 )
             await cluster.discovery.refresh()  # the new kinds are served now
+        if after_stage is not None:
+            await after_stage()
     return result

@@ -12,14 +12,16 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from clew.testing import tools
-from clew.testing.controlplane import ControlPlane, StartupError
+
+if TYPE_CHECKING:
+    from clew.testing.controlplane import ControlPlane  # lazily: keeps `clew` start-up fast
 
 app = typer.Typer(help="Run a real local Kubernetes control plane.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -37,6 +39,8 @@ def _load(name: str) -> ControlPlane | None:
     path = state_dir(name) / "state.json"
     if not path.exists():
         return None
+    from clew.testing.controlplane import ControlPlane  # lazily: keeps `clew` start-up fast
+
     return ControlPlane.from_state(json.loads(path.read_text()))
 
 
@@ -62,6 +66,8 @@ def up(
     if existing is not None:
         _say("cleaning up a stopped control plane")
         existing.stop()
+    from clew.testing.controlplane import ControlPlane, StartupError
+
     if tools.missing(tools.CONTROL_PLANE):
         _say("building the control-plane binaries (cold builds take many minutes)")
         tools.build(_say, tools.CONTROL_PLANE)

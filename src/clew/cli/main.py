@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clew import __version__
-from clew.cli import local
+from clew.cli import local, sync
 
 app = typer.Typer(
     name="clew",
@@ -14,6 +14,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(local.app, name="local")
+app.command("apply")(sync.apply_command)
+app.command("diff")(sync.diff_command)
+app.command("render")(sync.render_command)
 
 
 @app.command()

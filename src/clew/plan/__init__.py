@@ -10,7 +10,7 @@ from clew.plan.diff import to_yaml, unified_diff
 from clew.plan.fast import fingerprint, live_versions, needs_apply
 from clew.plan.mask import mask
 from clew.plan.normalize import normalize
-from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages
+from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages, waves
 from clew.plan.planner import Plan, PlannedObject, conflict_reason, is_immutable, make_plan
 from clew.plan.scope import Prepared, prepare
 
@@ -35,4 +35,5 @@ __all__ = [
     "stages",
     "to_yaml",
     "unified_diff",
+    "waves",
 ]

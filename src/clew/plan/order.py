@@ -90,6 +90,17 @@ def stages(manifests: Iterable[Manifest]) -> list[list[Manifest]]:
     return [groups[s] for s in sorted(groups)]
 
 
+def waves(manifests: Iterable[Manifest]) -> list[list[Manifest]]:
+    """Finer than stages: one group per (stage, kind rank), in apply order. Applying a group only
+    after the one before lets a RoleBinding find its Role and a Pod its ServiceAccount; kinds
+    clew does not rank share the last group."""
+    groups: dict[tuple[int, int], list[Manifest]] = {}
+    for manifest in ordered(manifests):
+        stage, rank, *_ = sort_key(manifest.ref)
+        groups.setdefault((stage, rank), []).append(manifest)
+    return [groups[k] for k in sorted(groups)]
+
+
 def reverse_order(refs: Sequence[ObjectRef]) -> list[ObjectRef]:
     """Deletion order: dependants first, definitions (Namespaces, CRDs) last."""
     return sorted(refs, key=sort_key, reverse=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,7 @@ class ControlPlane:
         self._wait("kubelet", lambda: _node_ready(self.server, admin_tls))
         self.say(f"node {NODE_NAME} Ready")
 
-        token = asyncio.run(_restricted_account(self.admin_kubeconfig))
+        token = _run_sync(lambda: _restricted_account(self.admin_kubeconfig))
         _write_private(
             self.restricted_kubeconfig,
             yaml.safe_dump(kubeconfig(self.server, pki.ca_pem, RESTRICTED_SA, token=token)),
@@ -369,6 +370,17 @@ def _node_ready(server: str, context: ssl.SSLContext) -> bool:
         return False
     conditions = json.loads(body).get("status", {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _run_sync(make: Callable[[], Coroutine[Any, Any, str]]) -> str:
+    """Run a coroutine to completion from sync code, even when the caller has a running loop
+    (then in a thread of its own: a loop cannot be re-entered)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 async def _restricted_account(admin_kubeconfig: Path) -> str:

@@ -1,0 +1,375 @@
+"""``clew apply``, ``clew diff`` and ``clew render``: the push-based path, for CI and terminals.
+
+Exit codes (documented in docs/cli.md):
+
+- ``apply``: 0 synced (and healthy with ``--wait``); 1 the sync failed while changing the cluster
+  (an object rejected, prune failed, unhealthy or timed out); 2 nothing was changed because of an
+  error before apply (bad arguments, fetch, render, unreachable cluster).
+- ``diff``: 0 no differences; 1 differences; 2 error (as ``kubectl diff``).
+- ``render``: 0 rendered; 2 error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from clew import engine, render, source
+from clew.cli.paths import cache_dir
+from clew.cluster import Cluster, ClusterError
+from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
+from clew.plan import mask, to_yaml
+from clew.testing import tools
+
+err = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+_EARLY = {"FetchFailed", "RenderFailed"}
+
+SourceArg = Annotated[
+    Path | None,
+    typer.Argument(help="A local directory to sync (or use --repo).", show_default=False),
+]
+Repo = Annotated[str | None, typer.Option(help="Git repository URL (https:// or ssh://).")]
+Ref = Annotated[str, typer.Option(help="Branch, tag, semver range (e.g. '>=1.2 <2') or commit.")]
+SubPath = Annotated[str, typer.Option("--path", help="Directory inside the source to render.")]
+Username = Annotated[
+    str | None, typer.Option(help="HTTPS user; the password or token is read from --password-env.")
+]
+PasswordEnv = Annotated[
+    str, typer.Option(help="Environment variable holding the HTTPS password or token.")
+]
+SshKey = Annotated[Path | None, typer.Option(help="SSH private key file for ssh:// repositories.")]
+KnownHosts = Annotated[Path | None, typer.Option(help="known_hosts file (host keys are verified).")]
+Namespace = Annotated[
+    str,
+    typer.Option(
+        "--namespace",
+        "-n",
+        help="Namespace for namespaced objects without one, and for the inventory.",
+    ),
+]
+Name = Annotated[
+    str | None, typer.Option(help="Inventory name (default: the directory or repository name).")
+]
+Kubeconfig = Annotated[Path | None, typer.Option(envvar="KUBECONFIG", help="Kubeconfig file.")]
+Context = Annotated[str | None, typer.Option(help="Kubeconfig context.")]
+Values = Annotated[
+    list[str] | None,
+    typer.Option("--values", "-f", help="Helm values file inside the source (repeatable)."),
+]
+Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
+
+
+def _render_options(namespace: str, values: list[str] | None) -> render.RenderOptions:
+    """Helm from clew's tools cache when it was built there; else $CLEW_HELM or PATH."""
+    try:
+        helm: str | None = str(tools.binary("helm"))
+    except tools.ToolsMissing:
+        helm = None
+    return render.RenderOptions(
+        namespace=namespace, values_files=tuple(values or ()), helm_binary=helm
+    )
+
+
+def _credentials(
+    username: str | None, password_env: str, ssh_key: Path | None, known_hosts: Path | None
+) -> source.Credentials | None:
+    if not (username or ssh_key or known_hosts):
+        return None
+    password = os.environ.get(password_env, "") if username else ""
+    if username and not password:
+        raise ClewError(
+            f"--username given but ${password_env} is empty",
+            hint=f"export {password_env}=<password or token>",
+        )
+    return source.Credentials(
+        username=username or "",
+        password=password,
+        ssh_private_key=ssh_key.read_text() if ssh_key else "",
+        known_hosts=known_hosts.read_text() if known_hosts else "",
+    )
+
+
+def _fetcher(
+    src: Path | None, repo: str | None, ref: str, path: str, creds: source.Credentials | None
+) -> engine.FetchSnapshot:
+    if (src is None) == (repo is None):
+        raise ClewError(
+            "give either a local directory or --repo",
+            hint="clew apply ./manifests  or  clew apply --repo URL --ref main --path apps",
+        )
+    cache = source.SnapshotCache(cache_dir() / "sources")
+    if src is not None:
+        directory = src
+
+        async def local() -> Snapshot:
+            return cache.local(directory, path)
+
+        return local
+    assert repo is not None
+    git = source.GitSource(url=repo, ref=ref, credentials=creds)
+
+    async def remote() -> Snapshot:
+        return await cache.fetch(git, path)
+
+    return remote
+
+
+def _default_name(src: Path | None, repo: str | None) -> str:
+    base = src.resolve().name if src is not None else (repo or "").rstrip("/").rsplit("/", 1)[-1]
+    return base.removesuffix(".git") or "default"
+
+
+class _Printer(engine.Progress):
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def stage(self, name: str, message: str) -> None:
+        if not self.quiet:
+            err.print(f"[bold cyan]{name:>7}[/] {message}")
+
+    def change(self, change: Change) -> None:
+        if not self.quiet and change.action is not Action.UNCHANGED:
+            err.print(f"        {_styled(change.action)} {change.ref}")
+
+
+def _styled(action: Action) -> str:
+    color = {
+        Action.CREATED: "green",
+        Action.CONFIGURED: "yellow",
+        Action.DELETED: "magenta",
+        Action.FAILED: "red",
+        Action.SKIPPED: "dim",
+    }.get(action, "dim")
+    return f"[{color}]{action.value:<10}[/]"
+
+
+def _summary_table(changes: ChangeSet, title: str) -> Table:
+    table = Table(title=title, show_edge=False)
+    table.add_column("object")
+    table.add_column("action")
+    table.add_column("detail", overflow="fold")
+    for change in changes.changes:
+        if change.action is Action.UNCHANGED:
+            continue
+        table.add_row(str(change.ref), _styled(change.action), change.error or change.reason)
+    return table
+
+
+def _result_json(result: engine.SyncResult) -> dict[str, Any]:
+    snap = result.snapshot
+    return {
+        "ok": result.ok,
+        "reason": result.reason,
+        "error": result.error,
+        "revision": snap.revision if snap else None,
+        "counts": engine.count(result.changes()),
+        "changes": [
+            {"object": str(c.ref), "action": c.action.value, "reason": c.reason, "error": c.error}
+            for c in result.changes().changes
+        ],
+        "durations": {k: round(v, 3) for k, v in result.durations.items()},
+    }
+
+
+def _run(
+    kubeconfig: Path | None,
+    context: str | None,
+    fetch: engine.FetchSnapshot,
+    options: engine.SyncOptions,
+    quiet: bool,
+) -> engine.SyncResult:
+    async def go() -> engine.SyncResult:
+        async with Cluster.from_kubeconfig(kubeconfig, context=context) as cluster:
+            return await engine.sync(cluster, fetch, options, _Printer(quiet))
+
+    return asyncio.run(go())
+
+
+def _fail(exc: Exception | str) -> typer.Exit:
+    err.print(f"[red]error:[/] {exc}")
+    return typer.Exit(EXIT_ERROR)
+
+
+def apply_command(
+    src: SourceArg = None,
+    repo: Repo = None,
+    ref: Ref = "main",
+    path: SubPath = ".",
+    name: Name = None,
+    namespace: Namespace = "default",
+    prune: Annotated[
+        bool,
+        typer.Option(
+            help="Delete objects this inventory applied before that are no longer in the source."
+        ),
+    ] = False,
+    allow_empty: Annotated[
+        bool, typer.Option(help="With --prune, allow an empty source to delete everything.")
+    ] = False,
+    wait_: Annotated[
+        bool, typer.Option("--wait", help="Wait until every object is healthy.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 300,
+    dry_run: Annotated[
+        bool, typer.Option(help="Plan only: print what would change; change nothing.")
+    ] = False,
+    force_conflicts: Annotated[
+        bool, typer.Option(help="Take ownership of fields other managers own.")
+    ] = False,
+    recreate: Annotated[
+        bool, typer.Option(help="Delete and re-create objects whose immutable fields changed.")
+    ] = False,
+    values: Values = None,
+    output: Output = "text",
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    username: Username = None,
+    password_env: PasswordEnv = PASSWORD_ENV,
+    ssh_key: SshKey = None,
+    known_hosts: KnownHosts = None,
+) -> None:
+    """Sync a directory or a Git repository to the cluster, once (push-based GitOps)."""
+    try:
+        creds = _credentials(username, password_env, ssh_key, known_hosts)
+        fetch = _fetcher(src, repo, ref, path, creds)
+    except (ClewError, OSError) as exc:
+        raise _fail(exc) from None
+    options = engine.SyncOptions(
+        name=name or _default_name(src, repo),
+        namespace=namespace,
+        prune=prune,
+        allow_empty=allow_empty,
+        dry_run=dry_run,
+        force=force_conflicts,
+        recreate=recreate,
+        wait=wait_,
+        timeout=timeout,
+        render=_render_options(namespace, values),
+    )
+    try:
+        result = _run(kubeconfig, context, fetch, options, quiet=output == "json")
+    except ClusterError as exc:
+        raise _fail(
+            f"{exc}; check --kubeconfig/--context and that the cluster is reachable"
+        ) from None
+    if output == "json":
+        sys.stdout.write(json.dumps(_result_json(result), indent=2) + "\n")
+    else:
+        changes = result.changes()
+        counts = ", ".join(f"{n} {a}" for a, n in engine.count(changes).items()) or "nothing"
+        revision = result.snapshot.revision if result.snapshot else "?"
+        if any(c.action is not Action.UNCHANGED for c in changes.changes):
+            err.print(_summary_table(changes, f"{options.name} @ {revision[:12]}"))
+        verb = "would be" if dry_run else "were"
+        err.print(
+            f"[bold]{counts}[/] ({'dry run; ' if dry_run else ''}objects {verb} changed as shown)"
+            if changes.changes
+            else "[bold]nothing to do[/]"
+        )
+        if not result.ok:
+            err.print(f"[red]sync failed: {result.reason}[/]: {result.error}")
+    if result.ok:
+        raise typer.Exit(EXIT_OK)
+    raise typer.Exit(EXIT_ERROR if result.reason in _EARLY else EXIT_FAILED)
+
+
+def diff_command(
+    src: SourceArg = None,
+    repo: Repo = None,
+    ref: Ref = "main",
+    path: SubPath = ".",
+    name: Name = None,
+    namespace: Namespace = "default",
+    prune: Annotated[
+        bool, typer.Option(help="Also show objects a --prune apply would delete.")
+    ] = False,
+    values: Values = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    username: Username = None,
+    password_env: PasswordEnv = PASSWORD_ENV,
+    ssh_key: SshKey = None,
+    known_hosts: KnownHosts = None,
+) -> None:
+    """Show what `clew apply` would change, as a unified YAML diff (Secret values masked).
+
+    Exit 0: no differences; 1: differences; 2: error.
+    """
+    try:
+        creds = _credentials(username, password_env, ssh_key, known_hosts)
+        fetch = _fetcher(src, repo, ref, path, creds)
+    except (ClewError, OSError) as exc:
+        raise _fail(exc) from None
+    options = engine.SyncOptions(
+        name=name or _default_name(src, repo),
+        namespace=namespace,
+        prune=prune,
+        dry_run=True,
+        render=_render_options(namespace, values),
+    )
+    try:
+        result = _run(kubeconfig, context, fetch, options, quiet=True)
+    except ClusterError as exc:
+        raise _fail(exc) from None
+    if not result.ok:
+        raise _fail(f"{result.reason}: {result.error}")
+    changed = False
+    for change in result.changes().changes:
+        if change.action in (Action.CREATED, Action.CONFIGURED) and change.diff:
+            sys.stdout.write(change.diff)
+            changed = True
+        elif change.action is Action.CREATED:
+            sys.stdout.write(f"+++ {change.ref} (created: {change.reason})\n")
+            changed = True
+        elif change.action is Action.DELETED:
+            sys.stdout.write(f"--- {change.ref} (deleted: {change.reason})\n")
+            changed = True
+    raise typer.Exit(EXIT_FAILED if changed else EXIT_OK)
+
+
+def render_command(
+    src: SourceArg = None,
+    repo: Repo = None,
+    ref: Ref = "main",
+    path: SubPath = ".",
+    namespace: Namespace = "default",
+    values: Values = None,
+    show_secrets: Annotated[
+        bool, typer.Option(help="Print Secret values instead of masking them.")
+    ] = False,
+    username: Username = None,
+    password_env: PasswordEnv = PASSWORD_ENV,
+    ssh_key: SshKey = None,
+    known_hosts: KnownHosts = None,
+) -> None:
+    """Print the objects the source renders to, as YAML (no cluster needed)."""
+    try:
+        creds = _credentials(username, password_env, ssh_key, known_hosts)
+        fetch = _fetcher(src, repo, ref, path, creds)
+
+        async def fetched() -> Snapshot:
+            return await fetch()
+
+        snapshot = asyncio.run(fetched())
+        manifests = render.render(
+            snapshot.root,
+            str(snapshot.path.relative_to(snapshot.root)),
+            _render_options(namespace, values),
+        )
+    except (ClewError, OSError) as exc:
+        raise _fail(exc) from None
+    docs = [to_yaml(m.obj if show_secrets else mask(m.obj)) for m in manifests]
+    sys.stdout.write(
+        "---\n".join(f"# Source: {m.origin}\n{d}" for m, d in zip(manifests, docs, strict=True))
+    )

@@ -1,0 +1,276 @@
+"""The orchestrator: source → render → plan → apply → prune → wait → report.
+
+This is the only code that knows the order of the stages; the CLI push path (``clew apply``) and
+the operator run it the same way. Each failing stage ends the sync with its own reason
+(``FetchFailed``, ``RenderFailed``, ``ApplyFailed``, ``PruneFailed``, ``HealthCheckFailed``), and
+safety rules live here: never prune after a failed fetch, render or apply, and never prune an
+empty desired set over a non-empty inventory unless it is explicitly allowed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from clew import apply, plan, render, wait
+from clew.cluster import Cluster, ClusterError, NotFound
+from clew.model import Action, Change, ChangeSet, ClewError, Manifest, ObjectRef, Snapshot
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    name: str
+    namespace: str = "default"
+    prune: bool = False
+    allow_empty: bool = False  # allow pruning everything when Git renders nothing
+    dry_run: bool = False
+    force: bool = False  # take fields owned by other field managers
+    recreate: bool = False  # delete and re-create objects whose immutable fields changed
+    wait: bool = False
+    timeout: float = 300.0
+    concurrency: int = 16
+    render: render.RenderOptions = field(default_factory=render.RenderOptions)
+
+
+@dataclass
+class SyncResult:
+    snapshot: Snapshot | None = None
+    manifests: list[Manifest] = field(default_factory=list)
+    plan: plan.Plan | None = None
+    applied: ChangeSet = field(default_factory=ChangeSet)
+    pruned: ChangeSet = field(default_factory=ChangeSet)
+    health: wait.WaitResult | None = None
+    reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
+    error: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+    def changes(self) -> ChangeSet:
+        """Everything that happened, or would happen in a dry run, one Change per object."""
+        out = ChangeSet()
+        applied = {c.ref for c in self.applied.changes}
+        if self.plan is not None:
+            for change in self.plan.changeset().changes:
+                if change.ref not in applied:
+                    out.add(change)
+        out.extend(self.applied)
+        out.extend(self.pruned)
+        return out
+
+
+class Progress:
+    """Receives progress; the CLI prints it, the operator records it. Defaults do nothing."""
+
+    def stage(self, name: str, message: str) -> None:
+        return None
+
+    def change(self, change: Change) -> None:
+        return None
+
+
+FetchSnapshot = Callable[[], Awaitable[Snapshot]]
+
+
+async def sync(
+    cluster: Cluster,
+    fetch: FetchSnapshot,
+    options: SyncOptions,
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Run one sync; never raises for a stage failure (the result carries the reason)."""
+    progress = progress or Progress()
+    result = SyncResult()
+
+    def timed(stage: str, started: float) -> None:
+        result.durations[stage] = time.monotonic() - started
+
+    def fail(reason: str, error: ClewError | ClusterError | str) -> SyncResult:
+        result.reason, result.error = reason, str(error)
+        progress.stage("failed", f"{reason}: {error}")
+        return result
+
+    started = time.monotonic()
+    progress.stage("source", "fetching")
+    try:
+        result.snapshot = await fetch()
+    except (ClewError, ClusterError) as exc:
+        return fail("FetchFailed", exc)
+    timed("source", started)
+
+    started = time.monotonic()
+    snapshot = result.snapshot
+    progress.stage("render", f"rendering {snapshot.path.relative_to(snapshot.root) or '.'}")
+    try:
+        result.manifests = await asyncio.to_thread(
+            render.render,
+            snapshot.root,
+            str(snapshot.path.relative_to(snapshot.root)),
+            options.render,
+        )
+    except ClewError as exc:
+        return fail("RenderFailed", exc)
+    timed("render", started)
+    progress.stage("render", f"{len(result.manifests)} objects")
+
+    try:
+        return await _plan_apply_prune_wait(cluster, options, progress, result, fail, timed)
+    except ClusterError as exc:  # the cluster went away mid-sync; nothing was pruned
+        return fail("ApplyFailed", exc)
+
+
+async def _plan_apply_prune_wait(
+    cluster: Cluster,
+    options: SyncOptions,
+    progress: Progress,
+    result: SyncResult,
+    fail: Callable[[str, str], SyncResult],
+    timed: Callable[[str, float], None],
+) -> SyncResult:
+    started = time.monotonic()
+    progress.stage("plan", "comparing with the cluster")
+    inventory = await apply.load(cluster, options.name, options.namespace)
+    if options.prune and not result.manifests and inventory.members and not options.allow_empty:
+        return fail(
+            "PruneFailed",
+            f"Git renders no objects but the inventory '{options.name}' holds "
+            f"{len(inventory.members)}; refusing to delete everything (pass --allow-empty if "
+            "that is really intended)",
+        )
+    prepared = await plan.prepare(cluster, result.manifests, options.namespace)
+    labelled = [Manifest(apply.label(m.obj, inventory.id), m.origin) for m in prepared.manifests]
+    desired = {m.ref for m in labelled}
+    stale = apply.candidates(inventory.members, desired)
+    order = plan.reverse_order([m.ref for m in stale])
+    if options.dry_run:
+        return await _dry_run(cluster, options, result, prepared, labelled, stale, order, fail)
+
+    live = await plan.live_versions(
+        cluster,
+        labelled,
+        label_selector=f"{apply.PART_OF}={inventory.id}",
+        skip_kinds=prepared.pending_kinds,
+    )
+    recorded = {m.ref: (m.digest, m.version) for m in inventory.members}
+    digests = {m.ref: plan.fingerprint(m.obj) for m in labelled}
+    unchanged = [
+        Change(m.ref, Action.UNCHANGED, version=recorded[m.ref][1])
+        for m in labelled
+        if not plan.needs_apply(m, digests[m.ref], live, recorded)
+    ]
+    skip = {c.ref for c in unchanged}
+    result.plan = plan.Plan(failures=list(prepared.failures))
+    timed("plan", started)
+
+    started = time.monotonic()
+    # Record the union first: a crash mid-apply must not lose track of anything. The inventory's
+    # namespace may be one this sync creates; then it is recorded right after that stage.
+    before = [apply.member_of(m.obj) for m in labelled if m.ref not in recorded]
+    recorded_union = False
+
+    async def record_union() -> None:
+        nonlocal recorded_union
+        if not recorded_union:
+            await apply.save(cluster, inventory, [*inventory.members, *before])
+            recorded_union = True
+
+    try:
+        await record_union()
+    except NotFound:
+        if ObjectRef("", "Namespace", "", options.namespace) not in desired:
+            raise
+    stages = [
+        [apply.ApplyItem(m.obj, m.origin, live.get(m.ref)) for m in stage if m.ref not in skip]
+        for stage in plan.waves(labelled)
+    ]
+    progress.stage("apply", f"{len(desired) - len(skip)} to apply, {len(skip)} unchanged")
+    result.applied = await apply.apply_stages(
+        cluster,
+        [s for s in stages if s],
+        apply.ApplyOptions(
+            force=options.force, recreate=options.recreate, concurrency=options.concurrency
+        ),
+        on_change=progress.change,
+        after_stage=record_union,
+    )
+    result.applied.changes[:0] = unchanged
+    timed("apply", started)
+    versions = {c.ref: c.version for c in result.applied.changes if c.action is not Action.FAILED}
+    members = [
+        apply.member_of(m.obj, digests[m.ref], versions[m.ref])
+        for m in labelled
+        if m.ref in versions
+    ]
+    failures = list(prepared.failures) + result.applied.failed
+    if failures:
+        # Keep owning everything we may have created; prune waits for a clean apply.
+        await apply.save(cluster, inventory, [*inventory.members, *members])
+        return fail("ApplyFailed", _summary(failures))
+
+    started = time.monotonic()
+    kept = list(members)
+    if options.prune and stale:
+        progress.stage("prune", f"{len(stale)} no longer in Git")
+        result.pruned = await apply.prune(cluster, stale, order, concurrency=options.concurrency)
+        failed_refs = {c.ref for c in result.pruned.failed}
+        kept += [m for m in stale if m.ref in failed_refs]
+    elif stale:
+        kept += stale  # not pruning: still ours, so a later --prune can delete them
+    await apply.save(cluster, inventory, kept)
+    timed("prune", started)
+    if result.pruned.failed:
+        return fail("PruneFailed", _summary(result.pruned.failed))
+
+    if options.wait:
+        started = time.monotonic()
+        progress.stage("wait", f"waiting up to {options.timeout:.0f}s for health")
+        result.health = await wait.wait_for(
+            cluster, [m.obj for m in labelled], timeout=options.timeout
+        )
+        timed("wait", started)
+        if not result.health.ok:
+            return fail("HealthCheckFailed", result.health.summary())
+    return result
+
+
+async def _dry_run(
+    cluster: Cluster,
+    options: SyncOptions,
+    result: SyncResult,
+    prepared: plan.Prepared,
+    labelled: list[Manifest],
+    stale: list[apply.Member],
+    order: list[ObjectRef],
+    fail: Callable[[str, str], SyncResult],
+) -> SyncResult:
+    """Plan with a server-side dry run of every object, and diffs; change nothing."""
+    the_plan = await plan.make_plan(
+        cluster,
+        labelled,
+        force=options.force,
+        concurrency=options.concurrency,
+        pending_kinds=prepared.pending_kinds,
+    )
+    the_plan.failures.extend(prepared.failures)
+    result.plan = the_plan
+    if options.prune:
+        result.pruned = await apply.prune(cluster, stale, order, dry_run=True)
+    failed = the_plan.changeset().failed
+    return fail("ApplyFailed", _summary(failed)) if failed else result
+
+
+def _summary(failed: list[Change]) -> str:
+    first = failed[0]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return f"{first.ref}: {first.error or first.reason}{more}"
+
+
+def count(changes: ChangeSet) -> dict[str, int]:
+    return {action.value: n for action, n in changes.counts().items() if n}
+
+
+__all__ = ["Action", "Progress", "SyncOptions", "SyncResult", "count", "sync"]
