@@ -174,9 +174,9 @@ async def _plan_apply_prune_wait(
 
     async def record_union() -> None:
         nonlocal recorded_union
-        if not recorded_union:
+        if not recorded_union and before:
             await apply.save(cluster, inventory, [*inventory.members, *before])
-            recorded_union = True
+        recorded_union = True
 
     try:
         await record_union()
@@ -211,17 +211,20 @@ async def _plan_apply_prune_wait(
         await apply.save(cluster, inventory, [*inventory.members, *members])
         return fail("ApplyFailed", _summary(failures))
 
-    started = time.monotonic()
     kept = list(members)
     if options.prune and stale:
+        started = time.monotonic()
         progress.stage("prune", f"{len(stale)} no longer in Git")
         result.pruned = await apply.prune(cluster, stale, order, concurrency=options.concurrency)
         failed_refs = {c.ref for c in result.pruned.failed}
         kept += [m for m in stale if m.ref in failed_refs]
+        timed("prune", started)
     elif stale:
         kept += stale  # not pruning: still ours, so a later --prune can delete them
-    await apply.save(cluster, inventory, kept)
-    timed("prune", started)
+    started = time.monotonic()
+    if sorted(kept) != inventory.members:  # a no-op sync writes nothing
+        await apply.save(cluster, inventory, kept)
+    timed("inventory", started)
     if result.pruned.failed:
         return fail("PruneFailed", _summary(result.pruned.failed))
 

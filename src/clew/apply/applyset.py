@@ -10,7 +10,6 @@ knows what to delete without a single LIST call.
 from __future__ import annotations
 
 import base64
-import copy
 import gzip
 import hashlib
 import json
@@ -80,8 +79,9 @@ class Inventory:
 
 def label(obj: dict[str, Any], set_id: str) -> dict[str, Any]:
     """A copy of ``obj`` labelled as a member of the ApplySet ``set_id``."""
-    out = copy.deepcopy(obj)
-    out.setdefault("metadata", {}).setdefault("labels", {})[PART_OF] = set_id
+    out = dict(obj)  # only metadata.labels changes: copy those levels, share the rest
+    meta = out["metadata"] = dict(out.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), PART_OF: set_id}
     return out
 
 

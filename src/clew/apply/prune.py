@@ -14,6 +14,29 @@ from clew.apply.applyset import Member
 from clew.cluster import Cluster, ClusterError, NotFound
 from clew.model import Action, Change, ChangeSet, ObjectRef
 
+_DEFINITIONS = {"Namespace", "CustomResourceDefinition"}
+_CLUSTER_CLASSES = {
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "IngressClass",
+    "PriorityClass",
+    "RuntimeClass",
+    "GatewayClass",
+}
+
+
+def _groups(members: list[Member]) -> list[list[Member]]:
+    def rank(m: Member) -> int:
+        if m.ref.kind in _DEFINITIONS:
+            return 2
+        return 1 if m.ref.kind in _CLUSTER_CLASSES else 0
+
+    groups: dict[int, list[Member]] = {}
+    for member in members:
+        groups.setdefault(rank(member), []).append(member)
+    return [groups[k] for k in sorted(groups)]
+
 
 def candidates(members: Iterable[Member], desired: set[ObjectRef]) -> list[Member]:
     return [m for m in members if m.ref not in desired]
@@ -54,14 +77,9 @@ async def prune(
                 )
         return Change(member.ref, Action.DELETED, reason="no longer in Git")
 
-    # Group consecutive refs of one kind: the order between kinds matters, within a kind not.
-    batch: list[Member] = []
-    for ref in [*order, None]:
-        member = by_ref.get(ref) if ref is not None else None
-        if batch and (member is None or member.ref.kind != batch[0].ref.kind):
-            for change in await asyncio.gather(*(delete(m) for m in batch)):
-                result.add(change)
-            batch = []
-        if member is not None:
-            batch.append(member)
+    # Dependants before what holds them: everything namespaced or custom first, then classes,
+    # then Namespaces and CRDs. Within a group, all at once (bounded).
+    for group in _groups([by_ref[r] for r in order if r in by_ref]):
+        for change in await asyncio.gather(*(delete(m) for m in group)):
+            result.add(change)
     return result

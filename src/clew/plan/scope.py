@@ -4,7 +4,6 @@ desired set (its custom resources are not served yet when we plan)."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,8 +51,9 @@ async def prepare(cluster: Cluster, manifests: Sequence[Manifest], namespace: st
                 continue
             namespaced = crd_scopes[(ref.group, ref.kind)]
             out.pending_kinds.add((ref.group, ref.kind))
-        obj = copy.deepcopy(m.obj)
-        meta = obj.setdefault("metadata", {})
+        # Only metadata changes: copy that level, share the rest (5,000 deep copies cost ~0.2 s).
+        obj = dict(m.obj)
+        meta = obj["metadata"] = dict(obj.get("metadata") or {})
         if namespaced and not meta.get("namespace"):
             meta["namespace"] = namespace
         elif not namespaced and "namespace" in meta:
