@@ -66,6 +66,13 @@ class Run:
     returncode: int
 
 
+def user_env() -> dict[str, str]:
+    """The environment users run clew in: bytecode caches allowed (this sandbox disables them)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
     """Run a command; its wall time, CPU-seconds and peak RSS come from wait4's rusage."""
     started = time.monotonic()

@@ -94,7 +94,8 @@ def clew_apply(
             "--kubeconfig",
             str(kubeconfig),
             *extra,
-        ]
+        ],
+        env=measure.user_env(),
     )
     result = json.loads(run.stdout)
     if not result["ok"]:

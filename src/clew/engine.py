@@ -10,6 +10,7 @@ empty desired set over a non-empty inventory unless it is explicitly allowed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ class SyncOptions:
     wait: bool = False
     timeout: float = 300.0
     concurrency: int = 16
+    # False: re-apply only what changed in Git; drift stays (the operator reports it OutOfSync).
+    correct_drift: bool = True
     render: render.RenderOptions = field(default_factory=render.RenderOptions)
 
 
@@ -42,6 +45,7 @@ class SyncResult:
     applied: ChangeSet = field(default_factory=ChangeSet)
     pruned: ChangeSet = field(default_factory=ChangeSet)
     health: wait.WaitResult | None = None
+    desired: list[Manifest] = field(default_factory=list)  # as applied: namespaced and labelled
     reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
     error: str = ""
     durations: dict[str, float] = field(default_factory=dict)
@@ -143,6 +147,7 @@ async def _plan_apply_prune_wait(
         )
     prepared = await plan.prepare(cluster, result.manifests, options.namespace)
     labelled = [Manifest(apply.label(m.obj, inventory.id), m.origin) for m in prepared.manifests]
+    result.desired = labelled
     desired = {m.ref for m in labelled}
     stale = apply.candidates(inventory.members, desired)
     order = plan.reverse_order([m.ref for m in stale])
@@ -160,7 +165,7 @@ async def _plan_apply_prune_wait(
     unchanged = [
         Change(m.ref, Action.UNCHANGED, version=recorded[m.ref][1])
         for m in labelled
-        if not plan.needs_apply(m, digests[m.ref], live, recorded)
+        if not plan.needs_apply(m, digests[m.ref], live, recorded, options.correct_drift)
     ]
     skip = {c.ref for c in unchanged}
     result.plan = plan.Plan(failures=list(prepared.failures))
@@ -266,6 +271,20 @@ async def _dry_run(
     return fail("ApplyFailed", _summary(failed)) if failed else result
 
 
+async def delete_all(
+    cluster: Cluster, name: str, namespace: str, *, concurrency: int = 16
+) -> ChangeSet:
+    """Prune every object of inventory ``name`` and the inventory itself (an Application deleted
+    with prune on). Objects that opted out with ``clew.dev/prune: disabled`` are left."""
+    inventory = await apply.load(cluster, name, namespace)
+    order = plan.reverse_order([m.ref for m in inventory.members])
+    pruned = await apply.prune(cluster, inventory.members, order, concurrency=concurrency)
+    if not pruned.failed and inventory.exists:
+        with contextlib.suppress(NotFound):
+            await cluster.delete("v1", "ConfigMap", inventory.parent_name, namespace)
+    return pruned
+
+
 def _summary(failed: list[Change]) -> str:
     first = failed[0]
     more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
@@ -276,4 +295,4 @@ def count(changes: ChangeSet) -> dict[str, int]:
     return {action.value: n for action, n in changes.counts().items() if n}
 
 
-__all__ = ["Action", "Progress", "SyncOptions", "SyncResult", "count", "sync"]
+__all__ = ["Action", "Progress", "SyncOptions", "SyncResult", "count", "delete_all", "sync"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clew import __version__
-from clew.cli import local, sync
+from clew.cli import controller, install, local, sync
 
 app = typer.Typer(
     name="clew",
@@ -17,6 +17,8 @@ app.add_typer(local.app, name="local")
 app.command("apply")(sync.apply_command)
 app.command("diff")(sync.diff_command)
 app.command("render")(sync.render_command)
+app.command("controller")(controller.controller_command)
+app.command("install")(install.install_command)
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,10 +45,19 @@ class WatchEvent:
 class Cluster:
     """An async client for one API server. Use :meth:`from_kubeconfig`; close with ``aclose``."""
 
-    def __init__(self, http: httpx.AsyncClient, *, namespace: str = "default") -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        namespace: str = "default",
+        extra_headers: tuple[tuple[str, str], ...] = (),
+        reconnect: Callable[[], httpx.AsyncClient] | None = None,
+    ) -> None:
         self._http = http
         self.namespace = namespace
         self.discovery = Discovery(self)
+        self._extra_headers = extra_headers
+        self._reconnect = reconnect
 
     @classmethod
     def from_kubeconfig(
@@ -64,8 +73,26 @@ class Cluster:
             raise errors.PermanentError(f"kubeconfig {path or ''} has no context {context or ''}")
         # Loopback control planes must not be sent through a proxy from the environment.
         params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
-        http = client_adapter.AsyncClient(single, params)
-        return cls(http, namespace=single.namespace)
+
+        def connect() -> httpx.AsyncClient:
+            return client_adapter.AsyncClient(single, params)
+
+        return cls(connect(), namespace=single.namespace, reconnect=connect)
+
+    def impersonating(self, user: str, groups: tuple[str, ...] = ()) -> Cluster:
+        """A client acting as ``user`` (e.g. a ServiceAccount) through Impersonate-* headers, so
+        the API server applies that user's RBAC. Close it with ``aclose`` like any client."""
+        if self._reconnect is None:
+            raise errors.PermanentError(
+                "this client cannot impersonate (not built from a kubeconfig)"
+            )
+        headers = (("Impersonate-User", user), *(("Impersonate-Group", g) for g in groups))
+        return Cluster(
+            self._reconnect(),
+            namespace=self.namespace,
+            extra_headers=headers,
+            reconnect=self._reconnect,
+        )
 
     @property
     def server(self) -> str:
@@ -122,9 +149,9 @@ class Cluster:
     ) -> tuple[int, dict[str, Any]]:
         """As :meth:`request`, also returning the HTTP status (201 tells create from update)."""
         content = None if body is None else (body if isinstance(body, bytes) else _encode(body))
-        headers = {"Accept": accept}
+        headers = [("Accept", accept), *self._extra_headers]
         if content is not None:
-            headers["Content-Type"] = content_type
+            headers.append(("Content-Type", content_type))
         for attempt in range(_MAX_429_RETRIES + 1):
             try:
                 resp = await self._http.request(
@@ -343,7 +370,11 @@ class Cluster:
         timeout = httpx.Timeout(10.0, read=timeout_seconds + 30.0)
         try:
             async with self._http.stream(
-                "GET", res.path(namespace), params=params, timeout=timeout
+                "GET",
+                res.path(namespace),
+                params=params,
+                timeout=timeout,
+                headers=list(self._extra_headers),
             ) as resp:
                 if resp.status_code >= 400:
                     await resp.aread()

@@ -71,11 +71,15 @@ def needs_apply(
     digest: str,
     live: Mapping[ObjectRef, str],
     recorded: Mapping[ObjectRef, tuple[str, str]],
+    correct_drift: bool = True,
 ) -> bool:
-    """False only when neither Git nor the cluster changed since clew's last apply."""
+    """False only when neither Git nor the cluster changed since clew's last apply (or, with
+    ``correct_drift`` off, when Git did not change and the object still exists)."""
     ref = manifest.ref
     last = recorded.get(ref)
     if last is None or not last[1]:
         return True
     last_digest, last_version = last
-    return not (last_digest == digest and live.get(ref) == last_version)
+    if last_digest != digest or ref not in live:
+        return True
+    return correct_drift and live[ref] != last_version

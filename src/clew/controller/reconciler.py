@@ -1,0 +1,412 @@
+"""Reconcile one Application: the engine's sync, wrapped in what an operator adds — spec
+parsing, suspend, dependsOn, credentials from Secrets, impersonation, the deletion finalizer,
+status conditions and history, Events, metrics, and drift registration.
+
+The engine does the GitOps work; this module only decides whether to run it and records what
+happened. ``reconcile`` never raises for an Application's own failures: they become status.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from clew import engine, render
+from clew.cluster import Cluster, NotFound
+from clew.controller import credentials
+from clew.controller.revisions import RevisionCache
+from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
+from clew.model import Action, ClewError, Health, Manifest, Snapshot
+from clew.report import conditions, history
+from clew.report.events import EventRecorder
+from clew.report.metrics import Metrics
+from clew.source import GitSource, SnapshotCache
+
+FINALIZER = "clew.dev/finalizer"
+RECONCILE_ANNOTATION = "clew.dev/reconcile-requested-at"
+DEPENDENCY_RETRY = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the controller does next with this key."""
+
+    requeue_after: float | None  # None: wait for a change to the Application
+    ok: bool
+    reason: str
+
+
+class DriftSink(Protocol):
+    def track(
+        self, key: AppKey, spec: AppSpec, objects: list[Manifest], versions: dict[Any, str]
+    ) -> None: ...
+    def untrack(self, key: AppKey) -> None: ...
+    def pause(self, key: AppKey) -> None: ...
+    def resume(self, key: AppKey) -> None: ...
+
+
+def inventory_name(key: AppKey) -> str:
+    """Applications in different namespaces may share a name and a destination."""
+    return f"{key.namespace}.{key.name}"
+
+
+class Reconciler:
+    def __init__(
+        self,
+        cluster: Cluster,
+        snapshots: SnapshotCache,
+        revisions: RevisionCache,
+        events: EventRecorder,
+        *,
+        metrics: Metrics | None = None,
+        drift: DriftSink | None = None,
+        helm_binary: str | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.cluster = cluster
+        self.snapshots = snapshots
+        self.revisions = revisions
+        self.events = events
+        self.metrics = metrics
+        self.drift = drift
+        self.helm_binary = helm_binary
+        self._rng = rng
+        self._failures: dict[AppKey, int] = {}
+        self._impersonated: dict[str, Cluster] = {}
+
+    async def aclose(self) -> None:
+        for client in self._impersonated.values():
+            await client.aclose()
+        self._impersonated.clear()
+
+    # -- the entry point ------------------------------------------------------------------------
+
+    async def reconcile(self, key: AppKey) -> Outcome:
+        try:
+            app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
+        except NotFound:
+            self._forget(key)
+            return Outcome(None, True, "Deleted")
+        if (app.get("metadata") or {}).get("deletionTimestamp"):
+            return await self._finalize(key, app)
+        await self._ensure_finalizer(key, app)
+        generation = int(app["metadata"].get("generation", 0))
+        try:
+            spec = parse(app, namespace=key.namespace)
+        except InvalidSpec as exc:
+            await self._finish(app, ok=False, reason="InvalidSpec", message=str(exc), stalled=True)
+            await self._event(app, "Warning", "InvalidSpec", str(exc))
+            return Outcome(None, False, "InvalidSpec")
+        if spec.suspend:
+            await self._finish(
+                app,
+                ok=False,
+                reason="Suspended",
+                message="reconciliation is suspended; run `clew resume`",
+            )
+            return Outcome(None, True, "Suspended")
+        waiting = await self._unready_dependencies(spec)
+        if waiting:
+            message = "waiting for " + ", ".join(waiting)
+            await self._finish(app, ok=False, reason="DependencyNotReady", message=message)
+            return Outcome(DEPENDENCY_RETRY, False, "DependencyNotReady")
+
+        await self._patch_status(
+            app, {"conditions": conditions.progressing(_conditions(app), "syncing", generation)}
+        )
+        started = time.monotonic()
+        if self.drift is not None:
+            self.drift.pause(key)  # the engine's own writes are not drift
+        try:
+            result = await self._sync(key, spec)
+        finally:
+            if self.drift is not None:
+                self.drift.resume(key)
+        elapsed = time.monotonic() - started
+        await self._record(app, spec, result, elapsed)
+        if self.drift is not None and result.desired and result.reason in ("", "HealthCheckFailed"):
+            versions = {c.ref: c.version for c in result.applied.changes if c.version}
+            self.drift.track(key, spec, result.desired, versions)
+        if result.ok:
+            self._failures.pop(key, None)
+            return Outcome(self._jittered(spec.interval), True, "Succeeded")
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        delay = min(spec.retry.initial_delay * 2 ** (failures - 1), spec.retry.max_delay)
+        return Outcome(delay, False, result.reason)
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def _sync(self, key: AppKey, spec: AppSpec) -> engine.SyncResult:
+        source_spec = spec.source
+
+        async def fetch() -> Snapshot:
+            creds = await credentials.credentials(
+                self.cluster, key.namespace, source_spec.secret_name
+            )
+            policy = await credentials.signature_policy(
+                self.cluster, key.namespace, source_spec.verify_secret_name
+            )
+            source = GitSource(source_spec.repo_url, source_spec.ref, creds, policy)
+            started = time.monotonic()
+            try:
+                revision = spec.pin_revision or await self.revisions.resolve(
+                    source, ttl=spec.interval
+                )
+                pinned = GitSource(source_spec.repo_url, revision, creds, policy)
+                snapshot = await self.snapshots.fetch(pinned, source_spec.path)
+            except ClewError:
+                self._observe_fetch("failed", started)
+                raise
+            self._observe_fetch("succeeded", started)
+            return snapshot
+
+        options = engine.SyncOptions(
+            name=inventory_name(key),
+            namespace=spec.destination_namespace,
+            prune=spec.prune,
+            wait=spec.wait,
+            timeout=spec.timeout,
+            correct_drift=spec.self_heal,
+            render=render.RenderOptions(
+                kind=spec.render.kind.value,
+                release_name=spec.render.helm.release_name,
+                namespace=spec.destination_namespace,
+                values_files=spec.render.helm.values_files,
+                values=dict(spec.render.helm.values),
+                helm_binary=self.helm_binary,
+            ),
+        )
+        return await engine.sync(self._client_for(key, spec), fetch, options)
+
+    def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
+        """The controller's client, or one impersonating the Application's ServiceAccount."""
+        if not spec.service_account_name:
+            return self.cluster
+        user = f"system:serviceaccount:{key.namespace}:{spec.service_account_name}"
+        if user not in self._impersonated:
+            groups = (
+                "system:serviceaccounts",
+                f"system:serviceaccounts:{key.namespace}",
+                "system:authenticated",
+            )
+            self._impersonated[user] = self.cluster.impersonating(user, groups)
+        return self._impersonated[user]
+
+    async def _unready_dependencies(self, spec: AppSpec) -> list[str]:
+        waiting: list[str] = []
+        for dep in spec.depends_on:
+            try:
+                other = await self.cluster.get(API_VERSION, KIND, dep.name, dep.namespace)
+            except NotFound:
+                waiting.append(f"{dep.namespace}/{dep.name} (not found)")
+                continue
+            if not conditions.is_ready(other):
+                waiting.append(f"{dep.namespace}/{dep.name}")
+        return waiting
+
+    async def _finalize(self, key: AppKey, app: dict[str, Any]) -> Outcome:
+        finalizers = list(app["metadata"].get("finalizers") or [])
+        if FINALIZER not in finalizers:
+            return Outcome(None, True, "Deleted")
+        if self.drift is not None:
+            self.drift.untrack(key)  # deleting its objects now is not drift to repair
+        try:
+            spec: AppSpec | None = parse(app, namespace=key.namespace)
+        except InvalidSpec:
+            spec = None  # never prune on a spec we cannot read
+        if spec is not None and spec.prune and not spec.suspend:
+            pruned = await engine.delete_all(
+                self._client_for(key, spec), inventory_name(key), spec.destination_namespace
+            )
+            if pruned.failed:
+                first = pruned.failed[0]
+                await self._event(app, "Warning", "PruneFailed", f"{first.ref}: {first.error}")
+                return Outcome(30.0, False, "PruneFailed")
+            await self._event(app, "Normal", "Pruned", f"deleted {len(pruned.changes)} objects")
+        finalizers.remove(FINALIZER)
+        await self.cluster.patch(
+            API_VERSION,
+            KIND,
+            key.name,
+            {
+                "metadata": {
+                    "finalizers": finalizers,
+                    "resourceVersion": app["metadata"]["resourceVersion"],
+                }
+            },
+            namespace=key.namespace,
+        )
+        self._forget(key)
+        return Outcome(None, True, "Deleted")
+
+    async def _ensure_finalizer(self, key: AppKey, app: dict[str, Any]) -> None:
+        finalizers = list(app["metadata"].get("finalizers") or [])
+        if FINALIZER in finalizers:
+            return
+        await self.cluster.patch(
+            API_VERSION,
+            KIND,
+            key.name,
+            {
+                "metadata": {
+                    "finalizers": [*finalizers, FINALIZER],
+                    "resourceVersion": app["metadata"]["resourceVersion"],
+                }
+            },
+            namespace=key.namespace,
+        )
+        app["metadata"] = (await self.cluster.get(API_VERSION, KIND, key.name, key.namespace))[
+            "metadata"
+        ]
+
+    # -- recording ------------------------------------------------------------------------------
+
+    async def _record(
+        self, app: dict[str, Any], spec: AppSpec, result: engine.SyncResult, elapsed: float
+    ) -> None:
+        snapshot = result.snapshot
+        revision = snapshot.revision if snapshot else ""
+        changes = result.changes()
+        counts = changes.counts()
+        created, configured = counts[Action.CREATED], counts[Action.CONFIGURED]
+        deleted = counts[Action.DELETED]
+        outcome_reason = "Succeeded" if result.ok else result.reason
+        if result.ok:
+            message = (
+                f"applied revision {revision[:12]}: {created} created, "
+                f"{configured} configured, {deleted} deleted"
+            )
+        else:
+            message = result.error
+        status: dict[str, Any] = {
+            "conditions": conditions.outcome(
+                _conditions(app),
+                ready=result.ok,
+                reason=outcome_reason,
+                message=message,
+                generation=int(app["metadata"].get("generation", 0)),
+            ),
+            "observedGeneration": int(app["metadata"].get("generation", 0)),
+        }
+        if revision:
+            status["lastAttemptedRevision"] = revision
+        if revision and result.reason in ("", "HealthCheckFailed"):
+            status["lastAppliedRevision"] = revision
+            status["inventory"] = {"entries": len(result.desired)}
+        if result.health is not None:
+            status["resources"] = _health_counts(result.health.results.values())
+        if snapshot is not None:
+            commit = snapshot.commit
+            status["history"] = history.push(
+                list((app.get("status") or {}).get("history") or []),
+                history.entry(
+                    revision=revision,
+                    subject=commit.subject if commit else "",
+                    author=f"{commit.author} <{commit.email}>" if commit else "",
+                    time=conditions.now_rfc3339(),
+                    result=outcome_reason,
+                    created=created,
+                    configured=configured,
+                    deleted=deleted,
+                ),
+            )
+        await self._patch_status(app, status)
+        if not (result.ok and not changes.changed):  # a no-op sync is not worth an Event
+            await self._event(
+                app,
+                "Normal" if result.ok else "Warning",
+                "Synced" if result.ok else outcome_reason,
+                message,
+                revision=revision,
+            )
+        if self.metrics is not None:
+            key = AppKey.of(app)
+            self.metrics.observe_reconcile(outcome_reason, elapsed)
+            self.metrics.record_changes(counts)
+            self.metrics.set_application_ready(key.namespace, key.name, result.ok)
+
+    async def _finish(
+        self, app: dict[str, Any], *, ok: bool, reason: str, message: str, stalled: bool = False
+    ) -> None:
+        generation = int(app["metadata"].get("generation", 0))
+        status = {
+            "conditions": conditions.outcome(
+                _conditions(app),
+                ready=ok,
+                reason=reason,
+                message=message,
+                generation=generation,
+                stalled=stalled,
+            ),
+            "observedGeneration": generation,
+        }
+        await self._patch_status(app, status)
+        if self.metrics is not None:
+            key = AppKey.of(app)
+            self.metrics.set_application_ready(key.namespace, key.name, ok)
+
+    async def _patch_status(self, app: dict[str, Any], status: dict[str, Any]) -> None:
+        meta = app["metadata"]
+        updated = await self.cluster.patch(
+            API_VERSION,
+            KIND,
+            meta["name"],
+            {"status": status},
+            namespace=meta["namespace"],
+            subresource="status",
+        )
+        app["status"] = updated.get("status") or {}
+        app["metadata"] = updated["metadata"]
+
+    async def _event(
+        self, app: dict[str, Any], type_: str, reason: str, note: str, *, revision: str = ""
+    ) -> None:
+        annotations = {"clew.dev/revision": revision} if revision else None
+        await self.events.emit(
+            app, type_=type_, reason=reason, note=note, action="Reconcile", annotations=annotations
+        )
+
+    def _observe_fetch(self, result: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_fetch(result, time.monotonic() - started)
+
+    def _forget(self, key: AppKey) -> None:
+        self._failures.pop(key, None)
+        if self.drift is not None:
+            self.drift.untrack(key)
+        if self.metrics is not None:
+            self.metrics.forget_application(key.namespace, key.name)
+
+    def _jittered(self, interval: float) -> float:
+        return interval * (0.9 + 0.2 * self._rng())
+
+
+def _conditions(app: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((app.get("status") or {}).get("conditions") or [])
+
+
+def _health_counts(results: Any) -> dict[str, int]:
+    counts = {"current": 0, "inProgress": 0, "failed": 0, "other": 0}
+    for result in results:
+        health = result.health
+        if health is Health.CURRENT:
+            counts["current"] += 1
+        elif health is Health.IN_PROGRESS:
+            counts["inProgress"] += 1
+        elif health is Health.FAILED:
+            counts["failed"] += 1
+        else:
+            counts["other"] += 1
+    return counts
+
+
+__all__ = [
+    "FINALIZER",
+    "RECONCILE_ANNOTATION",
+    "Outcome",
+    "Reconciler",
+    "inventory_name",
+]

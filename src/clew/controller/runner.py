@@ -1,0 +1,287 @@
+"""The controller process: informers feed a work queue, workers reconcile, drift is watched,
+webhooks trigger, and only the elected leader does any of it.
+
+``Controller.run()`` serves HTTP at once (health, metrics, webhooks; ready only while leading,
+so a Service sends webhooks to the leader), then campaigns for the Lease and, once leading,
+starts the informers and workers. Losing the lease stops them; SIGTERM releases the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clew.apply import PART_OF
+from clew.cluster import Cluster, ClusterError
+from clew.controller.drift import DriftWatcher
+from clew.controller.informer import InformerFactory
+from clew.controller.leader import LeaderElector
+from clew.controller.queue import QueueShutdown, WorkQueue
+from clew.controller.reconciler import RECONCILE_ANNOTATION, Outcome, Reconciler
+from clew.controller.revisions import RevisionCache
+from clew.controller.server import ReceiverSecrets, RunningServer, create_app, serve
+from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec
+from clew.controller.webhooks import PushEvent, normalize_repo_url
+from clew.model import ObjectRef
+from clew.report import conditions, logs
+from clew.report.events import EventRecorder
+from clew.report.metrics import Metrics
+from clew.source import SnapshotCache
+
+log = logging.getLogger("clew.controller")
+
+
+@dataclass
+class ControllerConfig:
+    namespace: str | None = None  # watch Applications in one namespace; None: all
+    workers: int = 4
+    leader_elect: bool = False
+    lease_namespace: str = "clew-system"
+    lease_name: str = "clew-controller"
+    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    host: str = "0.0.0.0"  # noqa: S104 - in a Pod the Service must reach it
+    port: int = 8080
+    cache_dir: Path = field(default_factory=lambda: Path("/tmp/clew-cache"))  # noqa: S108
+    cache_max_bytes: int = 2 << 30
+    helm_binary: str | None = None
+    secrets: ReceiverSecrets = field(default_factory=ReceiverSecrets)
+
+
+class Controller:
+    def __init__(
+        self, cluster: Cluster, config: ControllerConfig, metrics: Metrics | None = None
+    ) -> None:
+        self.cluster = cluster
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.snapshots = SnapshotCache(config.cache_dir, config.cache_max_bytes)
+        self.revisions = RevisionCache(self.snapshots)
+        self.events = EventRecorder(cluster, config.identity)
+        self.queue: WorkQueue[AppKey] = WorkQueue(max_delay=300.0)
+        self.factory = InformerFactory(cluster)
+        self.drift = DriftWatcher(
+            self._client_for,
+            on_corrected=self._drift_corrected,
+            on_out_of_sync=self._out_of_sync,
+            metrics=self.metrics,
+            on_kinds=self._watch_kinds,
+        )
+        self.reconciler = Reconciler(
+            cluster,
+            self.snapshots,
+            self.revisions,
+            self.events,
+            metrics=self.metrics,
+            drift=self.drift,
+            helm_binary=config.helm_binary,
+        )
+        self.leading = False
+        self.became_leader = asyncio.Event()  # set each time this instance starts leading
+        self.server: RunningServer | None = None
+        self._apps = self.factory.informer(API_VERSION, KIND, config.namespace)
+        self._drift_kinds: set[tuple[str, str]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve and (when elected) reconcile until cancelled; always cleans up."""
+        app = create_app(
+            secrets=self.config.secrets,
+            on_push=self.on_push,
+            ready=lambda: self.leading,
+            metrics=self.metrics,
+        )
+        self.server = await serve(app, self.config.host, self.config.port)
+        log.info("serving on port %d", self.server.port)
+        try:
+            if self.config.leader_elect:
+                elector = LeaderElector(
+                    self.cluster,
+                    self.config.lease_namespace,
+                    self.config.lease_name,
+                    self.config.identity,
+                    self.config.lease_duration,
+                    self.config.renew_deadline,
+                    self.config.retry_period,
+                )
+                while True:  # a lost lease means campaigning again, not exiting
+                    await elector.run(self._lead)
+            else:
+                await self._lead()
+        finally:
+            await self.server.stop()
+            await self.reconciler.aclose()
+
+    async def _lead(self) -> None:
+        log.info("leading: %s", self.config.identity)
+        self.queue = WorkQueue(max_delay=300.0)
+        self.metrics.set_leader(True)
+        unsubscribe = self._apps.on_event(self._on_application)
+        workers: list[asyncio.Task[None]] = []
+        try:
+            await self.factory.start_all()
+            await self._apps.has_synced.wait()
+            workers = [asyncio.create_task(self._worker(i)) for i in range(self.config.workers)]
+            self.leading = True
+            self.became_leader.set()
+            await asyncio.gather(*workers)
+        finally:
+            self.leading = False
+            self.became_leader.clear()
+            self.metrics.set_leader(False)
+            unsubscribe()
+            self.queue.shutdown()
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self.drift.aclose()
+            await self.factory.stop_all()
+            self._drift_kinds.clear()
+            log.info("stopped leading")
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _on_application(self, kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        key = AppKey.of(obj)
+        if kind in ("ADDED", "DELETED") or old is None:
+            self.queue.add(key)
+            return
+        meta, old_meta = obj.get("metadata") or {}, old.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        old_annotations = old_meta.get("annotations") or {}
+        if (
+            meta.get("generation") != old_meta.get("generation")
+            or meta.get("deletionTimestamp") != old_meta.get("deletionTimestamp")
+            or annotations.get(RECONCILE_ANNOTATION) != old_annotations.get(RECONCILE_ANNOTATION)
+        ):
+            if annotations.get(RECONCILE_ANNOTATION) != old_annotations.get(RECONCILE_ANNOTATION):
+                self._invalidate(obj)  # `clew reconcile`: look at Git again, now
+            self.queue.add(key)
+        if conditions.is_ready(obj) and not conditions.is_ready(old):
+            for dependant in self._dependants(key):
+                self.queue.add(dependant)
+
+    def _dependants(self, key: AppKey) -> list[AppKey]:
+        out = []
+        for app in self._apps.items():
+            for dep in (app.get("spec") or {}).get("dependsOn") or []:
+                namespace = dep.get("namespace") or app["metadata"]["namespace"]
+                if (namespace, dep.get("name")) == (key.namespace, key.name):
+                    out.append(AppKey.of(app))
+        return out
+
+    def _invalidate(self, app: dict[str, Any]) -> None:
+        url = ((app.get("spec") or {}).get("source") or {}).get("repoURL")
+        if url:
+            with contextlib.suppress(ValueError):
+                self.revisions.invalidate(normalize_repo_url(str(url)))
+
+    async def on_push(self, event: PushEvent) -> int:
+        """A webhook push: forget cached revisions of the repository, reconcile its followers."""
+        for url in event.repo_urls:
+            self.revisions.invalidate(url)
+        triggered = 0
+        for app in self._apps.items():
+            source = (app.get("spec") or {}).get("source") or {}
+            if not source.get("repoURL") or not event.matches(str(source["repoURL"])):
+                continue
+            ref = str(source.get("ref", "main"))
+            followed = ref in (event.ref, f"refs/heads/{event.ref}", f"refs/tags/{event.ref}")
+            if event.ref and not followed and not _may_follow(ref):
+                continue
+            self.queue.add(AppKey.of(app))
+            triggered += 1
+        return triggered
+
+    # -- work -----------------------------------------------------------------------------------
+
+    async def _worker(self, number: int) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except QueueShutdown:
+                return
+            self.metrics.set_queue_depth(len(self.queue))
+            with logs.bound(
+                application=str(key), reconcile_id=uuid.uuid4().hex[:12], worker=str(number)
+            ):
+                try:
+                    outcome = await self.reconciler.reconcile(key)
+                except (ClusterError, OSError) as exc:  # the API server or disk, not the app
+                    log.warning("reconcile failed: %s", exc)
+                    outcome = Outcome(None, False, "Error")
+                    self.queue.add_rate_limited(key)
+                except Exception:
+                    log.exception("reconcile crashed")
+                    outcome = Outcome(None, False, "Error")
+                    self.queue.add_rate_limited(key)
+                else:
+                    self.queue.forget(key)
+                finally:
+                    self.queue.done(key)
+                log.info("reconciled: %s", outcome.reason)
+            if outcome.requeue_after is not None:
+                self.queue.add_after(key, outcome.requeue_after)
+
+    # -- drift ----------------------------------------------------------------------------------
+
+    def _watch_kinds(self, kinds: set[tuple[str, str]]) -> None:
+        for api_version, kind in kinds - self._drift_kinds:
+            informer = self.factory.informer(api_version, kind, label_selector=PART_OF)
+            informer.on_event(lambda t, obj, _old: self.drift.handle(t, obj))
+            self._drift_kinds.add((api_version, kind))
+
+    def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
+        return self.reconciler._client_for(key, spec)
+
+    async def _drift_corrected(self, key: AppKey, ref: ObjectRef, note: str) -> None:
+        app = self._apps.get(key.namespace, key.name)
+        if app is not None:
+            await self.events.emit(
+                app, type_="Normal", reason="DriftCorrected", note=note, action="SelfHeal"
+            )
+
+    async def _out_of_sync(self, key: AppKey, refs: list[ObjectRef]) -> None:
+        try:
+            app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
+        except ClusterError:
+            return
+        listed = ", ".join(str(r) for r in refs[:5]) + (" …" if len(refs) > 5 else "")
+        message = (
+            f"changed outside Git: {listed}; see `clew diff app {key.name} -n {key.namespace}`"
+        )
+        status = {
+            "conditions": conditions.outcome(
+                list((app.get("status") or {}).get("conditions") or []),
+                ready=False,
+                reason="OutOfSync",
+                message=message,
+                generation=int(app["metadata"].get("generation", 0)),
+            )
+        }
+        with contextlib.suppress(ClusterError):
+            await self.cluster.patch(
+                API_VERSION,
+                KIND,
+                key.name,
+                {"status": status},
+                namespace=key.namespace,
+                subresource="status",
+            )
+        await self.events.emit(
+            app, type_="Warning", reason="OutOfSync", note=message, action="DetectDrift"
+        )
+
+
+def _may_follow(ref: str) -> bool:
+    """A semver range or tag-like ref may move on any push: let ls-remote decide."""
+    return any(ch in ref for ch in "<>=^~* ") or ref.startswith("v")

@@ -1,0 +1,469 @@
+"""The typed spec of an Application, parsed from a plain dict with the CRD's defaults.
+
+An Application reaches clew either from the API server (already defaulted and validated by the
+CRD schema) or straight from a user's file (neither). :func:`parse` turns both into the same
+:class:`AppSpec`: it applies the schema's defaults and checks what the schema checks, naming the
+field (``spec.retry.maxDelay``) when something is wrong. The patterns and defaults below are the
+ones :mod:`clew.controller.crd` writes into the schema, so the two cannot drift apart.
+
+Two defaults cannot be expressed in a schema and are resolved here, identically for both kinds of
+input: ``destination.namespace`` and each ``dependsOn[].namespace`` default to the Application's
+own namespace, and ``render.helm.releaseName`` to its name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from clew.model import ClewError
+
+__all__ = [
+    "API_VERSION",
+    "GROUP",
+    "KIND",
+    "PLURAL",
+    "VERSION",
+    "AppKey",
+    "AppSpec",
+    "DependencyRef",
+    "HelmSpec",
+    "InvalidSpec",
+    "RenderKind",
+    "RenderSpec",
+    "RetrySpec",
+    "SourceSpec",
+    "parse",
+    "parse_duration",
+]
+
+GROUP = "clew.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "Application"
+PLURAL = "applications"
+
+
+class RenderKind(StrEnum):
+    """How a source directory becomes objects; ``auto`` picks by the files present."""
+
+    AUTO = "auto"
+    PLAIN = "plain"
+    KUSTOMIZE = "kustomize"
+    HELM = "helm"
+
+
+# Regular expressions shared with the schema. Written without anchors; the schema anchors them
+# with ^…$ and Python uses fullmatch, because Python's $ also matches before a final newline.
+# They are RE2-compatible (no lookarounds), so the API server reads them the same way.
+DURATION_RE = r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+"
+REVISION_RE = r"[0-9a-f]{40}|[0-9a-f]{64}"
+DNS_LABEL_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_SUBDOMAIN_RE = rf"{DNS_LABEL_RE}(\.{DNS_LABEL_RE})*"
+# https://, http://, ssh://, git://, file:// (the fetcher decides which it allows), or scp-like
+# [user@]host:path. Never a leading "-", which git would read as an option.
+REPO_URL_RE = r"((https?|ssh|git|file)://|([^-@/:\s][^@/:\s]*@)?[^-@/:\s][^@/:\s]*:)\S+"
+# Paths inside the repository: relative, and no ".." segment (the renderer checks symlinks too).
+ESCAPING_PATH_RE = r"(^|/)[.][.](/|$)"
+
+DNS_LABEL_MAX = 63
+DNS_SUBDOMAIN_MAX = 253
+HELM_RELEASE_MAX = 53
+REPO_URL_MAX = 2048
+REPO_PATH_MAX = 1024
+REF_MAX = 256
+DURATION_MAX = 32
+DEPENDS_ON_MAX = 64
+VALUES_FILES_MAX = 32
+
+DEFAULT_REF = "main"
+DEFAULT_PATH = "."
+DEFAULT_RENDER_KIND = RenderKind.AUTO
+DEFAULT_INTERVAL = "5m"
+DEFAULT_TIMEOUT = "5m"
+DEFAULT_INITIAL_DELAY = "5s"
+DEFAULT_MAX_DELAY = "5m"
+DEFAULT_PRUNE = True
+DEFAULT_SELF_HEAL = True
+DEFAULT_WAIT = True
+DEFAULT_SUSPEND = False
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+
+
+class InvalidSpec(ClewError):
+    """An Application does not match its schema; ``field`` is the path, as the API server names
+    it (``spec.dependsOn[1].name``)."""
+
+    def __init__(self, message: str, *, field: str = "", hint: str = "") -> None:
+        super().__init__(f"{field}: {message}" if field else message, hint=hint)
+        self.field = field
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class AppKey:
+    """Identity of one Application; printed ``namespace/name``."""
+
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, app: Mapping[str, Any]) -> AppKey:
+        meta = app.get("metadata") or {}
+        return cls(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyRef:
+    """An Application that must be Ready first; ``namespace`` is already defaulted."""
+
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> AppKey:
+        return AppKey(self.namespace, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpec:
+    repo_url: str
+    ref: str = DEFAULT_REF
+    path: str = DEFAULT_PATH
+    secret_name: str | None = None  # credentials, in the Application's namespace
+    verify_secret_name: str | None = None  # allowed signers; None: signatures are not checked
+
+
+@dataclass(frozen=True, slots=True)
+class HelmSpec:
+    """Helm options. ``values`` is the parsed inline mapping (a copy): read it, don't mutate it."""
+
+    release_name: str
+    values_files: tuple[str, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSpec:
+    kind: RenderKind
+    helm: HelmSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySpec:
+    """Backoff after a failure, in seconds: ``initial_delay`` doubling up to ``max_delay``."""
+
+    initial_delay: float
+    max_delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class AppSpec:
+    """Everything an Application asks for, defaults applied; durations in seconds.
+
+    Compared by value, but not hashable (inline Helm values are a mapping): key maps by
+    :class:`AppKey`.
+    """
+
+    key: AppKey
+    source: SourceSpec
+    render: RenderSpec
+    destination_namespace: str
+    interval: float
+    timeout: float
+    prune: bool
+    self_heal: bool
+    wait: bool
+    suspend: bool
+    retry: RetrySpec
+    depends_on: tuple[DependencyRef, ...] = ()
+    service_account_name: str | None = None
+    pin_revision: str | None = None  # set by rollback: apply exactly this commit, not ``ref``
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go-style duration (``30s``, ``1h30m``, ``1.5h``, ``500ms``).
+
+    Only the units the schema accepts (ms, s, m, h); raises :class:`ValueError` otherwise.
+    """
+    if not isinstance(text, str) or not re.fullmatch(DURATION_RE, text):
+        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h30m or 500ms")
+    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(text))
+
+
+def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
+    """The :class:`AppSpec` of an Application dict, defaults applied; raises :class:`InvalidSpec`.
+
+    ``namespace`` stands in for ``metadata.namespace`` when the dict has none (a file meant for
+    ``kubectl apply -n``). Unknown fields under ``spec`` are errors (the API server would drop
+    them silently; a typo such as ``selfheal`` should not pass unnoticed).
+    """
+    if not isinstance(app, Mapping):
+        raise InvalidSpec("an Application must be a mapping")
+    for field_name, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
+        if app.get(field_name) != expected:
+            raise InvalidSpec(
+                f"must be {expected!r}, not {app.get(field_name)!r}", field=field_name
+            )
+    root = _Fields(app, "")
+    meta = root.mapping("metadata", required=True)
+    name = meta.required_string("name")
+    key = AppKey(meta.string("namespace") or namespace, name)
+    spec = root.mapping("spec", required=True)
+    spec.only(*_SPEC_FIELDS)
+    destination = spec.mapping("destination")
+    destination.only("namespace")
+    pin = spec.mapping("pin")
+    pin.only("revision")
+    return AppSpec(
+        key=key,
+        source=_source(spec.mapping("source", required=True)),
+        render=_render(spec.mapping("render"), name),
+        destination_namespace=destination.string(
+            "namespace", pattern=DNS_LABEL_RE, max_length=DNS_LABEL_MAX
+        )
+        or key.namespace,
+        interval=spec.duration("interval", DEFAULT_INTERVAL),
+        timeout=spec.duration("timeout", DEFAULT_TIMEOUT),
+        prune=spec.boolean("prune", DEFAULT_PRUNE),
+        self_heal=spec.boolean("selfHeal", DEFAULT_SELF_HEAL),
+        wait=spec.boolean("wait", DEFAULT_WAIT),
+        suspend=spec.boolean("suspend", DEFAULT_SUSPEND),
+        retry=_retry(spec.mapping("retry")),
+        depends_on=_depends_on(spec, key),
+        service_account_name=spec.string(
+            "serviceAccountName", pattern=DNS_LABEL_RE, max_length=DNS_LABEL_MAX
+        ),
+        pin_revision=pin.required_string("revision", pattern=REVISION_RE) if pin.present else None,
+    )
+
+
+_SPEC_FIELDS = (
+    "source",
+    "render",
+    "destination",
+    "interval",
+    "timeout",
+    "prune",
+    "selfHeal",
+    "wait",
+    "suspend",
+    "retry",
+    "dependsOn",
+    "serviceAccountName",
+    "pin",
+)
+
+
+def _source(source: _Fields) -> SourceSpec:
+    source.only("repoURL", "ref", "path", "secretRef", "verify")
+    verify = source.mapping("verify")
+    verify.only("secretRef")
+    return SourceSpec(
+        repo_url=source.required_string("repoURL", pattern=REPO_URL_RE, max_length=REPO_URL_MAX),
+        ref=source.string("ref", max_length=REF_MAX) or DEFAULT_REF,
+        path=source.repo_path("path") or DEFAULT_PATH,
+        secret_name=_secret_name(source.mapping("secretRef")),
+        verify_secret_name=(
+            _secret_name(verify.mapping("secretRef", required=True)) if verify.present else None
+        ),
+    )
+
+
+def _secret_name(ref: _Fields) -> str | None:
+    if not ref.present:
+        return None
+    ref.only("name")
+    return ref.required_string("name", pattern=DNS_SUBDOMAIN_RE, max_length=DNS_SUBDOMAIN_MAX)
+
+
+def _render(render: _Fields, app_name: str) -> RenderSpec:
+    render.only("kind", "helm")
+    kind = RenderKind(render.string("kind", choices=list(RenderKind)) or DEFAULT_RENDER_KIND)
+    helm = render.mapping("helm")
+    helm.only("releaseName", "valuesFiles", "values")
+    if helm.present and kind not in (RenderKind.AUTO, RenderKind.HELM):
+        raise InvalidSpec(f"helm options need kind helm or auto, not {kind}", field=helm.path)
+    release = helm.string("releaseName", pattern=DNS_SUBDOMAIN_RE, max_length=HELM_RELEASE_MAX)
+    files = []
+    for value, path in helm.items("valuesFiles", max_items=VALUES_FILES_MAX):
+        files.append(
+            _repo_path(_string(value, path, required=True, max_length=REPO_PATH_MAX), path)
+        )
+    return RenderSpec(
+        kind=kind,
+        helm=HelmSpec(
+            release_name=release or app_name,
+            values_files=tuple(files),
+            values=dict(helm.mapping("values").data),
+        ),
+    )
+
+
+def _retry(retry: _Fields) -> RetrySpec:
+    retry.only("initialDelay", "maxDelay")
+    initial_delay = retry.duration("initialDelay", DEFAULT_INITIAL_DELAY)
+    max_delay = retry.duration("maxDelay", DEFAULT_MAX_DELAY)
+    if initial_delay > max_delay:
+        raise InvalidSpec("initialDelay must not be longer than maxDelay", field=retry.path)
+    return RetrySpec(initial_delay, max_delay)
+
+
+def _depends_on(spec: _Fields, key: AppKey) -> tuple[DependencyRef, ...]:
+    refs = []
+    for value, path in spec.items("dependsOn", max_items=DEPENDS_ON_MAX):
+        item = _Fields.of(value, path)
+        item.only("name", "namespace")
+        dep = DependencyRef(
+            namespace=item.string("namespace", pattern=DNS_LABEL_RE, max_length=DNS_LABEL_MAX)
+            or key.namespace,
+            name=item.required_string(
+                "name", pattern=DNS_SUBDOMAIN_RE, max_length=DNS_SUBDOMAIN_MAX
+            ),
+        )
+        if dep.key == key:
+            raise InvalidSpec("an Application cannot depend on itself", field=path)
+        refs.append(dep)
+    return tuple(refs)
+
+
+class _Fields:
+    """One mapping of the document and its path. The getters raise :class:`InvalidSpec` naming
+    the field. A null value counts as absent, as the API server treats nulls in defaulted fields.
+    """
+
+    def __init__(self, data: Mapping[str, Any], path: str, *, present: bool = True) -> None:
+        self.data = data
+        self.path = path
+        self.present = present
+
+    @classmethod
+    def of(cls, value: Any, path: str) -> _Fields:
+        if not isinstance(value, Mapping):
+            raise InvalidSpec(f"must be a mapping, not {_type(value)}", field=path)
+        return cls(value, path)
+
+    def child(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def only(self, *known: str) -> None:
+        for key in self.data:
+            if key not in known:
+                raise InvalidSpec(
+                    f"unknown field (known: {', '.join(known)})", field=self.child(str(key))
+                )
+
+    def mapping(self, key: str, *, required: bool = False) -> _Fields:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                raise InvalidSpec("required", field=self.child(key))
+            return _Fields({}, self.child(key), present=False)
+        return _Fields.of(value, self.child(key))
+
+    def items(self, key: str, *, max_items: int) -> list[tuple[Any, str]]:
+        """The list's items with their paths (``spec.dependsOn[2]``)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise InvalidSpec(f"must be a list, not {_type(value)}", field=self.child(key))
+        if len(value) > max_items:
+            raise InvalidSpec(f"must have at most {max_items} items", field=self.child(key))
+        return [(item, f"{self.child(key)}[{i}]") for i, item in enumerate(value)]
+
+    def string(
+        self,
+        key: str,
+        *,
+        pattern: str | None = None,
+        max_length: int | None = None,
+        choices: list[RenderKind] | None = None,
+    ) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        return _string(
+            value, self.child(key), pattern=pattern, max_length=max_length, choices=choices
+        )
+
+    def required_string(
+        self, key: str, *, pattern: str | None = None, max_length: int | None = None
+    ) -> str:
+        return _string(
+            self.data.get(key),
+            self.child(key),
+            required=True,
+            pattern=pattern,
+            max_length=max_length,
+        )
+
+    def repo_path(self, key: str) -> str | None:
+        value = self.string(key, max_length=REPO_PATH_MAX)
+        return None if value is None else _repo_path(value, self.child(key))
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.data.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise InvalidSpec(f"must be true or false, not {_type(value)}", field=self.child(key))
+        return value
+
+    def duration(self, key: str, default: str) -> float:
+        text = self.string(key, max_length=DURATION_MAX)
+        try:
+            seconds = parse_duration(default if text is None else text)
+        except ValueError as exc:
+            raise InvalidSpec(str(exc), field=self.child(key)) from None
+        if seconds <= 0:
+            raise InvalidSpec("must be longer than zero", field=self.child(key))
+        return seconds
+
+
+def _string(
+    value: Any,
+    path: str,
+    *,
+    required: bool = False,
+    pattern: str | None = None,
+    max_length: int | None = None,
+    choices: list[RenderKind] | None = None,
+) -> str:
+    """Check one string value. Every string of the spec is non-empty (``minLength: 1``): an empty
+    string is not absent, the server would store it instead of the default."""
+    if value is None and required:
+        raise InvalidSpec("required", field=path)
+    if not isinstance(value, str):
+        raise InvalidSpec(f"must be a string, not {_type(value)}", field=path)
+    if not value:
+        raise InvalidSpec("must not be empty", field=path)
+    if max_length is not None and len(value) > max_length:
+        raise InvalidSpec(f"must be at most {max_length} characters", field=path)
+    if choices is not None and value not in choices:
+        raise InvalidSpec(f"{value!r} is not one of: {', '.join(choices)}", field=path)
+    if pattern is not None and not re.fullmatch(pattern, value):
+        raise InvalidSpec(f"{value!r} does not match ^{pattern}$", field=path)
+    return value
+
+
+def _repo_path(value: str, path: str) -> str:
+    if value.startswith("/") or re.search(ESCAPING_PATH_RE, value):
+        raise InvalidSpec(
+            f"{value!r} must be a relative path inside the repository (no leading / or ..)",
+            field=path,
+        )
+    return value
+
+
+def _type(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,103 @@
+"""A controller running in the test's process, and the Application CRD installed once: what
+the operator's tests (and yours) drive. ``RunningController.push_hook`` sends a signed generic
+webhook, as CI would after a push."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clew.apply import wait_established
+from clew.cluster import Cluster
+from clew.controller import APPLICATION_CRD, CRD_NAME
+from clew.controller.runner import Controller, ControllerConfig
+from clew.controller.server import ReceiverSecrets
+
+_installed: set[str] = set()
+
+
+async def install_crd(admin: Cluster, server: str) -> None:
+    if server in _installed:
+        return
+    await admin.apply(APPLICATION_CRD, field_manager="clew-install", force=True)
+    late = await wait_established(admin, [CRD_NAME], 60)
+    assert not late, f"{CRD_NAME} not established"
+    await admin.discovery.refresh()
+    _installed.add(server)
+
+
+@dataclass
+class RunningController:
+    controller: Controller
+    task: asyncio.Task[None]
+    webhook_secret: str
+
+    @property
+    def port(self) -> int:
+        assert self.controller.server is not None
+        return self.controller.server.port
+
+    async def push_hook(
+        self, repo_url: str, ref: str = "main", traceparent: str | None = None
+    ) -> dict[str, Any]:
+        """A signed generic webhook, as CI would send after a push."""
+        body = json.dumps({"repository": repo_url, "ref": ref}).encode()
+        stamp = str(int(time.time()))
+        signature = hmac.new(
+            self.webhook_secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256
+        )
+        headers = {
+            "Content-Type": "application/json",
+            "X-Clew-Timestamp": stamp,
+            "X-Clew-Signature": f"sha256={signature.hexdigest()}",
+            "X-Clew-Delivery": secrets.token_hex(8),
+        }
+        if traceparent:
+            headers["traceparent"] = traceparent
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/hooks/generic", data=body, headers=headers, method="POST"
+        )
+
+        def send() -> dict[str, Any]:
+            with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback http
+                return dict(json.loads(resp.read()))
+
+        return await asyncio.to_thread(send)
+
+
+async def start_controller(cluster: Cluster, cache: Path, **overrides: Any) -> RunningController:
+    secret = secrets.token_hex(16)
+    config = ControllerConfig(
+        host="127.0.0.1",
+        port=0,
+        cache_dir=cache,
+        secrets=ReceiverSecrets(generic=secret),
+        workers=4,
+        **overrides,
+    )
+    controller = Controller(cluster, config)
+    task = asyncio.create_task(controller.run())
+    leading = asyncio.create_task(controller.became_leader.wait())
+    done, _ = await asyncio.wait({task, leading}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        leading.cancel()
+        task.result()  # raises what stopped it
+    if leading not in done:
+        leading.cancel()
+        raise TimeoutError("the controller did not start leading within 30 s")
+    return RunningController(controller, task, secret)
+
+
+async def stop_controller(running: RunningController) -> None:
+    running.task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running.task
