@@ -332,8 +332,13 @@ _STATUS = _object(
                 "current": _count("Healthy objects."),
                 "inProgress": _count("Objects still converging."),
                 "failed": _count("Failed objects."),
+                "other": _count("Objects terminating, missing, or of unknown health."),
             },
         ),
+        "lastHandledReconcileAt": {
+            "type": "string",
+            "description": "The clew.dev/reconcile-requested-at value the last reconcile handled.",
+        },
         "drift": _object(
             "Changes made by others to fields clew manages.",
             {

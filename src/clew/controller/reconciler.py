@@ -350,6 +350,9 @@ class Reconciler:
 
     async def _patch_status(self, app: dict[str, Any], status: dict[str, Any]) -> None:
         meta = app["metadata"]
+        requested = (meta.get("annotations") or {}).get(RECONCILE_ANNOTATION)
+        if requested and "conditions" in status and not _reconciling(status):
+            status["lastHandledReconcileAt"] = requested  # `clew reconcile --wait` watches this
         updated = await self.cluster.patch(
             API_VERSION,
             KIND,
@@ -382,6 +385,10 @@ class Reconciler:
 
     def _jittered(self, interval: float) -> float:
         return interval * (0.9 + 0.2 * self._rng())
+
+
+def _reconciling(status: dict[str, Any]) -> bool:
+    return any(c.get("type") == conditions.RECONCILING for c in status.get("conditions") or [])
 
 
 def _conditions(app: dict[str, Any]) -> list[dict[str, Any]]:
