@@ -28,6 +28,16 @@ def controller_command(
     lease_namespace: Annotated[
         str, typer.Option(help="Namespace of the leader Lease.")
     ] = "clew-system",
+    lease_duration: Annotated[
+        float, typer.Option(help="Seconds a leader's Lease lasts without renewal.")
+    ] = 10.0,
+    renew_deadline: Annotated[
+        float, typer.Option(help="Seconds the leader may fail to renew before stepping down.")
+    ] = 7.0,
+    retry_period: Annotated[float, typer.Option(help="Seconds between Lease attempts.")] = 2.0,
+    identity: Annotated[
+        str | None, typer.Option(help="Leader-election identity (default: host name + suffix).")
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Address for webhooks, /metrics and health.")
     ] = "0.0.0.0",  # noqa: S104
@@ -51,11 +61,16 @@ def controller_command(
         helm: str | None = str(tools.binary("helm"))
     except tools.ToolsMissing:
         helm = None
+    extra = {"identity": identity} if identity else {}
     config = ControllerConfig(
+        **extra,  # type: ignore[arg-type]
         namespace=namespace,
         workers=workers,
         leader_elect=leader_elect,
         lease_namespace=lease_namespace,
+        lease_duration=lease_duration,
+        renew_deadline=renew_deadline,
+        retry_period=retry_period,
         host=host,
         port=port,
         cache_dir=cache_dir() / "sources",

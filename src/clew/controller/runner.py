@@ -45,8 +45,9 @@ class ControllerConfig:
     lease_namespace: str = "clew-system"
     lease_name: str = "clew-controller"
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
+    # A successor takes over at most lease_duration + retry_period after a leader dies.
+    lease_duration: float = 10.0
+    renew_deadline: float = 7.0
     retry_period: float = 2.0
     host: str = "0.0.0.0"  # noqa: S104 - in a Pod the Service must reach it
     port: int = 8080

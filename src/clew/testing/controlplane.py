@@ -112,6 +112,7 @@ class ControlPlane:
     start_timeout: float = 90.0
     say: Callable[[str], None] = field(default=lambda _msg: None, repr=False)
     extra_args: dict[str, list[str]] = field(default_factory=dict)
+    _readiness: dict[str, Callable[[], bool]] = field(default_factory=dict, repr=False)
     components: dict[str, Component] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
 
@@ -275,14 +276,24 @@ class ControlPlane:
         )
 
     def _launch(self, name: str, argv: list[str]) -> None:
-        argv = argv + self.extra_args.get(name, [])
+        if name not in self.components:
+            argv = argv + self.extra_args.get(name, [])
         component = Component(name, argv, self.dir / "logs" / f"{name}.log")
         env = dict(os.environ)
         env.pop("KUBECONFIG", None)
         component.start(env)
         self.components[name] = component
 
+    def restart(self, name: str) -> None:
+        """Stop one component and start it again with the same flags and ports (for tests of
+        what survives an API server restart); returns once it is ready again."""
+        component = self.components[name]
+        stop_pid(component.pid)
+        self._launch(name, component.argv)
+        self._wait(name, self._readiness[name])
+
     def _wait(self, name: str, ready: Callable[[], bool]) -> None:
+        self._readiness[name] = ready
         component = self.components[name]
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

@@ -9,7 +9,11 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ from clew.cluster import Cluster
 from clew.controller import APPLICATION_CRD, CRD_NAME
 from clew.controller.runner import Controller, ControllerConfig
 from clew.controller.server import ReceiverSecrets
+from clew.testing.processes import free_port
 
 _installed: set[str] = set()
 
@@ -101,3 +106,68 @@ async def stop_controller(running: RunningController) -> None:
     running.task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await running.task
+
+
+@dataclass
+class ControllerProcess:
+    """``clew controller`` as its own process, as users run it (for kill and failover tests)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no lease release, no cleanup — a crash."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def spawn_controller(
+    kubeconfig: Path, work: Path, *args: str, secret: str = "", timeout: float = 60
+) -> ControllerProcess:
+    """Start ``clew controller`` on a free port; return once it serves /healthz (a standby
+    replica is healthy but not ready)."""
+    work.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = work / f"controller-{port}.log"
+    env = {**os.environ, "CLEW_CACHE_DIR": str(work / "cache")}
+    if secret:
+        env["CLEW_WEBHOOK_GENERIC_SECRET"] = secret
+    argv = [
+        str(Path(sys.executable).parent / "clew"),
+        "controller",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return ControllerProcess(process, port, log)
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"clew controller did not start:\n{tail}") from None
+            time.sleep(0.1)  # the process is starting; nothing to watch yet

@@ -247,9 +247,15 @@ class GitHttpServer:
     """
 
     def __init__(
-        self, root: Path, *, users: Mapping[str, str], anonymous_read: bool = False
+        self,
+        root: Path,
+        *,
+        users: Mapping[str, str],
+        anonymous_read: bool = False,
+        port: int = 0,
     ) -> None:
         self.root = Path(root).resolve()
+        self._port = port  # 0: a free one; kept after the first start, so a restart reuses it
         self.users: Mapping[str, str] = dict(users)
         self.anonymous_read = anonymous_read
         self._lock = threading.Lock()
@@ -264,7 +270,8 @@ class GitHttpServer:
             raise GitServerError("GitHttpServer already started")
         self._tmp = Path(tempfile.mkdtemp(prefix="clew-git-http-"))
         (self._tmp / "home").mkdir()
-        self._httpd = _HttpServer((_LOOPBACK, 0), _GitHttpHandler)
+        self._httpd = _HttpServer((_LOOPBACK, self._port), _GitHttpHandler)
+        self._port = int(self._httpd.server_address[1])
         self._httpd.app = self
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
