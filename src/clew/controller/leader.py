@@ -64,6 +64,9 @@ class LeaderElector:
     by itself (both clear the lease). ``on_stopped_leading()`` is awaited after the task has
     ended, only if leadership was ever held. An exception of the task is raised from ``run``.
     Cancelling ``run`` stops the task and, with ``release_on_cancel``, clears the lease.
+
+    While campaigning, an unreachable server is retried; a permanent error (``Forbidden``: no
+    RBAC for Leases) is raised, since a replica that can never lead must say so.
     """
 
     def __init__(
@@ -219,21 +222,21 @@ class LeaderElector:
         if self._leading and self._lease is not None:
             # The fast path: we hold it, so write over the version we wrote last. A Conflict
             # means someone else wrote meanwhile: read it and decide afresh.
-            with contextlib.suppress(Conflict):
+            with contextlib.suppress(Conflict, NotFound):
                 return await self._write(self._lease, now, started)
         try:
             lease = await self.cluster.get(LEASE_API_VERSION, "Lease", self.name, self.namespace)
         except NotFound:
             return await self._create(now, started)
-        self._observe(lease, started)
+        self._observe(lease, time.monotonic())
         spec = lease.get("spec") or {}
         holder = str(spec.get("holderIdentity") or "")
         if holder and holder != self.identity and not self._expired(spec, now, started):
             return False
         try:
             return await self._write(lease, now, started)
-        except Conflict:
-            return False  # another candidate wrote first: it won this round
+        except (Conflict, NotFound):
+            return False  # another candidate wrote (or deleted) first: it won this round
 
     async def _create(self, now: datetime, started: float) -> bool:
         lease = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from clew.model import Action, ClewError, Health, Manifest, Snapshot
 from clew.report import conditions, history
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
+from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
 from clew.source import GitSource, SnapshotCache
 
 FINALIZER = "clew.dev/finalizer"
@@ -64,6 +65,7 @@ class Reconciler:
         metrics: Metrics | None = None,
         drift: DriftSink | None = None,
         helm_binary: str | None = None,
+        observers: Sequence[Observer] = (),
         rng: Callable[[], float] = random.random,
     ) -> None:
         self.cluster = cluster
@@ -73,6 +75,7 @@ class Reconciler:
         self.metrics = metrics
         self.drift = drift
         self.helm_binary = helm_binary
+        self.observers = list(observers)
         self._rng = rng
         self._failures: dict[AppKey, int] = {}
         self._impersonated: dict[str, Cluster] = {}
@@ -322,6 +325,7 @@ class Reconciler:
                 message,
                 revision=revision,
             )
+        await deliver(self.observers, _notice(app, spec, result, outcome_reason, message, counts))
         if self.metrics is not None:
             key = AppKey.of(app)
             self.metrics.observe_reconcile(outcome_reason, elapsed)
@@ -385,6 +389,36 @@ class Reconciler:
 
     def _jittered(self, interval: float) -> float:
         return interval * (0.9 + 0.2 * self._rng())
+
+
+def _notice(
+    app: dict[str, Any],
+    spec: AppSpec,
+    result: engine.SyncResult,
+    reason: str,
+    message: str,
+    counts: Mapping[Action, int],
+) -> SyncNotice:
+    if result.ok:
+        kind = NoticeKind.ROLLBACK if spec.pin_revision else NoticeKind.SYNCED
+    elif result.reason == "HealthCheckFailed":
+        kind = NoticeKind.HEALTH_DEGRADED
+    else:
+        kind = NoticeKind.FAILED
+    snapshot = result.snapshot
+    commit = snapshot.commit if snapshot else None
+    return SyncNotice(
+        kind=kind,
+        namespace=app["metadata"]["namespace"],
+        name=app["metadata"]["name"],
+        revision=snapshot.revision if snapshot else "",
+        repo_url=spec.source.repo_url,
+        reason=reason,
+        message=message,
+        commit_subject=commit.subject if commit else "",
+        commit_author=f"{commit.author} <{commit.email}>" if commit else "",
+        counts={a.value: n for a, n in counts.items() if n},
+    )
 
 
 def _reconciling(status: dict[str, Any]) -> bool:

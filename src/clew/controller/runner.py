@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from clew.model import ObjectRef
 from clew.report import conditions, logs
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
+from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
 from clew.source import SnapshotCache
 
 log = logging.getLogger("clew.controller")
@@ -59,8 +61,13 @@ class ControllerConfig:
 
 class Controller:
     def __init__(
-        self, cluster: Cluster, config: ControllerConfig, metrics: Metrics | None = None
+        self,
+        cluster: Cluster,
+        config: ControllerConfig,
+        metrics: Metrics | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
+        self.observers = list(observers)
         self.cluster = cluster
         self.config = config
         self.metrics = metrics or Metrics()
@@ -84,6 +91,7 @@ class Controller:
             metrics=self.metrics,
             drift=self.drift,
             helm_binary=config.helm_binary,
+            observers=self.observers,
         )
         self.leading = False
         self.became_leader = asyncio.Event()  # set each time this instance starts leading
@@ -245,6 +253,10 @@ class Controller:
         return self.reconciler._client_for(key, spec)
 
     async def _drift_corrected(self, key: AppKey, ref: ObjectRef, note: str) -> None:
+        notice = SyncNotice(
+            NoticeKind.DRIFT_CORRECTED, key.namespace, key.name, message=note, objects=(str(ref),)
+        )
+        await deliver(self.observers, notice)
         app = self._apps.get(key.namespace, key.name)
         if app is not None:
             await self.events.emit(
