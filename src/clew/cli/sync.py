@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from clew import engine, render, source
+from clew.cli import apps
 from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
@@ -286,11 +287,17 @@ def apply_command(
 
 def diff_command(
     src: SourceArg = None,
+    app_name: Annotated[
+        str | None,
+        typer.Argument(help="After `app`: the Application to diff.", show_default=False),
+    ] = None,
     repo: Repo = None,
     ref: Ref = "main",
     path: SubPath = ".",
     name: Name = None,
-    namespace: Namespace = "default",
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Namespace (default: default).")
+    ] = None,
     prune: Annotated[
         bool, typer.Option(help="Also show objects a --prune apply would delete.")
     ] = False,
@@ -304,8 +311,13 @@ def diff_command(
 ) -> None:
     """Show what `clew apply` would change, as a unified YAML diff (Secret values masked).
 
-    Exit 0: no differences; 1: differences; 2: error.
+    Exit 0: no differences; 1: differences; 2: error. `clew diff app NAME` diffs an Application.
     """
+    if app_name is not None:
+        if src != Path("app"):
+            raise _fail(f"unexpected argument {app_name!r} (an Application: `clew diff app NAME`)")
+        raise typer.Exit(apps.diff_app(app_name, namespace, kubeconfig, context))
+    namespace = namespace or "default"
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
         fetch = _fetcher(src, repo, ref, path, creds)

@@ -8,6 +8,7 @@ happened. ``reconcile`` never raises for an Application's own failures: they bec
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from clew.cluster import Cluster, NotFound
 from clew.controller import credentials
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
+from clew.controller.webhooks import normalize_repo_url
 from clew.model import Action, ClewError, Health, Manifest, Snapshot
 from clew.report import conditions, history
 from clew.report.events import EventRecorder
@@ -78,6 +80,7 @@ class Reconciler:
         self.observers = list(observers)
         self._rng = rng
         self._failures: dict[AppKey, int] = {}
+        self._requested: dict[AppKey, str] = {}  # the `clew reconcile` request each run handles
         self._impersonated: dict[str, Cluster] = {}
 
     async def aclose(self) -> None:
@@ -95,6 +98,11 @@ class Reconciler:
             return Outcome(None, True, "Deleted")
         if (app.get("metadata") or {}).get("deletionTimestamp"):
             return await self._finalize(key, app)
+        requested = ((app["metadata"].get("annotations") or {}).get(RECONCILE_ANNOTATION)) or ""
+        if requested:
+            # `clew reconcile`: look at Git again now; remember which request this run handles.
+            self._invalidate_source(app)
+        self._requested[key] = requested
         await self._ensure_finalizer(key, app)
         generation = int(app["metadata"].get("generation", 0))
         try:
@@ -354,7 +362,8 @@ class Reconciler:
 
     async def _patch_status(self, app: dict[str, Any], status: dict[str, Any]) -> None:
         meta = app["metadata"]
-        requested = (meta.get("annotations") or {}).get(RECONCILE_ANNOTATION)
+        # The request this reconcile started with, not one that arrived while it ran.
+        requested = self._requested.get(AppKey.of(app))
         if requested and "conditions" in status and not _reconciling(status):
             status["lastHandledReconcileAt"] = requested  # `clew reconcile --wait` watches this
         updated = await self.cluster.patch(
@@ -380,8 +389,15 @@ class Reconciler:
         if self.metrics is not None:
             self.metrics.observe_fetch(result, time.monotonic() - started)
 
+    def _invalidate_source(self, app: dict[str, Any]) -> None:
+        url = ((app.get("spec") or {}).get("source") or {}).get("repoURL")
+        if url:
+            with contextlib.suppress(ValueError):
+                self.revisions.invalidate(normalize_repo_url(str(url)))
+
     def _forget(self, key: AppKey) -> None:
         self._failures.pop(key, None)
+        self._requested.pop(key, None)
         if self.drift is not None:
             self.drift.untrack(key)
         if self.metrics is not None:

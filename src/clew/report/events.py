@@ -46,7 +46,7 @@ class EventRecorder:
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {
-                "generateName": f"{meta.get('name', 'clew')}.",
+                "generateName": f"{meta.get('name', 'clew')}-",  # a prefix may not end with "."
                 "namespace": namespace,
                 "annotations": annotations or {},
             },

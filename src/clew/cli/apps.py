@@ -1,0 +1,314 @@
+"""The ``clew`` commands for Applications: pull-based GitOps from a terminal.
+
+Two spellings of each command, one implementation: the group ``clew app VERB [NAME]`` and the
+kubectl-like ``clew VERB app NAME`` (``clew get apps``, ``clew describe app shop``, …). Register
+both on the root app with :func:`register`; ``clew diff app NAME`` goes through :func:`diff_app`
+because ``clew diff DIR`` already exists.
+
+The commands only read and patch the Application (an annotation, ``spec.suspend``, ``spec.pin``)
+or push a revert commit to Git; the controller does the applying. Exit codes: 0 ok, 1 the
+operation ran and failed (not Ready after ``--wait``, differences for ``diff``, a push refused),
+2 usage or connection errors (nothing was changed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from clew.cli import apps_ops as ops
+from clew.cli import apps_view as view
+from clew.cli.apps_common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    Context,
+    Kubeconfig,
+    Name,
+    Namespace,
+    err,
+    out,
+    run,
+)
+from clew.cli.apps_describe import describe
+from clew.cli.apps_rollback import rollback_app
+from clew.cluster import Cluster, Forbidden
+from clew.model import Action, ClewError
+
+__all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "diff_app", "group", "register", "verbs"]
+
+
+class GetFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    YAML = "yaml"
+
+
+class HistoryFormat(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def get_apps(
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Applications in every namespace.")
+    ] = False,
+    output: Annotated[GetFormat, typer.Option("--output", "-o")] = GetFormat.TABLE,
+    namespace: Namespace = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """List Applications: ready, reason, applied revision, health, suspended, age."""
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        apps = await ops.list_apps(cluster, None if all_namespaces else ns)
+        if output is GetFormat.JSON:
+            sys.stdout.write(view.apps_json(apps))
+        elif output is GetFormat.YAML:
+            sys.stdout.write(view.apps_yaml(apps))
+        elif not apps:
+            where = "any namespace" if all_namespaces else f"namespace {ns}"
+            err().print(f"No Applications found in {where}.")
+        else:
+            out().print(view.apps_table(apps, _now(), all_namespaces))
+        return EXIT_OK
+
+    raise typer.Exit(run(kubeconfig, context, namespace, act))
+
+
+def describe_app(
+    name: Name, namespace: Namespace = None, kubeconfig: Kubeconfig = None, context: Context = None
+) -> None:
+    """Show an Application: source, options, conditions, inventory, history, Events.
+
+    Also the destination, drift counters, and the last 10 Events.
+    """
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        app = await ops.get_app(cluster, ns, name)
+        events: list[dict[str, Any]] = []
+        with contextlib.suppress(Forbidden):  # describing needs no right to read Events
+            events = await ops.app_events(cluster, ns, name)
+        out().print(describe(app, events, _now()))
+        return EXIT_OK
+
+    raise typer.Exit(run(kubeconfig, context, namespace, act))
+
+
+def events_app(
+    name: Name, namespace: Namespace = None, kubeconfig: Kubeconfig = None, context: Context = None
+) -> None:
+    """Show the Events about an Application (the API server keeps about an hour), newest last."""
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        await ops.get_app(cluster, ns, name)
+        events = await ops.app_events(cluster, ns, name)
+        if events:
+            out().print(view.events_table(events))
+        else:
+            err().print(f"No Events about Application {ns}/{name}.")
+        return EXIT_OK
+
+    raise typer.Exit(run(kubeconfig, context, namespace, act))
+
+
+def history_app(
+    name: Name,
+    output: Annotated[HistoryFormat, typer.Option("--output", "-o")] = HistoryFormat.TABLE,
+    namespace: Namespace = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Show the revisions an Application synced, newest first (the status keeps ten)."""
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        app = await ops.get_app(cluster, ns, name)
+        entries = list((app.get("status") or {}).get("history") or [])
+        if output is HistoryFormat.JSON:
+            sys.stdout.write(view.history_json(entries))
+        elif output is HistoryFormat.CSV:
+            sys.stdout.write(view.history_csv(entries))
+        elif entries:
+            out().print(view.history_table(entries))
+        else:
+            err().print(f"Application {ns}/{name} has not synced yet.")
+        return EXIT_OK
+
+    raise typer.Exit(run(kubeconfig, context, namespace, act))
+
+
+def diff_app(name: str, namespace: str | None, kubeconfig: Path | None, context: str | None) -> int:
+    """What applying Git now would change for Application ``name``: unified diffs on stdout,
+    Secret values masked. Returns the exit code: 0 no difference, 1 differences, 2 error."""
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        app = await ops.get_app(cluster, ns, name)
+        result = await ops.dry_run(cluster, app)
+        if not result.ok:
+            raise ClewError(f"{result.reason}: {result.error}")
+        changed = False
+        for change in result.changes().changes:
+            if change.action in (Action.CREATED, Action.CONFIGURED) and change.diff:
+                sys.stdout.write(change.diff)
+            elif change.action is Action.CREATED:
+                sys.stdout.write(f"+++ {change.ref} (created: {change.reason})\n")
+            elif change.action is Action.DELETED:
+                sys.stdout.write(f"--- {change.ref} (deleted: {change.reason})\n")
+            else:
+                continue
+            changed = True
+        return EXIT_FAILED if changed else EXIT_OK
+
+    return run(kubeconfig, context, namespace, act)
+
+
+def diff_app_command(
+    name: Name, namespace: Namespace = None, kubeconfig: Kubeconfig = None, context: Context = None
+) -> None:
+    """Show what applying Git now would change (dry run), Secret values masked.
+
+    Exit 0: no differences; 1: differences; 2: error.
+    """
+    raise typer.Exit(diff_app(name, namespace, kubeconfig, context))
+
+
+# -- acting ----------------------------------------------------------------------------------
+
+
+def reconcile_app(
+    name: Name,
+    wait_: Annotated[
+        bool, typer.Option("--wait", help="Wait until the controller handled the request.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 300,
+    namespace: Namespace = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Reconcile now: the controller looks at Git again at once (no webhook needed)."""
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        stamp = view.reconcile_timestamp()
+        app = await ops.request_reconcile(cluster, ns, name, stamp)
+        err().print(f"reconcile of {ns}/{name} requested at {stamp}")
+        if (app.get("spec") or {}).get("suspend"):
+            err().print(f"[yellow]it is suspended:[/] run `clew resume app {escape(name)}`")
+        if not wait_:
+            return EXIT_OK
+        app = await ops.wait_for(
+            cluster,
+            ns,
+            name,
+            lambda a: (a.get("status") or {}).get("lastHandledReconcileAt") == stamp,
+            timeout,
+        )
+        status, reason, message = view.ready(app)
+        out().print(f"Ready={status} {reason}: {escape(message)}")
+        return EXIT_OK if status == "True" else EXIT_FAILED
+
+    raise typer.Exit(run(kubeconfig, context, namespace, act))
+
+
+def suspend_app(
+    name: Name, namespace: Namespace = None, kubeconfig: Kubeconfig = None, context: Context = None
+) -> None:
+    """Stop all changes to the Application's objects (status is still reported)."""
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        app = await ops.get_app(cluster, ns, name)
+        if (app.get("spec") or {}).get("suspend"):
+            out().print(f"{ns}/{name} is already suspended")
+            return EXIT_OK
+        await ops.patch_spec(cluster, ns, name, {"suspend": True})
+        out().print(
+            f"suspended {ns}/{name}: nothing changes until `clew resume app {escape(name)}`"
+        )
+        return EXIT_OK
+
+    raise typer.Exit(run(kubeconfig, context, namespace, act))
+
+
+def resume_app(
+    name: Name, namespace: Namespace = None, kubeconfig: Kubeconfig = None, context: Context = None
+) -> None:
+    """Resume a suspended Application, and remove a rollback pin: it follows its ref again."""
+
+    async def act(cluster: Cluster, ns: str) -> int:
+        app = await ops.get_app(cluster, ns, name)
+        spec = app.get("spec") or {}
+        pin = str((spec.get("pin") or {}).get("revision") or "")
+        if not spec.get("suspend") and not pin:
+            out().print(f"{ns}/{name} is neither suspended nor pinned: nothing to resume")
+            return EXIT_OK
+        patch: dict[str, Any] = {"suspend": False}
+        if pin:
+            patch["pin"] = None  # a merge patch removes a field set to null
+        await ops.patch_spec(cluster, ns, name, patch)
+        ref = (spec.get("source") or {}).get("ref", "main")
+        out().print(f"resumed {ns}/{name}")
+        if pin:
+            out().print(f"removed the rollback pin to {pin[:12]}: following {escape(ref)} again")
+        return EXIT_OK
+
+    raise typer.Exit(run(kubeconfig, context, namespace, act))
+
+
+# -- registration ------------------------------------------------------------------------------
+
+group = typer.Typer(
+    help="Applications (pull-based GitOps): list, inspect, reconcile, suspend, roll back.",
+    no_args_is_help=True,
+)
+_COMMANDS: dict[str, Callable[..., None]] = {
+    "get": get_apps,
+    "describe": describe_app,
+    "reconcile": reconcile_app,
+    "suspend": suspend_app,
+    "resume": resume_app,
+    "diff": diff_app_command,
+    "history": history_app,
+    "events": events_app,
+    "rollback": rollback_app,
+}
+for _verb, _command in _COMMANDS.items():
+    group.command(_verb)(_command)
+
+
+def verbs() -> dict[str, typer.Typer]:
+    """The kubectl-like spellings: ``clew get apps``, ``clew describe app NAME``, … (not
+    ``diff``, which exists for directories: see :func:`diff_app`)."""
+    subs = {}
+    for verb, command in _COMMANDS.items():
+        if verb == "diff":
+            continue
+        visible = "apps" if verb == "get" else "app"
+        summary = (command.__doc__ or "").split("\n")[0]
+        sub = typer.Typer(help=f"`clew {verb} {visible}`: {summary}", no_args_is_help=True)
+        sub.command(visible, help=command.__doc__)(command)
+        for alias in sorted({"app", "apps", "application", "applications"} - {visible}):
+            sub.command(alias, hidden=True)(command)
+        subs[verb] = sub
+    return subs
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``clew app …`` and the kubectl-like ``clew VERB app …`` commands to ``root``."""
+    root.add_typer(group, name="app")
+    for verb, sub in verbs().items():
+        root.add_typer(sub, name=verb)
