@@ -335,3 +335,36 @@ async def test_secret_values_never_printed_by_diff(clew: Clew, tmp_path: Path) -
     assert code == 1
     assert "hunter2-very-secret" not in str(out)
     assert "password" in str(out)
+
+
+async def test_prune_stage_makes_no_list_call(
+    kube_cluster: KubeCluster, tmp_path: Path, kube_namespace: str
+) -> None:
+    """Prune deletes from the inventory: the client's own call counter proves it lists nothing."""
+    from clew import engine
+    from clew.apply import load, prune
+    from clew.plan import reverse_order
+
+    objs = [configmap(f"c{i}", a="1") for i in range(20)]
+    write(tmp_path, "all.yaml", *objs)
+    async with Cluster.from_kubeconfig(kube_cluster.restricted_kubeconfig) as cluster:
+        options = engine.SyncOptions(name="p", namespace=kube_namespace)
+        directory = tmp_path
+
+        async def fetch() -> Any:
+            from clew.source import local
+
+            return local(directory)
+
+        result = await engine.sync(cluster, fetch, options)
+        assert result.ok, result.error
+        inventory = await load(cluster, "p", kube_namespace)
+        before = dict(cluster.calls)
+        pruned = await prune(
+            cluster, inventory.members, reverse_order([m.ref for m in inventory.members])
+        )
+        calls = {k: cluster.calls[k] - before.get(k, 0) for k in cluster.calls}
+    assert len(pruned.changes) == 20
+    assert calls.get("list", 0) == 0
+    assert calls.get("watch", 0) == 0
+    assert calls["delete"] == 20

@@ -104,3 +104,22 @@ def test_stages_put_definitions_first() -> None:
     order = reverse_order([m.ref for m in manifests])
     assert order[0].kind == "Widget"
     assert [r.kind for r in order[-2:]] == ["CustomResourceDefinition", "Namespace"]
+
+
+def test_waves_apply_referenced_kinds_first_and_nothing_else_in_between() -> None:
+    from clew.plan import waves
+
+    manifests = [
+        _m("RoleBinding", "rb", "rbac.authorization.k8s.io", "shop"),
+        _m("Role", "r", "rbac.authorization.k8s.io", "shop"),
+        _m("Deployment", "web", "apps", "shop"),
+        _m("ConfigMap", "settings", namespace="shop"),
+        _m("Namespace", "shop"),
+        _m("CustomResourceDefinition", "w.example.com", "apiextensions.k8s.io"),
+        _m("Widget", "w", "example.com", "shop"),
+    ]
+    assert [sorted(m.ref.kind for m in wave) for wave in waves(manifests)] == [
+        ["CustomResourceDefinition", "Namespace"],
+        ["ConfigMap", "Role"],
+        ["Deployment", "RoleBinding", "Widget"],
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ class Cluster:
         self.discovery = Discovery(self)
         self._extra_headers = extra_headers
         self._reconnect = reconnect
+        # Calls by verb (get, list, watch, apply, create, patch, delete): cheap to keep, and how
+        # tests prove claims such as "prune makes no LIST call".
+        self.calls: Counter[str] = Counter()
 
     @classmethod
     def from_kubeconfig(
@@ -184,6 +188,7 @@ class Cluster:
     async def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
     ) -> dict[str, Any]:
+        self.calls["get"] += 1
         res = await self.resource_for(api_version, kind)
         ref = ObjectRef(res.group, kind, namespace or "", name)
         return await self.request("GET", res.path(namespace, name), ref=ref)
@@ -198,6 +203,7 @@ class Cluster:
         field_selector: str | None = None,
     ) -> tuple[list[dict[str, Any]], str]:
         """All items (following ``continue`` tokens) and the list's resourceVersion."""
+        self.calls["list"] += 1
         res = await self.resource_for(api_version, kind)
         params: dict[str, Any] = {"limit": 500}
         if label_selector:
@@ -227,6 +233,7 @@ class Cluster:
     ) -> list[dict[str, Any]]:
         """Only the metadata of every matching object in every namespace (much less to transfer
         and decode than whole objects); each item gets apiVersion and kind back."""
+        self.calls["list"] += 1
         res = await self.resource_for(api_version, kind)
         params: dict[str, Any] = {"limit": 500}
         if label_selector:
@@ -245,6 +252,7 @@ class Cluster:
             params["continue"] = token
 
     async def create(self, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        self.calls["create"] += 1
         res = await self.resource_for(obj)
         ns = namespace or (obj.get("metadata") or {}).get("namespace")
         ref = ObjectRef.from_object(obj)
@@ -277,6 +285,7 @@ class Cluster:
         subresource: str | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """As :meth:`apply`; the flag says whether the apply created the object (HTTP 201)."""
+        self.calls["apply"] += 1
         res = await self.resource_for(obj)
         meta = obj.get("metadata") or {}
         ns = meta.get("namespace") if res.namespaced else None
@@ -307,6 +316,7 @@ class Cluster:
         subresource: str | None = None,
         patch_type: str = "merge",
     ) -> dict[str, Any]:
+        self.calls["patch"] += 1
         res = await self.resource_for(api_version, kind)
         path = res.path(namespace, name) + (f"/{subresource}" if subresource else "")
         ctype = {
@@ -329,6 +339,7 @@ class Cluster:
         uid: str | None = None,
     ) -> dict[str, Any]:
         """Delete an object; ``uid`` makes it a precondition (never delete a newer namesake)."""
+        self.calls["delete"] += 1
         res = await self.resource_for(api_version, kind)
         options: dict[str, Any] = {
             "apiVersion": "v1",
@@ -355,6 +366,7 @@ class Cluster:
     ) -> AsyncGenerator[WatchEvent, None]:
         """Stream watch events with bookmarks; raises :class:`errors.Gone` when the server has
         compacted ``resource_version`` (the caller re-lists)."""
+        self.calls["watch"] += 1
         res = await self.resource_for(api_version, kind)
         params: dict[str, Any] = {
             "watch": "true",

@@ -90,14 +90,31 @@ def stages(manifests: Iterable[Manifest]) -> list[list[Manifest]]:
     return [groups[s] for s in sorted(groups)]
 
 
+# Kinds other objects refer to by name; applied one wave before the rest of their stage, so a
+# RoleBinding finds its Role (RBAC checks it) and a Pod its ServiceAccount and ConfigMaps.
+_REFERENCED = {
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "Role",
+    "ResourceQuota",
+    "LimitRange",
+    "NetworkPolicy",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+}
+
+
 def waves(manifests: Iterable[Manifest]) -> list[list[Manifest]]:
-    """Finer than stages: one group per (stage, kind rank), in apply order. Applying a group only
-    after the one before lets a RoleBinding find its Role and a Pod its ServiceAccount; kinds
-    clew does not rank share the last group."""
+    """Apply groups, finer than stages and as few as possible: definitions; classes; referenced
+    kinds; everything else. Each group is applied only after the one before it; within a group
+    everything goes at once."""
     groups: dict[tuple[int, int], list[Manifest]] = {}
     for manifest in ordered(manifests):
-        stage, rank, *_ = sort_key(manifest.ref)
-        groups.setdefault((stage, rank), []).append(manifest)
+        ref = manifest.ref
+        stage = stage_of(ref)
+        second = 1 if stage is Stage.RESOURCES and ref.kind not in _REFERENCED else 0
+        groups.setdefault((stage, second), []).append(manifest)
     return [groups[k] for k in sorted(groups)]
 
 
