@@ -38,7 +38,7 @@ from clew.testing.gitserver import GitHttpServer, create_repo
 from clew.testing.processes import free_port, stop_pid
 from clew.testing.waiting import condition, until
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # tables from `clew` keep their width
 NS = "demo"
 APP = "web"
 
