@@ -289,7 +289,7 @@ async def main_async(keep: bool) -> None:
     try:
         say("Creating a Git repository with an example app, served over HTTP with authentication")
         repo = create_repo(work / "git", "shop")
-        repo.commit(manifests(2), "Add the web app")
+        repo.commit(manifests(2), "Add the web app", author=("Ada Lovelace", "ada@example.com"))
         repo_url = git.repo_url("shop")
         note(repo_url)
 
