@@ -15,9 +15,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from opentelemetry import trace
+
 from clew import apply, plan, render, wait
 from clew.cluster import Cluster, ClusterError, NotFound
 from clew.model import Action, Change, ChangeSet, ClewError, Manifest, ObjectRef, Snapshot
+from clew.report import tracing
+
+_tracer = trace.get_tracer(tracing.TRACER)
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,34 @@ async def sync(
     options: SyncOptions,
     progress: Progress | None = None,
 ) -> SyncResult:
-    """Run one sync; never raises for a stage failure (the result carries the reason)."""
-    progress = progress or Progress()
+    """Run one sync; never raises for a stage failure (the result carries the reason).
+
+    One ``sync`` span (the trace's root for ``clew apply``) with a child span per stage."""
+    inventory = f"{options.namespace}/{options.name}"
+    attributes: dict[str, str | bool] = {
+        tracing.INVENTORY: inventory,
+        "clew.dry_run": options.dry_run,
+    }
+    if not trace.get_current_span().get_span_context().is_valid:
+        attributes[tracing.APPLICATION] = inventory  # `clew apply`: the inventory is the app
+    with _tracer.start_as_current_span("sync", attributes=attributes) as span:
+        result = await _sync(cluster, fetch, options, progress or Progress())
+        if span.is_recording():  # off, skip counting
+            if result.snapshot is not None:
+                span.set_attribute(tracing.REPOSITORY, tracing.safe_url(result.snapshot.source))
+            tracing.record_outcome(
+                span,
+                reason=result.reason,
+                message=result.error,
+                revision=result.snapshot.revision if result.snapshot else "",
+                counts=count(result.changes()),
+            )
+        return result
+
+
+async def _sync(
+    cluster: Cluster, fetch: FetchSnapshot, options: SyncOptions, progress: Progress
+) -> SyncResult:
     result = SyncResult()
 
     def timed(stage: str, started: float) -> None:
@@ -96,28 +127,34 @@ async def sync(
     def fail(reason: str, error: ClewError | ClusterError | str) -> SyncResult:
         result.reason, result.error = reason, str(error)
         progress.stage("failed", f"{reason}: {error}")
+        tracing.fail(trace.get_current_span(), reason, str(error))  # the failing stage's span
         return result
 
     started = time.monotonic()
     progress.stage("source", "fetching")
-    try:
-        result.snapshot = await fetch()
-    except (ClewError, ClusterError) as exc:
-        return fail("FetchFailed", exc)
+    with _tracer.start_as_current_span("fetch") as span:
+        try:
+            result.snapshot = await fetch()
+        except (ClewError, ClusterError) as exc:
+            return fail("FetchFailed", exc)
+        span.set_attribute(tracing.REPOSITORY, tracing.safe_url(result.snapshot.source))
+        span.set_attribute(tracing.REVISION, result.snapshot.revision)
     timed("source", started)
 
     started = time.monotonic()
     snapshot = result.snapshot
     progress.stage("render", f"rendering {snapshot.path.relative_to(snapshot.root) or '.'}")
-    try:
-        result.manifests = await asyncio.to_thread(
-            render.render,
-            snapshot.root,
-            str(snapshot.path.relative_to(snapshot.root)),
-            options.render,
-        )
-    except ClewError as exc:
-        return fail("RenderFailed", exc)
+    with _tracer.start_as_current_span("render") as span:
+        try:
+            result.manifests = await asyncio.to_thread(
+                render.render,
+                snapshot.root,
+                str(snapshot.path.relative_to(snapshot.root)),
+                options.render,
+            )
+        except ClewError as exc:
+            return fail("RenderFailed", exc)
+        span.set_attribute("clew.objects.count", len(result.manifests))
     timed("render", started)
     progress.stage("render", f"{len(result.manifests)} objects")
 
@@ -137,111 +174,130 @@ async def _plan_apply_prune_wait(
 ) -> SyncResult:
     started = time.monotonic()
     progress.stage("plan", "comparing with the cluster")
-    inventory = await apply.load(cluster, options.name, options.namespace)
-    if options.prune and not result.manifests and inventory.members and not options.allow_empty:
-        return fail(
-            "PruneFailed",
-            f"Git renders no objects but the inventory '{options.name}' holds "
-            f"{len(inventory.members)}; refusing to delete everything (pass --allow-empty if "
-            "that is really intended)",
-        )
-    prepared = await plan.prepare(cluster, result.manifests, options.namespace)
-    labelled = [Manifest(apply.label(m.obj, inventory.id), m.origin) for m in prepared.manifests]
-    result.desired = labelled
-    desired = {m.ref for m in labelled}
-    stale = apply.candidates(inventory.members, desired)
-    order = plan.reverse_order([m.ref for m in stale])
-    if options.dry_run:
-        return await _dry_run(cluster, options, result, prepared, labelled, stale, order, fail)
+    with _tracer.start_as_current_span("plan") as span:
+        inventory = await apply.load(cluster, options.name, options.namespace)
+        if options.prune and not result.manifests and inventory.members and not options.allow_empty:
+            return fail(
+                "PruneFailed",
+                f"Git renders no objects but the inventory '{options.name}' holds "
+                f"{len(inventory.members)}; refusing to delete everything (pass --allow-empty if "
+                "that is really intended)",
+            )
+        prepared = await plan.prepare(cluster, result.manifests, options.namespace)
+        labelled = [
+            Manifest(apply.label(m.obj, inventory.id), m.origin) for m in prepared.manifests
+        ]
+        result.desired = labelled
+        desired = {m.ref for m in labelled}
+        stale = apply.candidates(inventory.members, desired)
+        order = plan.reverse_order([m.ref for m in stale])
+        if options.dry_run:
+            return await _dry_run(cluster, options, result, prepared, labelled, stale, order, fail)
 
-    live = await plan.live_versions(
-        cluster,
-        labelled,
-        label_selector=f"{apply.PART_OF}={inventory.id}",
-        skip_kinds=prepared.pending_kinds,
-    )
-    recorded = {m.ref: (m.digest, m.version) for m in inventory.members}
-    digests = {m.ref: plan.fingerprint(m.obj) for m in labelled}
-    unchanged = [
-        Change(m.ref, Action.UNCHANGED, version=recorded[m.ref][1])
-        for m in labelled
-        if not plan.needs_apply(m, digests[m.ref], live, recorded, options.correct_drift)
-    ]
-    skip = {c.ref for c in unchanged}
-    result.plan = plan.Plan(failures=list(prepared.failures))
+        live = await plan.live_versions(
+            cluster,
+            labelled,
+            label_selector=f"{apply.PART_OF}={inventory.id}",
+            skip_kinds=prepared.pending_kinds,
+        )
+        recorded = {m.ref: (m.digest, m.version) for m in inventory.members}
+        digests = {m.ref: plan.fingerprint(m.obj) for m in labelled}
+        unchanged = [
+            Change(m.ref, Action.UNCHANGED, version=recorded[m.ref][1])
+            for m in labelled
+            if not plan.needs_apply(m, digests[m.ref], live, recorded, options.correct_drift)
+        ]
+        skip = {c.ref for c in unchanged}
+        result.plan = plan.Plan(failures=list(prepared.failures))
+        span.set_attribute("clew.objects.count", len(labelled))
+        span.set_attribute("clew.objects.to_apply", len(desired) - len(skip))
+        span.set_attribute("clew.objects.stale", len(stale))
     timed("plan", started)
 
     started = time.monotonic()
-    # Record the union first: a crash mid-apply must not lose track of anything. The inventory's
-    # namespace may be one this sync creates; then it is recorded right after that stage.
-    before = [apply.member_of(m.obj) for m in labelled if m.ref not in recorded]
-    recorded_union = False
+    with _tracer.start_as_current_span("apply") as span:
+        # Record the union first: a crash mid-apply must not lose track of anything. The
+        # inventory's namespace may be one this sync creates; then it is recorded right after
+        # that stage.
+        before = [apply.member_of(m.obj) for m in labelled if m.ref not in recorded]
+        recorded_union = False
 
-    async def record_union() -> None:
-        nonlocal recorded_union
-        if not recorded_union and before:
-            await apply.save(cluster, inventory, [*inventory.members, *before])
-        recorded_union = True
+        async def record_union() -> None:
+            nonlocal recorded_union
+            if not recorded_union and before:
+                await apply.save(cluster, inventory, [*inventory.members, *before])
+            recorded_union = True
 
-    try:
-        await record_union()
-    except NotFound:
-        if ObjectRef("", "Namespace", "", options.namespace) not in desired:
-            raise
-    stages = [
-        [apply.ApplyItem(m.obj, m.origin, live.get(m.ref)) for m in stage if m.ref not in skip]
-        for stage in plan.waves(labelled)
-    ]
-    progress.stage("apply", f"{len(desired) - len(skip)} to apply, {len(skip)} unchanged")
-    result.applied = await apply.apply_stages(
-        cluster,
-        [s for s in stages if s],
-        apply.ApplyOptions(
-            force=options.force, recreate=options.recreate, concurrency=options.concurrency
-        ),
-        on_change=progress.change,
-        after_stage=record_union,
-    )
-    result.applied.changes[:0] = unchanged
-    timed("apply", started)
-    versions = {c.ref: c.version for c in result.applied.changes if c.action is not Action.FAILED}
-    members = [
-        apply.member_of(m.obj, digests[m.ref], versions[m.ref])
-        for m in labelled
-        if m.ref in versions
-    ]
-    failures = list(prepared.failures) + result.applied.failed
-    if failures:
-        # Keep owning everything we may have created; prune waits for a clean apply.
-        await apply.save(cluster, inventory, [*inventory.members, *members])
-        return fail("ApplyFailed", _summary(failures))
+        try:
+            await record_union()
+        except NotFound:
+            if ObjectRef("", "Namespace", "", options.namespace) not in desired:
+                raise
+        stages = [
+            [apply.ApplyItem(m.obj, m.origin, live.get(m.ref)) for m in stage if m.ref not in skip]
+            for stage in plan.waves(labelled)
+        ]
+        progress.stage("apply", f"{len(desired) - len(skip)} to apply, {len(skip)} unchanged")
+        result.applied = await apply.apply_stages(
+            cluster,
+            [s for s in stages if s],
+            apply.ApplyOptions(
+                force=options.force, recreate=options.recreate, concurrency=options.concurrency
+            ),
+            on_change=progress.change,
+            after_stage=record_union,
+        )
+        result.applied.changes[:0] = unchanged
+        tracing.record_counts(span, count(result.applied))
+        timed("apply", started)
+        versions = {
+            c.ref: c.version for c in result.applied.changes if c.action is not Action.FAILED
+        }
+        members = [
+            apply.member_of(m.obj, digests[m.ref], versions[m.ref])
+            for m in labelled
+            if m.ref in versions
+        ]
+        failures = list(prepared.failures) + result.applied.failed
+        if failures:
+            # Keep owning everything we may have created; prune waits for a clean apply.
+            await apply.save(cluster, inventory, [*inventory.members, *members])
+            return fail("ApplyFailed", _summary(failures))
 
     kept = list(members)
-    if options.prune and stale:
+    # The prune span also covers the inventory update (what clew owns from now on).
+    with _tracer.start_as_current_span(
+        "prune", attributes={"clew.prune": options.prune, "clew.objects.stale": len(stale)}
+    ) as span:
+        if options.prune and stale:
+            started = time.monotonic()
+            progress.stage("prune", f"{len(stale)} no longer in Git")
+            result.pruned = await apply.prune(
+                cluster, stale, order, concurrency=options.concurrency
+            )
+            failed_refs = {c.ref for c in result.pruned.failed}
+            kept += [m for m in stale if m.ref in failed_refs]
+            timed("prune", started)
+        elif stale:
+            kept += stale  # not pruning: still ours, so a later --prune can delete them
+        tracing.record_counts(span, count(result.pruned))
         started = time.monotonic()
-        progress.stage("prune", f"{len(stale)} no longer in Git")
-        result.pruned = await apply.prune(cluster, stale, order, concurrency=options.concurrency)
-        failed_refs = {c.ref for c in result.pruned.failed}
-        kept += [m for m in stale if m.ref in failed_refs]
-        timed("prune", started)
-    elif stale:
-        kept += stale  # not pruning: still ours, so a later --prune can delete them
-    started = time.monotonic()
-    if sorted(kept) != inventory.members:  # a no-op sync writes nothing
-        await apply.save(cluster, inventory, kept)
-    timed("inventory", started)
-    if result.pruned.failed:
-        return fail("PruneFailed", _summary(result.pruned.failed))
+        if sorted(kept) != inventory.members:  # a no-op sync writes nothing
+            await apply.save(cluster, inventory, kept)
+        timed("inventory", started)
+        if result.pruned.failed:
+            return fail("PruneFailed", _summary(result.pruned.failed))
 
     if options.wait:
         started = time.monotonic()
         progress.stage("wait", f"waiting up to {options.timeout:.0f}s for health")
-        result.health = await wait.wait_for(
-            cluster, [m.obj for m in labelled], timeout=options.timeout
-        )
-        timed("wait", started)
-        if not result.health.ok:
-            return fail("HealthCheckFailed", result.health.summary())
+        with _tracer.start_as_current_span("wait", attributes={"clew.timeout": options.timeout}):
+            result.health = await wait.wait_for(
+                cluster, [m.obj for m in labelled], timeout=options.timeout
+            )
+            timed("wait", started)
+            if not result.health.ok:
+                return fail("HealthCheckFailed", result.health.summary())
     return result
 
 

@@ -15,10 +15,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
 from clew.cluster import FIELD_MANAGER, Cluster, ClusterError, Conflict, Invalid, NotFound
 from clew.model import Action, Change, ChangeSet, ObjectRef
 
 CRD_API = "apiextensions.k8s.io/v1"
+
+_tracer = trace.get_tracer("clew")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,27 +185,37 @@ async def apply_stages(
             on_change(change)
         return change
 
-    for stage in stages:
-        changes = await asyncio.gather(*(one(item) for item in stage))
-        for change in changes:
-            result.add(change)
-        crds = [
-            c.ref.name
-            for c in changes
-            if c.ref.kind == "CustomResourceDefinition" and c.action is not Action.FAILED
-        ]
-        if crds:
-            late = await wait_established(cluster, crds, options.establish_timeout)
-            for name in late:
-                result.add(
-                    Change(
-                        ObjectRef("apiextensions.k8s.io", "CustomResourceDefinition", "", name),
-                        Action.FAILED,
-                        reason="NotEstablished",
-                        error=f"not Established within {options.establish_timeout:.0f}s",
+    for number, stage in enumerate(stages, start=1):
+        kinds = sorted({item.ref.kind for item in stage})
+        with _tracer.start_as_current_span(
+            "apply.wave",
+            attributes={"clew.wave": number, "clew.kinds": kinds, "clew.objects.count": len(stage)},
+        ) as span:
+            changes = await asyncio.gather(*(one(item) for item in stage))
+            for change in changes:
+                result.add(change)
+            crds = [
+                c.ref.name
+                for c in changes
+                if c.ref.kind == "CustomResourceDefinition" and c.action is not Action.FAILED
+            ]
+            late: list[str] = []
+            if crds:
+                late = await wait_established(cluster, crds, options.establish_timeout)
+                for name in late:
+                    result.add(
+                        Change(
+                            ObjectRef("apiextensions.k8s.io", "CustomResourceDefinition", "", name),
+                            Action.FAILED,
+                            reason="NotEstablished",
+                            error=f"not Established within {options.establish_timeout:.0f}s",
+                        )
                     )
-                )
-            await cluster.discovery.refresh()  # the new kinds are served now
-        if after_stage is not None:
-            await after_stage()
+                await cluster.discovery.refresh()  # the new kinds are served now
+            failed = sum(c.action is Action.FAILED for c in changes) + len(late)
+            if failed:
+                span.set_attribute("clew.objects.failed", failed)
+                span.set_status(Status(StatusCode.ERROR, f"{failed} of {len(stage)} failed"))
+            if after_stage is not None:
+                await after_stage()
     return result

@@ -53,7 +53,7 @@ def controller_command(
     from clew.cluster import Cluster
     from clew.controller.runner import Controller, ControllerConfig
     from clew.controller.server import ReceiverSecrets
-    from clew.report import logs
+    from clew.report import logs, tracing
     from clew.testing import tools
 
     logs.configure(log_level, json_lines=log_format == "json")
@@ -88,4 +88,5 @@ def controller_command(
             with contextlib.suppress(asyncio.CancelledError):
                 await Controller(cluster, config).run()
 
-    asyncio.run(main())
+    with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
+        asyncio.run(main())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from clew import __version__
-from clew.cli import apps, controller, install, local, sync
+from clew.cli import apps, audit, controller, install, local, sync
 
 app = typer.Typer(
     name="clew",
@@ -20,6 +20,7 @@ app.command("render")(sync.render_command)
 app.command("controller")(controller.controller_command)
 app.command("install")(install.install_command)
 apps.register(app)
+app.add_typer(audit.app, name="audit")
 
 
 @app.command()

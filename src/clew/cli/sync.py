@@ -28,6 +28,7 @@ from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
 from clew.plan import mask, to_yaml
+from clew.report import tracing
 from clew.testing import tools
 
 err = Console(stderr=True, highlight=False)
@@ -194,7 +195,8 @@ def _run(
         async with Cluster.from_kubeconfig(kubeconfig, context=context) as cluster:
             return await engine.sync(cluster, fetch, options, _Printer(quiet))
 
-    return asyncio.run(go())
+    with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
+        return asyncio.run(go())
 
 
 def _fail(exc: Exception | str) -> typer.Exit:

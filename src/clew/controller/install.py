@@ -1,6 +1,6 @@
 """The manifests that install the clew controller: ``clew install --export``.
 
-Least privilege, in two grants:
+Least privilege, in three grants:
 
 - ``clew-controller`` (ClusterRole) is what the controller needs for itself: its Applications,
   Events, Secrets it reads credentials from, and impersonating ServiceAccounts. Its leader-election
@@ -10,8 +10,13 @@ Least privilege, in two grants:
   ``cluster_wide_apply=True`` (the default) it is bound cluster-wide; without, nothing is bound and
   an administrator grants it per namespace (a RoleBinding to the ClusterRole), or each
   Application names a ``serviceAccountName`` to apply as.
+- ``clew-controller-audit`` (ClusterRole) lets the controller keep each Application's audit trail
+  (ConfigMaps ``clew-audit-<name>``, docs/audit.md): get, create and patch ConfigMaps. Never
+  bound here: the cluster-wide apply role covers it; without that, an administrator binds it in
+  each namespace holding Applications.
 
-Objects come in apply order: the CRD and the Namespace first.
+Objects come in apply order: the CRDs (Application first, NotificationPolicy after the
+Namespace) before anything that uses them.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ from typing import Any
 
 from clew import __version__
 from clew.controller.crd import APPLICATION_CRD
+from clew.controller.notification_crd import NOTIFICATION_POLICY_CRD
 from clew.controller.spec import DNS_LABEL_MAX, DNS_LABEL_RE, GROUP, PLURAL
 from clew.model import ClewError
+from clew.notify.policy import PLURAL as POLICY_PLURAL
 
 __all__ = [
     "APPLY_ROLE",
+    "AUDIT_ROLE",
     "CONTROLLER",
     "DEFAULT_IMAGE",
     "DEFAULT_NAMESPACE",
@@ -38,6 +46,7 @@ DEFAULT_NAMESPACE = "clew-system"
 DEFAULT_IMAGE = f"ghcr.io/clew-dev/clew:{__version__}"
 CONTROLLER = "clew-controller"  # ServiceAccount, ClusterRole, Role, Deployment, Service
 APPLY_ROLE = "clew-controller-apply"
+AUDIT_ROLE = "clew-controller-audit"
 HTTP_PORT = 8080  # webhook receivers, /metrics, /healthz, /readyz
 
 _LABELS = {"app.kubernetes.io/name": "clew", "app.kubernetes.io/part-of": "clew"}
@@ -75,9 +84,11 @@ def manifests(
             namespace,
             labels={"pod-security.kubernetes.io/enforce": "restricted"},
         ),
+        NOTIFICATION_POLICY_CRD,
         _meta("v1", "ServiceAccount", CONTROLLER, namespace),
         _controller_role(),
         _apply_role(),
+        _audit_role(),
         _cluster_binding(CONTROLLER, CONTROLLER, namespace),
         *([_cluster_binding(APPLY_ROLE, APPLY_ROLE, namespace)] if cluster_wide_apply else []),
         _lease_role(namespace),
@@ -121,6 +132,9 @@ def _controller_role() -> Obj:
             _rule([GROUP], [f"{PLURAL}/status"], ["get", "patch", "update"]),
             # Owner references with blockOwnerDeletion need update on the owner's finalizers.
             _rule([GROUP], [f"{PLURAL}/finalizers"], ["update"]),
+            # NotificationPolicies (docs/notifications.md): read, and write their status only.
+            _rule([GROUP], [POLICY_PLURAL], ["get", "list", "watch"]),
+            _rule([GROUP], [f"{POLICY_PLURAL}/status"], ["get", "patch", "update"]),
             _rule([""], ["events"], ["create", "patch"]),
             _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
             # Git credentials (spec.source.secretRef), signer keys (spec.source.verify) and webhook
@@ -143,6 +157,15 @@ def _apply_role() -> Obj:
     return {
         **_meta("rbac.authorization.k8s.io/v1", "ClusterRole", APPLY_ROLE),
         "rules": [_rule(["*"], ["*"], verbs)],
+    }
+
+
+def _audit_role() -> Obj:
+    # The audit trail lives in a ConfigMap next to each Application, written with server-side
+    # apply (create, patch) after reading it (get); the garbage collector deletes it, so no delete.
+    return {
+        **_meta("rbac.authorization.k8s.io/v1", "ClusterRole", AUDIT_ROLE),
+        "rules": [_rule([""], ["configmaps"], ["get", "create", "patch"])],
     }
 
 

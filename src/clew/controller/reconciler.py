@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opentelemetry import trace
+
 from clew import engine, render
 from clew.cluster import Cluster, NotFound
 from clew.controller import credentials
@@ -22,7 +24,7 @@ from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
 from clew.controller.webhooks import normalize_repo_url
 from clew.model import Action, ClewError, Health, Manifest, Snapshot
-from clew.report import conditions, history
+from clew.report import audit, conditions, history, tracing
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
 from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
@@ -31,6 +33,8 @@ from clew.source import GitSource, SnapshotCache
 FINALIZER = "clew.dev/finalizer"
 RECONCILE_ANNOTATION = "clew.dev/reconcile-requested-at"
 DEPENDENCY_RETRY = 10.0
+
+_tracer = trace.get_tracer(tracing.TRACER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class Reconciler:
         helm_binary: str | None = None,
         observers: Sequence[Observer] = (),
         rng: Callable[[], float] = random.random,
+        audit_log: audit.AuditRecorder | None = None,
     ) -> None:
         self.cluster = cluster
         self.snapshots = snapshots
@@ -78,6 +83,7 @@ class Reconciler:
         self.drift = drift
         self.helm_binary = helm_binary
         self.observers = list(observers)
+        self.audit = audit_log or audit.AuditRecorder(cluster)  # docs/audit.md
         self._rng = rng
         self._failures: dict[AppKey, int] = {}
         self._requested: dict[AppKey, str] = {}  # the `clew reconcile` request each run handles
@@ -111,6 +117,8 @@ class Reconciler:
             await self._finish(app, ok=False, reason="InvalidSpec", message=str(exc), stalled=True)
             await self._event(app, "Warning", "InvalidSpec", str(exc))
             return Outcome(None, False, "InvalidSpec")
+        root = trace.get_current_span()  # the runner's ``reconcile`` span
+        root.set_attribute(tracing.REPOSITORY, tracing.safe_url(spec.source.repo_url))
         if spec.suspend:
             await self._finish(
                 app,
@@ -133,14 +141,25 @@ class Reconciler:
             self.drift.pause(key)  # the engine's own writes are not drift
         try:
             result = await self._sync(key, spec)
+            # Track while still paused: the engine's own writes must not look like drift, and an
+            # edit made the moment Ready turns True already must.
+            if (
+                self.drift is not None
+                and result.desired
+                and result.reason in ("", "HealthCheckFailed")
+            ):
+                versions = {c.ref: c.version for c in result.applied.changes if c.version}
+                self.drift.track(key, spec, result.desired, versions)
         finally:
             if self.drift is not None:
                 self.drift.resume(key)
         elapsed = time.monotonic() - started
-        await self._record(app, spec, result, elapsed)
-        if self.drift is not None and result.desired and result.reason in ("", "HealthCheckFailed"):
-            versions = {c.ref: c.version for c in result.applied.changes if c.version}
-            self.drift.track(key, spec, result.desired, versions)
+        if root.is_recording():  # the runner records the result
+            if result.snapshot is not None:
+                root.set_attribute(tracing.REVISION, result.snapshot.revision)
+            tracing.record_counts(root, engine.count(result.changes()))
+        with _tracer.start_as_current_span("report"):
+            await self._record(app, spec, result, elapsed)
         if result.ok:
             self._failures.pop(key, None)
             return Outcome(self._jittered(spec.interval), True, "Succeeded")
@@ -325,6 +344,17 @@ class Reconciler:
                 ),
             )
         await self._patch_status(app, status)
+        await self.audit.write(  # best effort: never raises
+            app,
+            audit.record(
+                revision=revision,
+                commit=snapshot.commit if snapshot else None,
+                result=outcome_reason,
+                changes=changes,
+                message="" if result.ok else message,
+                duration=elapsed,
+            ),
+        )
         if not (result.ok and not changes.changed):  # a no-op sync is not worth an Event
             await self._event(
                 app,

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import trace
+
 from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
 from clew.controller.drift import DriftWatcher
@@ -30,13 +32,17 @@ from clew.controller.server import ReceiverSecrets, RunningServer, create_app, s
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec
 from clew.controller.webhooks import PushEvent, normalize_repo_url
 from clew.model import ObjectRef
-from clew.report import conditions, logs
+from clew.notify import API_VERSION as POLICY_API_VERSION
+from clew.notify import KIND as POLICY_KIND
+from clew.notify import Notifier
+from clew.report import conditions, logs, tracing
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
 from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
 from clew.source import SnapshotCache
 
 log = logging.getLogger("clew.controller")
+_tracer = trace.get_tracer(tracing.TRACER)
 
 
 @dataclass
@@ -57,6 +63,7 @@ class ControllerConfig:
     cache_max_bytes: int = 2 << 30
     helm_binary: str | None = None
     secrets: ReceiverSecrets = field(default_factory=ReceiverSecrets)
+    notifications: bool = True  # send what NotificationPolicies ask for (docs/notifications.md)
 
 
 class Controller:
@@ -76,6 +83,18 @@ class Controller:
         self.events = EventRecorder(cluster, config.identity)
         self.queue: WorkQueue[AppKey] = WorkQueue(max_delay=300.0)
         self.factory = InformerFactory(cluster)
+        self.notifier: Notifier | None = None
+        if config.notifications:
+            self._policies = self.factory.informer(
+                POLICY_API_VERSION, POLICY_KIND, config.namespace
+            )
+            self.notifier = Notifier(
+                cluster,
+                self._policies.items,
+                lambda namespace, name: self._apps.get(namespace, name),
+                metrics=self.metrics,
+            )
+            self.observers.append(self.notifier)
         self.drift = DriftWatcher(
             self._client_for,
             on_corrected=self._drift_corrected,
@@ -98,6 +117,9 @@ class Controller:
         self.server: RunningServer | None = None
         self._apps = self.factory.informer(API_VERSION, KIND, config.namespace)
         self._drift_kinds: set[tuple[str, str]] = set()
+        # The queue carries keys only: a webhook's W3C traceparent waits here for the next
+        # reconcile of its key, whose root span continues the caller's trace (latest push wins).
+        self._traceparents: dict[AppKey, str] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -133,8 +155,11 @@ class Controller:
     async def _lead(self) -> None:
         log.info("leading: %s", self.config.identity)
         self.queue = WorkQueue(max_delay=300.0)
+        self._traceparents.clear()
         self.metrics.set_leader(True)
         unsubscribe = self._apps.on_event(self._on_application)
+        if self.notifier is not None:
+            unsubscribe_policies = self._policies.on_event(self.notifier.on_policy)
         workers: list[asyncio.Task[None]] = []
         try:
             await self.factory.start_all()
@@ -148,6 +173,9 @@ class Controller:
             self.became_leader.clear()
             self.metrics.set_leader(False)
             unsubscribe()
+            if self.notifier is not None:
+                unsubscribe_policies()
+                await self.notifier.aclose()
             self.queue.shutdown()
             for task in workers:
                 task.cancel()
@@ -207,6 +235,8 @@ class Controller:
             followed = ref in (event.ref, f"refs/heads/{event.ref}", f"refs/tags/{event.ref}")
             if event.ref and not followed and not _may_follow(ref):
                 continue
+            if event.traceparent:
+                self._traceparents[AppKey.of(app)] = event.traceparent
             self.queue.add(AppKey.of(app))
             triggered += 1
         return triggered
@@ -220,8 +250,14 @@ class Controller:
             except QueueShutdown:
                 return
             self.metrics.set_queue_depth(len(self.queue))
-            with logs.bound(
-                application=str(key), reconcile_id=uuid.uuid4().hex[:12], worker=str(number)
+            parent = tracing.remote_parent(self._traceparents.pop(key, None))
+            with (
+                logs.bound(
+                    application=str(key), reconcile_id=uuid.uuid4().hex[:12], worker=str(number)
+                ),
+                _tracer.start_as_current_span(
+                    "reconcile", context=parent, attributes={tracing.APPLICATION: str(key)}
+                ) as span,
             ):
                 try:
                     outcome = await self.reconciler.reconcile(key)
@@ -237,6 +273,9 @@ class Controller:
                     self.queue.forget(key)
                 finally:
                     self.queue.done(key)
+                span.set_attribute(tracing.RESULT, outcome.reason)
+                if not outcome.ok:
+                    tracing.fail(span, outcome.reason)
                 log.info("reconciled: %s", outcome.reason)
             if outcome.requeue_after is not None:
                 self.queue.add_after(key, outcome.requeue_after)

@@ -98,6 +98,9 @@ class _TooLarge(Exception):
     pass
 
 
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def create_app(
     *,
     secrets: ReceiverSecrets,
@@ -110,7 +113,14 @@ def create_app(
     """The controller's ASGI app. ``on_push`` is awaited for each accepted push and returns how
     many Applications it triggered (answered as ``{"triggered": n}``, 202); ``clock`` is the wall
     clock generic timestamps are checked against."""
-    app = FastAPI(title="clew controller", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="clew controller",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        # Webhook requests join the caller's trace; probes and scrapes would only be noise.
+        telemetry={"exclude": lambda scope: scope.get("path") in _UNTRACED, "metrics": False},
+    )
     for provider in Provider:
         secret = secrets.for_provider(provider)
         if secret:

@@ -1,6 +1,7 @@
 """Kubernetes Events (events.k8s.io/v1) about Applications: one per sync outcome and per drift
 correction. Identical events for one object within a minute are sent once, so a failing
-Application retrying with backoff does not flood the namespace."""
+Application retrying with backoff does not flood the namespace. An Event recorded inside a traced
+reconcile carries the trace id (annotation ``clew.dev/trace-id``), to find the trace from it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import time
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError
+from clew.report.tracing import current_ids
 
 COMPONENT = "clew-controller"
+TRACE_ID_ANNOTATION = "clew.dev/trace-id"
 _NOTE_LIMIT = 1024
 _DEDUPE_SECONDS = 60.0
 
@@ -42,13 +45,16 @@ class EventRecorder:
         self._recent = {k: t for k, t in self._recent.items() if now - t < _DEDUPE_SECONDS}
         self._recent[key] = now
         namespace = meta.get("namespace") or "default"
+        annotations = dict(annotations or {})
+        if ids := current_ids():
+            annotations[TRACE_ID_ANNOTATION] = ids[0]
         event = {
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
             "metadata": {
                 "generateName": f"{meta.get('name', 'clew')}-",  # a prefix may not end with "."
                 "namespace": namespace,
-                "annotations": annotations or {},
+                "annotations": annotations,
             },
             "eventTime": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "reportingController": f"clew.dev/{COMPONENT}",

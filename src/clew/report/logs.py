@@ -2,7 +2,8 @@
 
 The context lives in a ``contextvars.ContextVar``, so every log line written while a reconcile
 runs — in clew's code or a library's — carries it, across ``await`` points, without passing a
-logger around. One JSON object per line, for log pipelines.
+logger around. One JSON object per line, for log pipelines; a line written inside a traced span
+(see :mod:`~clew.report.tracing`) also carries its ``trace_id`` and ``span_id``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import logging
 import sys
 from collections.abc import Iterator
 from typing import Any
+
+from clew.report.tracing import current_ids
 
 _context: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
     "clew_log_context", default=()
@@ -47,6 +50,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             **dict(_context.get()),
         }
+        if ids := current_ids():
+            entry["trace_id"], entry["span_id"] = ids
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

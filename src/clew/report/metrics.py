@@ -20,7 +20,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from clew.model import Action
 
-__all__ = ["METRIC_NAMES", "Metrics", "WebhookOutcome"]
+__all__ = ["METRIC_NAMES", "Metrics", "NotificationOutcome", "WebhookOutcome"]
 
 # A reconcile takes from tens of milliseconds (nothing changed) to the 10-minute timeout.
 RECONCILE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -39,6 +39,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "clew_application_ready",
     "clew_webhook_requests_total",
     "clew_leader",
+    "clew_notifications_total",
 )
 
 _APPLIED = (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED)
@@ -51,6 +52,14 @@ class WebhookOutcome(enum.StrEnum):
     REPLAYED = "replayed"  # a delivery already accepted
     INVALID = "invalid"  # malformed body or headers, or too large
     ERROR = "error"  # authenticated push, but triggering failed inside the controller
+
+
+class NotificationOutcome(enum.StrEnum):
+    SENT = "sent"  # the target accepted it (2xx)
+    FAILED = "failed"  # refused (4xx), attempts used up, or the target is misconfigured
+    DROPPED = "dropped"  # the target's queue was full: the oldest waiting notice was dropped
+    DEDUPLICATED = "deduplicated"  # a repeat within the policy's window: not sent
+    SKIPPED = "skipped"  # nothing to send to this target (a commit status for drift)
 
 
 class Metrics:
@@ -106,6 +115,12 @@ class Metrics:
             registry=r,
         )
         self._leader = Gauge("clew_leader", "1 while this replica holds the lease.", registry=r)
+        self._notifications = Counter(
+            "clew_notifications_total",
+            "Notifications, by target type and outcome.",
+            ["target_type", "outcome"],
+            registry=r,
+        )
         for action in _APPLIED:  # present from the start, so rate() sees the first increment
             self._applied.labels(action.value)
         if runtime:
@@ -157,6 +172,9 @@ class Metrics:
 
     def webhook_request(self, provider: str, outcome: WebhookOutcome) -> None:
         self._webhooks.labels(provider, outcome.value).inc()
+
+    def notification(self, target_type: str, outcome: NotificationOutcome) -> None:
+        self._notifications.labels(target_type, outcome.value).inc()
 
     def set_leader(self, leading: bool) -> None:
         self._leader.set(1 if leading else 0)

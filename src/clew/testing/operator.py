@@ -23,6 +23,10 @@ from typing import Any
 from clew.apply import wait_established
 from clew.cluster import Cluster
 from clew.controller import APPLICATION_CRD, CRD_NAME
+from clew.controller.notification_crd import (
+    NOTIFICATION_POLICY_CRD,
+    NOTIFICATION_POLICY_CRD_NAME,
+)
 from clew.controller.runner import Controller, ControllerConfig
 from clew.controller.server import ReceiverSecrets
 from clew.testing.processes import free_port
@@ -31,11 +35,13 @@ _installed: set[str] = set()
 
 
 async def install_crd(admin: Cluster, server: str) -> None:
+    """The Application and NotificationPolicy CRDs, once per API server."""
     if server in _installed:
         return
     await admin.apply(APPLICATION_CRD, field_manager="clew-install", force=True)
-    late = await wait_established(admin, [CRD_NAME], 60)
-    assert not late, f"{CRD_NAME} not established"
+    await admin.apply(NOTIFICATION_POLICY_CRD, field_manager="clew-install", force=True)
+    late = await wait_established(admin, [CRD_NAME, NOTIFICATION_POLICY_CRD_NAME], 60)
+    assert not late, f"{', '.join(late)} not established"
     await admin.discovery.refresh()
     _installed.add(server)
 

@@ -1,13 +1,14 @@
 """The real binaries clew's tests and demo run: etcd, kube-apiserver, kube-controller-manager
-(the control plane) and helm (the render stage).
+(the control plane) and helm (the render stage); and, built the first time a test asks for it, an
+OpenTelemetry Collector (``otelcol``: the tracing tests' OTLP receiver).
 
 They are built from pinned Go modules (the ``gomod/`` directories next to this file, with their
 ``go.sum``) through the Go module proxy, and cached under a directory keyed by every version, so the
 second run builds nothing. A cold build of Kubernetes takes many minutes on two cores: progress is
 printed as packages compile.
 
-The control plane and helm are keyed separately, so pinning another helm never rebuilds Kubernetes
-(and the reverse).
+The control plane, helm and the collector are keyed separately, so pinning another helm or collector
+never rebuilds Kubernetes (and the reverse).
 
 Run ``python -m clew.testing.tools build`` (the test and demo scripts do) to build what is missing,
 or ``python -m clew.testing.tools build helm`` for one tool.
@@ -35,6 +36,8 @@ HELM_VERSION = "v3.22.0"
 # helm's default .Capabilities.KubeVersion comes from the client-go it is built with (v0.37 for
 # helm v3.22); its Makefile passes these through ldflags, without which helm reports v1.20.
 HELM_KUBE_MINOR = "37"
+# The collector's core release (its stable modules are v1.67.0; contrib modules v0.161.0).
+OTELCOL_VERSION = "v0.161.0"
 
 _VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 
@@ -99,6 +102,13 @@ TOOLS: tuple[GoTool, ...] = (
     GoTool("helm", "helm", "helm.sh/helm/v3/cmd/helm", _helm_ldflags()),
 )
 
+ON_DEMAND: tuple[GoTool, ...] = (
+    # A wrapper module with its own main.go (gomod/otelcol): otlp receiver, file exporter.
+    GoTool("otelcol", "otelcol", "clew.dev/tools/otelcol"),
+)
+"""Tools that ``build()`` without names leaves alone: a test builds them when it needs them
+(``build(say, ("otelcol",))``), so a plain bootstrap costs what it did."""
+
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager")
 """The tools a local control plane needs, for ``missing(CONTROL_PLANE)`` and
 ``build(say, CONTROL_PLANE)``."""
@@ -106,7 +116,7 @@ CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager")
 # Go modules whose binaries share one cache directory (keyed by ``tools_key()``); every other
 # module gets a directory keyed by its own version and files.
 _CONTROL_PLANE_MODULES = ("etcd", "k8s")
-_MODULE_VERSIONS = {"helm": HELM_VERSION}
+_MODULE_VERSIONS = {"helm": HELM_VERSION, "otelcol": OTELCOL_VERSION}
 
 
 def cache_root() -> Path:
@@ -121,13 +131,18 @@ def _gomod_dir(module: str) -> Path:
     return Path(str(resources.files("clew.testing") / "gomod" / module))
 
 
+def _module_files(module: str) -> list[Path]:
+    """go.mod, go.sum and the wrapper's own Go sources (if it has any), in a stable order."""
+    directory = _gomod_dir(module)
+    pinned = [directory / f for f in ("go.mod", "go.sum") if (directory / f).exists()]
+    return pinned + sorted(directory.glob("*.go"))
+
+
 def _digest(modules: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     for module in sorted(modules):
-        for fname in ("go.mod", "go.sum"):
-            path = _gomod_dir(module) / fname
-            if path.exists():
-                digest.update(path.read_bytes())
+        for path in _module_files(module):
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
 
 
@@ -151,10 +166,11 @@ def bin_dir(module: str = "k8s") -> Path:
 
 
 def _tool(name: str) -> GoTool:
-    for tool in TOOLS:
+    for tool in (*TOOLS, *ON_DEMAND):
         if tool.name == name:
             return tool
-    raise KeyError(f"unknown tool {name!r}; known: {', '.join(t.name for t in TOOLS)}")
+    known = ", ".join(t.name for t in (*TOOLS, *ON_DEMAND))
+    raise KeyError(f"unknown tool {name!r}; known: {known}")
 
 
 def binary(name: str) -> Path:
@@ -211,10 +227,8 @@ def _build_module(module: str, tools: list[GoTool], say: Callable[[str], None]) 
         raise ToolsMissing("the Go toolchain (go >= 1.26) is needed to build the control plane")
     work = cache_root() / "gomod" / module_key(module) / module
     work.mkdir(parents=True, exist_ok=True)
-    for fname in ("go.mod", "go.sum"):
-        src = _gomod_dir(module) / fname
-        if src.exists():
-            shutil.copyfile(src, work / fname)
+    for src in _module_files(module):
+        shutil.copyfile(src, work / src.name)
     env = _go_env()
     say(f"[{module}] downloading modules through the Go module proxy")
     subprocess.run([go, "mod", "download"], cwd=work, env=env, check=True)
