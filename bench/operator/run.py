@@ -31,7 +31,7 @@ async def main_async(args: argparse.Namespace) -> tuple[dict[str, list[float]], 
                 size=args.s3_size,
                 pushes=args.s3_pushes,
                 runs=args.runs,
-                poll_runs=args.runs,
+                poll_runs=args.poll_runs,
                 workers=args.workers,
             )
             await s3.run(env, cfg3, rows)
@@ -39,7 +39,10 @@ async def main_async(args: argparse.Namespace) -> tuple[dict[str, list[float]], 
             cfg7 = s7.Config(seconds=args.s7_seconds, runs=args.runs, workers=args.workers)
             await s7.run(env, cfg7, rows)
         if "s5" in only:
-            cfg5 = s5.Config(apps=args.s5_apps, runs=args.runs, workers=args.s5_workers)
+            sweep = tuple(int(w) for w in args.s5_sweep.split(",") if w)
+            cfg5 = s5.Config(
+                apps=args.s5_apps, runs=args.runs, workers=args.s5_workers, sweep=sweep
+            )
             await s5.run(env, cfg5, rows)
         rows["api_server_peak_rss"].append(
             report.peak_rss(env.plane.components["kube-apiserver"].pid)
@@ -53,8 +56,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--s3-size", type=int, default=5000)
     parser.add_argument("--s3-pushes", type=int, default=20, help="webhook pushes per run")
+    parser.add_argument("--poll-runs", type=int, default=10, help="S3 commits without webhook")
     parser.add_argument("--s5-apps", type=int, default=1000)
-    parser.add_argument("--s5-workers", type=int, default=4)
+    parser.add_argument("--s5-workers", type=int, default=32)
+    parser.add_argument(
+        "--s5-sweep", default="", help="also one S5 run at each of these worker counts, e.g. 4,16"
+    )
     parser.add_argument("--s7-seconds", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=4, help="controller workers in S3 and S7")
     parser.add_argument("--only", default="s3,s5,s7")

@@ -5,8 +5,10 @@ CI's signed generic webhook follows; the clock runs from the moment the push has
 watch opened beforehand (field selector on that ConfigMap) shows the new value. Before the next
 push the Application must be Ready at the pushed revision (health wait included), so pushes never
 overlap. The polling path is the same commit without a webhook, made at a random phase of the
-poll timer, first on the same 5,000-object Application switched to ``interval: 10s``, then on a
-50-object one (the timer without the cost of a large sync).
+poll timer: first on a 50-object Application created with ``interval: 10s`` (the timer without
+the cost of a large sync), then on the 5,000-object one switched to ``interval: 10s``. While
+polling, the reconciles and the Git server's ``info/refs`` requests are counted, which tells the
+reconciles that asked Git from those that reused a cached revision.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Config:
     size: int = 5000
     pushes: int = 20  # per run
     runs: int = 5
-    poll_runs: int = 5
+    poll_runs: int = 10
     poll_interval: float = 10.0
     workers: int = 4
     seed: int = 3
@@ -145,19 +147,34 @@ async def _webhook_pushes(
         say(f"S3 webhook run {r + 1}/{cfg.runs}: median {sorted(run)[len(run) // 2]:.2f}s")
 
 
-async def _polled_pushes(probe: Probe, cfg: Config, key: str) -> list[float]:
+async def _reconciles(env: Environment, ctl: controller.Controller) -> float:
+    metrics = await ctl.metrics(env.http)
+    return sum(v for k, v in metrics.items() if k.startswith("clew_reconcile_total{"))
+
+
+async def _polled_pushes(
+    env: Environment, ctl: controller.Controller, probe: Probe, cfg: Config, key: str, rows: Rows
+) -> None:
+    """Commits without a webhook. Besides commit → seen, count the reconciles in the window and
+    the ``info/refs`` requests the Git server saw for this repository: each reconcile that asks
+    Git costs one (its ``ls-remote``), each new commit one more (its fetch); a reconcile that
+    costs none used a revision it had cached."""
     rng = random.Random(cfg.seed)  # noqa: S311 - a reproducible schedule, not a secret
-    out = []
+    reconciles, lookups = await _reconciles(env, ctl), env.git.count("info/refs", probe.repo.name)
+    cpu, wall = ctl.cpu(), time.monotonic()
     for i in range(cfg.poll_runs):
         # The workload, not synchronisation: land the commit at a random phase of the timer.
         await asyncio.sleep(rng.uniform(0, cfg.poll_interval))
         value = f"{key}-{i}"
         sha, _, landed = await probe.push(value)
         seen = await probe.seen(value, 10 * cfg.poll_interval + 300)
-        out.append(seen - landed)
+        rows[f"s3_{key}_seen"].append(seen - landed)
         await probe.ready(sha, 900)
         say(f"S3 {key} {i + 1}/{cfg.poll_runs}: {seen - landed:.2f}s")
-    return out
+    rows[f"s3_{key}_controller_cores"].append((ctl.cpu() - cpu).total / (time.monotonic() - wall))
+    rows[f"s3_{key}_reconciles"].append(await _reconciles(env, ctl) - reconciles)
+    asked = env.git.count("info/refs", probe.repo.name) - lookups - cfg.poll_runs
+    rows[f"s3_{key}_reconciles_asking_git"].append(asked)
 
 
 async def _poll_big(
@@ -173,9 +190,7 @@ async def _poll_big(
     await env.admin.patch(API_VERSION, KIND, "big", patch, namespace=NAMESPACE)
     ready = apps.ready_at(probe.repo.head())
     await until(env.admin, API_VERSION, KIND, "big", NAMESPACE, ready, 900)
-    cpu, wall = ctl.cpu(), time.monotonic()
-    rows["s3_poll_big_seen"] += await _polled_pushes(probe, cfg, "poll_big")
-    rows["s3_poll_big_controller_cores"].append((ctl.cpu() - cpu).total / (time.monotonic() - wall))
+    await _polled_pushes(env, ctl, probe, cfg, "poll_big", rows)
 
 
 async def run(env: Environment, cfg: Config, rows: Rows) -> None:
@@ -204,7 +219,7 @@ async def run(env: Environment, cfg: Config, rows: Rows) -> None:
         say(f"S3 cold sync of {cfg.size}: {rows['s3_cold_sync'][-1]:.1f}s")
 
         await _webhook_pushes(env, ctl, big_probe, cfg, rows)
-        rows["s3_poll_small_seen"] += await _polled_pushes(small_probe, cfg, "poll_small")
+        await _polled_pushes(env, ctl, small_probe, cfg, "poll_small", rows)
         await _poll_big(env, ctl, big_probe, cfg, rows)
         rows["s3_controller_peak_rss"].append(ctl.peak_rss_mib())
     finally:

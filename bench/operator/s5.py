@@ -43,7 +43,8 @@ class Config:
     apps: int = 1000
     per_namespace: int = 100
     runs: int = 5
-    workers: int = 4
+    workers: int = 32
+    sweep: tuple[int, ...] = ()
     timeout: float = 1800.0
 
 
@@ -73,9 +74,11 @@ async def _create_all(admin: Any, objs: list[dict[str, Any]]) -> None:
     await asyncio.gather(*(one(o) for o in objs))
 
 
-async def _one_run(env: Environment, url: str, sha: str, cfg: Config, r: int, rows: Rows) -> None:
+async def _one_run(
+    env: Environment, url: str, sha: str, cfg: Config, run: str, workers: int, key: str, rows: Rows
+) -> None:
+    """Create all Applications and time them until Ready; ``key`` prefixes the rows."""
     admin = env.admin
-    run = f"s5r{r}"
     namespaces = _namespaces(run, cfg)
     for ns in namespaces:
         await apps.namespace_with_secret(admin, ns, GIT_USER, env.password)
@@ -89,7 +92,7 @@ async def _one_run(env: Environment, url: str, sha: str, cfg: Config, r: int, ro
         )
         for i in range(cfg.apps)
     ]
-    ctl = await controller.start(env.plane, admin, env.work / run, f"bench-{run}", cfg.workers)
+    ctl = await controller.start(env.plane, admin, env.work / run, f"bench-{run}", workers)
     tracker = apps.ReadyTracker(sha, cfg.apps)
     listed = asyncio.Event()
     consumer = Consumer(
@@ -118,18 +121,18 @@ async def _one_run(env: Environment, url: str, sha: str, cfg: Config, r: int, ro
         used = ctl.cpu() - cpu
         wall = time.monotonic() - started
         for name, seconds in components_cpu(env.plane).items():
-            rows[f"s5_{name}_cores"].append((seconds - plane[name]) / wall)
-        rows["s5_controller_cores"].append(used.total / wall)
-        rows["s5_ready_seconds"].append(done - started)
-        rows["s5_create_seconds"].append(created - started)
+            rows[f"{key}_{name}_cores"].append((seconds - plane[name]) / wall)
+        rows[f"{key}_controller_cores"].append(used.total / wall)
+        rows[f"{key}_ready_seconds"].append(done - started)
+        rows[f"{key}_create_seconds"].append(created - started)
         ready = [t - started for t in tracker.times.values()]
-        rows["s5_app_ready_p50"].append(percentile(ready, 50))
-        rows["s5_controller_peak_rss"].append(ctl.peak_rss_mib())
-        rows["s5_controller_cpu"].append(used.own)
-        rows["s5_controller_children_cpu"].append(used.children)
-        rows["s5_controller_requests_per_app"].append(spent.controller / cfg.apps)
+        rows[f"{key}_app_ready_p50"].append(percentile(ready, 50))
+        rows[f"{key}_controller_peak_rss"].append(ctl.peak_rss_mib())
+        rows[f"{key}_controller_cpu"].append(used.own)
+        rows[f"{key}_controller_children_cpu"].append(used.children)
+        rows[f"{key}_controller_requests_per_app"].append(spent.controller / cfg.apps)
         say(
-            f"S5 run {r + 1}/{cfg.runs}: all {cfg.apps} Ready in {done - started:.1f}s "
+            f"S5 {run} ({workers} workers): all {cfg.apps} Ready in {done - started:.1f}s "
             f"(created in {created - started:.1f}s), peak RSS {ctl.peak_rss_mib():.0f} MiB, "
             f"CPU {used.own:.1f}s + {used.children:.1f}s children, "
             f"{spent.controller / cfg.apps:.1f} requests/app"
@@ -140,9 +143,12 @@ async def _one_run(env: Environment, url: str, sha: str, cfg: Config, r: int, ro
     await apps.release(admin, objs)
     await teardown(admin, namespaces)
 
-    # The floors: the same objects written by a raw SSA loop, in namespaces of their own, and
-    # the time until all of them are healthy by the same rules clew's ``wait`` uses.
-    floor = _namespaces(f"s5b{r}", cfg)
+
+async def _floor(env: Environment, cfg: Config, run: str, rows: Rows) -> None:
+    """The same objects written by a raw SSA loop, in namespaces of their own, and the time
+    until all of them are healthy by the same rules clew's ``wait`` uses."""
+    admin = env.admin
+    floor = _namespaces(run, cfg)
     for ns in floor:
         await admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     raw = []
@@ -165,5 +171,9 @@ async def _one_run(env: Environment, url: str, sha: str, cfg: Config, r: int, ro
 async def run(env: Environment, cfg: Config, rows: Rows) -> None:
     repo = env.repo("s5")
     sha = await asyncio.to_thread(repo.commit, _tree(cfg), f"{cfg.apps} applications")
+    url = env.url(repo)
+    for workers in cfg.sweep:  # context: one run at each other worker count
+        await _one_run(env, url, sha, cfg, f"s5w{workers}", workers, f"s5_sweep_w{workers}", rows)
     for r in range(cfg.runs):
-        await _one_run(env, env.url(repo), sha, cfg, r, rows)
+        await _one_run(env, url, sha, cfg, f"s5r{r}", cfg.workers, "s5", rows)
+        await _floor(env, cfg, f"s5b{r}", rows)
