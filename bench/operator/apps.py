@@ -112,6 +112,21 @@ class ReadyTracker:
             self.reasons[key] = str((condition(seen.obj, "Ready") or {}).get("reason", "none"))
 
 
+class ReconcileCounter:
+    """Fed by a watch on Applications: how many reconciles each one started, counted as the
+    transitions of its ``Reconciling`` condition to True (set when a sync starts)."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, int] = {}
+        self._reconciling: dict[str, bool] = {}
+
+    def __call__(self, seen: Seen) -> None:
+        now = (condition(seen.obj, "Reconciling") or {}).get("status") == "True"
+        if now and not self._reconciling.get(seen.name, False):
+            self.started[seen.name] = self.started.get(seen.name, 0) + 1
+        self._reconciling[seen.name] = now
+
+
 async def release(admin: Cluster, apps: list[dict[str, Any]]) -> None:
     """Drop the controller's finalizer from Applications (the controller is stopped), so their
     namespaces can be deleted without the controller pruning anything."""

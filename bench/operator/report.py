@@ -243,7 +243,50 @@ def _s7(rows: Rows, args: argparse.Namespace) -> list[str]:
             "",
             "",
         ),
+        _row(
+            "changes reverted only after the next change (> 0.5 s), all runs",
+            f"{sum(rows['s7_clew_missed']):.0f}",
+            f"{sum(rows['s7_raw_missed']):.0f}",
+            "",
+            "",
+        ),
+        _row(
+            "Application reconciles during the churn (not Succeeded), all runs",
+            f"{sum(rows['s7_clew_reconciles']):.0f} ({sum(rows['s7_clew_failed_reconciles']):.0f})",
+            "",
+            "",
+            "",
+        ),
         _row("controller peak RSS", f"{_m(rows, 's7_clew_peak_rss'):.0f} MiB", "", "", ""),
+        "",
+        *_s7_polling(rows),
+    ]
+
+
+def _s7_polling(rows: Rows) -> list[str]:
+    if "s7_polling_latency" not in rows:
+        return []
+    lat = rows["s7_polling_latency"]
+    return [
+        "The same churn once more with the Application's `interval: 15s`, so that periodic "
+        "reconciles meet it:",
+        "",
+        _row(
+            "p50",
+            "p99",
+            "max",
+            "changes reverted only after the next change",
+            "reconciles (not Succeeded)",
+        ),
+        "|---:|---:|---:|---:|---:|",
+        _row(
+            _s(percentile(lat, 50)),
+            _s(percentile(lat, 99)),
+            _s(max(lat)),
+            f"{sum(rows['s7_polling_missed']):.0f} of {len(lat)}",
+            f"{sum(rows['s7_polling_reconciles']):.0f} "
+            f"({sum(rows['s7_polling_failed_reconciles']):.0f})",
+        ),
         "",
     ]
 

@@ -3,7 +3,11 @@ their floors, against one fresh local control plane and a real Git server; write
 docs/benchmarks-operator.md.
 
     .venv/bin/python -m bench.operator.run [--runs 5] [--s3-size 5000] [--s3-pushes 20]
-        [--s5-apps 1000] [--s7-seconds 60] [--workers 4] [--only s3,s5,s7]
+        [--poll-runs 10] [--s5-apps 1000] [--s5-workers 32] [--s5-sweep 4,16]
+        [--s7-seconds 60] [--workers 4] [--kcm-qps 500] [--only s3,s5,s7]
+
+Where the controller is slow, ``python -m bench.operator.profile`` runs the same scenarios with
+the controller in-process and says where its time goes.
 """
 
 from __future__ import annotations
@@ -77,8 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     rows, notes = asyncio.run(main_async(args))
-    command = "  ".join([".venv/bin/python -m bench.operator.run", *sys.argv[1:]]).strip()
-    command = " ".join(command.split())
+    command = " ".join([".venv/bin/python -m bench.operator.run", *sys.argv[1:]])
     if args.samples:
         Path(args.samples).write_text(json.dumps(rows, indent=1))
     text = report.render(rows, notes, args, command, time.monotonic() - started)

@@ -25,7 +25,7 @@ import yaml
 from bench.operator import apps, controller, floors, manifests
 from bench.operator.apimetrics import api_counts
 from bench.operator.env import GIT_USER, Environment, say, teardown
-from bench.operator.watching import Consumer, FirstSeen, follow
+from bench.operator.watching import Consumer, FirstSeen, Seen, follow
 from clew.controller.reconciler import RECONCILE_ANNOTATION
 from clew.controller.spec import API_VERSION, KIND
 from clew.report import conditions
@@ -76,6 +76,7 @@ class Probe:
         self.namespace = objs[0]["metadata"]["name"]  # the ConfigMap's namespace is the first
         self.values = FirstSeen(_probe_value)
         self.revisions = FirstSeen(_applied_revision)
+        self.reconciles = apps.ReconcileCounter()
         self._consumers: list[Consumer] = []
 
     async def open(self) -> None:
@@ -86,8 +87,15 @@ class Probe:
             field_selector="metadata.name=o00000", listed=listed[0],
         )  # fmt: skip
         applications = follow(admin, API_VERSION, KIND, NAMESPACE, listed=listed[1])
-        self._consumers = [Consumer(probe, self.values), Consumer(applications, self.revisions)]
+        self._consumers = [
+            Consumer(probe, self.values),
+            Consumer(applications, self._application),
+        ]
         await asyncio.gather(*(e.wait() for e in listed))
+
+    def _application(self, seen: Seen) -> None:
+        self.revisions(seen)
+        self.reconciles(seen)
 
     async def push(self, value: str) -> tuple[str, float, float]:
         """Commit ``value``; return the sha, the commit's duration and when it had landed."""
@@ -147,20 +155,22 @@ async def _webhook_pushes(
         say(f"S3 webhook run {r + 1}/{cfg.runs}: median {sorted(run)[len(run) // 2]:.2f}s")
 
 
-async def _reconciles(env: Environment, ctl: controller.Controller) -> float:
-    metrics = await ctl.metrics(env.http)
-    return sum(v for k, v in metrics.items() if k.startswith("clew_reconcile_total{"))
-
-
 async def _polled_pushes(
-    env: Environment, ctl: controller.Controller, probe: Probe, cfg: Config, key: str, rows: Rows
+    env: Environment,
+    ctl: controller.Controller,
+    probe: Probe,
+    app: str,
+    cfg: Config,
+    key: str,
+    rows: Rows,
 ) -> None:
-    """Commits without a webhook. Besides commit → seen, count the reconciles in the window and
-    the ``info/refs`` requests the Git server saw for this repository: each reconcile that asks
-    Git costs one (its ``ls-remote``), each new commit one more (its fetch); a reconcile that
-    costs none used a revision it had cached."""
+    """Commits without a webhook. Besides commit → seen, count ``app``'s reconciles in the
+    window (on the watch) and the ``info/refs`` requests the Git server saw for its repository:
+    each reconcile that asks Git costs one (its ``ls-remote``), each new commit one more (its
+    fetch); a reconcile that costs none used a revision it had cached."""
     rng = random.Random(cfg.seed)  # noqa: S311 - a reproducible schedule, not a secret
-    reconciles, lookups = await _reconciles(env, ctl), env.git.count("info/refs", probe.repo.name)
+    reconciles = probe.reconciles.started.get(app, 0)
+    lookups = env.git.count("info/refs", probe.repo.name)
     cpu, wall = ctl.cpu(), time.monotonic()
     for i in range(cfg.poll_runs):
         # The workload, not synchronisation: land the commit at a random phase of the timer.
@@ -172,7 +182,7 @@ async def _polled_pushes(
         await probe.ready(sha, 900)
         say(f"S3 {key} {i + 1}/{cfg.poll_runs}: {seen - landed:.2f}s")
     rows[f"s3_{key}_controller_cores"].append((ctl.cpu() - cpu).total / (time.monotonic() - wall))
-    rows[f"s3_{key}_reconciles"].append(await _reconciles(env, ctl) - reconciles)
+    rows[f"s3_{key}_reconciles"].append(probe.reconciles.started.get(app, 0) - reconciles)
     asked = env.git.count("info/refs", probe.repo.name) - lookups - cfg.poll_runs
     rows[f"s3_{key}_reconciles_asking_git"].append(asked)
 
@@ -190,7 +200,7 @@ async def _poll_big(
     await env.admin.patch(API_VERSION, KIND, "big", patch, namespace=NAMESPACE)
     ready = apps.ready_at(probe.repo.head())
     await until(env.admin, API_VERSION, KIND, "big", NAMESPACE, ready, 900)
-    await _polled_pushes(env, ctl, probe, cfg, "poll_big", rows)
+    await _polled_pushes(env, ctl, probe, "big", cfg, "poll_big", rows)
 
 
 async def run(env: Environment, cfg: Config, rows: Rows) -> None:
@@ -219,7 +229,7 @@ async def run(env: Environment, cfg: Config, rows: Rows) -> None:
         say(f"S3 cold sync of {cfg.size}: {rows['s3_cold_sync'][-1]:.1f}s")
 
         await _webhook_pushes(env, ctl, big_probe, cfg, rows)
-        await _polled_pushes(env, ctl, small_probe, cfg, "poll_small", rows)
+        await _polled_pushes(env, ctl, small_probe, "small", cfg, "poll_small", rows)
         await _poll_big(env, ctl, big_probe, cfg, rows)
         rows["s3_controller_peak_rss"].append(ctl.peak_rss_mib())
     finally:

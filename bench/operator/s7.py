@@ -10,7 +10,10 @@ minus background noise measured over a quiet window of the same controller just 
 divided by the reverts the watch saw. The controller's CPU comes from ``/proc/<pid>/stat``.
 
 Each run measures clew, then the floor (:mod:`bench.operator.healer`) on its own namespace under
-the same load, so both see the same machine at nearly the same time.
+the same load, so both see the same machine at nearly the same time. The Application's interval
+is 10m, so its periodic reconcile rarely meets the churn; one extra run with ``interval: 15s``
+shows what happens when it does (reconciles during the window and their results, changes
+reverted only after the next change of the same object, the Ready condition afterwards).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from bench.operator.watching import Consumer, Seen, follow
 from clew.apply import PART_OF
 from clew.cluster import Cluster
 from clew.controller.spec import API_VERSION, KIND
-from clew.testing.waiting import until
+from clew.testing.waiting import condition, until
 
 NAMESPACE = "s7"
 RAW_NAMESPACE = "s7-raw"
 GIT_VALUE = "git"
 MANAGER = "bench-drift"
+SLOW = 0.5  # seconds: half the time until the same object is changed again
+POLLING = "15s"  # the extra run's interval, so periodic reconciles meet the churn
 
 Rows = defaultdict[str, list[float]]
 
@@ -200,12 +205,43 @@ def _record(rows: Rows, key: str, result: Churn) -> None:
     )
     rows[f"{key}_cores"].append(result.cpu_seconds / result.wall)
     rows[f"{key}_reverts"].append(result.reverts)
+    # Changes reverted only after the next change of the same object (a second later): the
+    # change itself was not acted upon.
+    rows[f"{key}_missed"].append(sum(1 for x in result.latencies if x > SLOW))
     say(
         f"S7 {key}: p50 {percentile(result.latencies, 50):.3f}s p99 "
         f"{percentile(result.latencies, 99):.3f}s, {result.requests / max(1, result.reverts):.2f} "
         f"req/correction, {result.cpu_seconds / result.wall:.2f} cores, "
         f"{result.unrestored} unrestored; {dict(sorted(result.by_resource.items()))}"
     )
+
+
+def _reconciles(metrics: dict[str, float]) -> dict[str, float]:
+    """Reconciles so far by result, from the controller's ``clew_reconcile_total``."""
+    out = {}
+    for sample, value in metrics.items():
+        if sample.startswith("clew_reconcile_total{"):
+            out[sample.split('result="', 1)[1].split('"', 1)[0]] = value
+    return out
+
+
+async def _clew_churn(
+    env: Environment, ctl: controller.Controller, cfg: Config, key: str, tag: str, rows: Rows
+) -> None:
+    before = _reconciles(await ctl.metrics(env.http))
+    result = await churn(env.admin, NAMESPACE, PART_OF, lambda: ctl.cpu().total, cfg, tag)
+    _record(rows, key, result)
+    after = _reconciles(await ctl.metrics(env.http))
+    failed = sum(v - before.get(k, 0) for k, v in after.items() if k != "Succeeded")
+    rows[f"{key}_reconciles"].append(sum(after.values()) - sum(before.values()))
+    rows[f"{key}_failed_reconciles"].append(failed)
+    app = await env.admin.get(API_VERSION, KIND, "drift", NAMESPACE)
+    ready = condition(app, "Ready") or {}
+    if ready.get("status") != "True":
+        env.notes.append(
+            f"S7 ({key}): after the churn the Application was Ready={ready.get('status')} "
+            f"{ready.get('reason')}: `{str(ready.get('message'))[:300]}`"
+        )
 
 
 async def run(env: Environment, cfg: Config, rows: Rows) -> None:
@@ -232,12 +268,7 @@ async def run(env: Environment, cfg: Config, rows: Rows) -> None:
         await admin.create(apps.application("drift", NAMESPACE, env.url(repo), "deploy"))
         await until(admin, API_VERSION, KIND, "drift", NAMESPACE, apps.ready_at(sha), 300)
         for r in range(cfg.runs):
-            result = await churn(admin, NAMESPACE, PART_OF, lambda: ctl.cpu().total, cfg, f"c{r}")
-            _record(rows, "s7_clew", result)
-            metrics = await ctl.metrics(env.http)
-            rows["s7_clew_counted_corrections_total"].append(
-                metrics.get("clew_drift_corrections_total", 0)
-            )
+            await _clew_churn(env, ctl, cfg, "s7_clew", f"c{r}", rows)
             result = await churn(
                 admin,
                 RAW_NAMESPACE,
@@ -248,6 +279,12 @@ async def run(env: Environment, cfg: Config, rows: Rows) -> None:
             )
             _record(rows, "s7_raw", result)
         rows["s7_clew_peak_rss"].append(ctl.peak_rss_mib())
+        # One more run with periodic reconciles during the churn (interval 15s): what a
+        # reconcile does to drift correction when it meets another writer.
+        patch = {"spec": {"interval": POLLING}}
+        await admin.patch(API_VERSION, KIND, "drift", patch, namespace=NAMESPACE)
+        await until(admin, API_VERSION, KIND, "drift", NAMESPACE, apps.ready_at(sha), 300)
+        await _clew_churn(env, ctl, cfg, "s7_polling", "p", rows)
     finally:
         env.stopped("S7", ctl)
         raw.terminate()
