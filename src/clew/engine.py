@@ -2,9 +2,11 @@
 
 This is the only code that knows the order of the stages; the CLI push path (``clew apply``) and
 the operator run it the same way. Each failing stage ends the sync with its own reason
-(``FetchFailed``, ``RenderFailed``, ``ApplyFailed``, ``PruneFailed``, ``HealthCheckFailed``), and
-safety rules live here: never prune after a failed fetch, render or apply, and never prune an
-empty desired set over a non-empty inventory unless it is explicitly allowed.
+(``FetchFailed``, ``RenderFailed``, ``ApplyFailed``, ``PruneFailed``, ``HealthCheckFailed``,
+``HookFailed``), and safety rules live here: never prune after a failed fetch, render, hook or
+apply, and never prune an empty desired set over a non-empty inventory unless it is explicitly
+allowed. Helm hooks run around the apply (pre-install/pre-upgrade before it, post-install/
+post-upgrade after prune and wait), and pre-delete/post-delete only in :func:`uninstall`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from opentelemetry import trace
 
 from clew import apply, plan, render, wait
 from clew.cluster import Cluster, ClusterError, NotFound
-from clew.model import Action, Change, ChangeSet, ClewError, Manifest, ObjectRef, Snapshot
+from clew.model import (
+    Action,
+    Change,
+    ChangeSet,
+    ClewError,
+    HookEvent,
+    Hooks,
+    Manifest,
+    ObjectRef,
+    Snapshot,
+)
 from clew.report import tracing
 
 _tracer = trace.get_tracer(tracing.TRACER)
@@ -51,6 +63,8 @@ class SyncResult:
     pruned: ChangeSet = field(default_factory=ChangeSet)
     health: wait.WaitResult | None = None
     desired: list[Manifest] = field(default_factory=list)  # as applied: namespaced and labelled
+    hooks: Hooks = field(default_factory=Hooks)  # rendered Helm hooks, not in ``manifests``
+    hook_changes: ChangeSet = field(default_factory=ChangeSet)  # one Change per hook run
     reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
     error: str = ""
     durations: dict[str, float] = field(default_factory=dict)
@@ -67,6 +81,7 @@ class SyncResult:
             for change in self.plan.changeset().changes:
                 if change.ref not in applied:
                     out.add(change)
+        out.extend(self.hook_changes)
         out.extend(self.applied)
         out.extend(self.pruned)
         return out
@@ -152,11 +167,13 @@ async def _sync(
                 str(snapshot.path.relative_to(snapshot.root)),
                 options.render,
             )
+            result.manifests, result.hooks = render.split_hooks(result.manifests)
         except ClewError as exc:
             return fail("RenderFailed", exc)
         span.set_attribute("clew.objects.count", len(result.manifests))
     timed("render", started)
-    progress.stage("render", f"{len(result.manifests)} objects")
+    hooks = f" and {len(result.hooks)} hooks" if result.hooks else ""
+    progress.stage("render", f"{len(result.manifests)} objects{hooks}")
 
     try:
         return await _plan_apply_prune_wait(cluster, options, progress, result, fail, timed)
@@ -213,6 +230,12 @@ async def _plan_apply_prune_wait(
         span.set_attribute("clew.objects.to_apply", len(desired) - len(skip))
         span.set_attribute("clew.objects.stale", len(stale))
     timed("plan", started)
+
+    hook_run = await _hook_run(cluster, options, progress, result, inventory)
+    install = not inventory.members  # helm's first install; every later sync is an upgrade
+    pre = HookEvent.PRE_INSTALL if install else HookEvent.PRE_UPGRADE
+    if failed := await _run_hooks(cluster, hook_run, result, pre):
+        return fail("HookFailed", failed)  # nothing applied, nothing pruned
 
     started = time.monotonic()
     with _tracer.start_as_current_span("apply") as span:
@@ -298,6 +321,9 @@ async def _plan_apply_prune_wait(
             timed("wait", started)
             if not result.health.ok:
                 return fail("HealthCheckFailed", result.health.summary())
+    post = HookEvent.POST_INSTALL if install else HookEvent.POST_UPGRADE
+    if failed := await _run_hooks(cluster, hook_run, result, post):
+        return fail("HookFailed", failed)
     return result
 
 
@@ -341,6 +367,92 @@ async def delete_all(
     return pruned
 
 
+async def _hook_run(
+    cluster: Cluster,
+    options: SyncOptions,
+    progress: Progress,
+    result: SyncResult,
+    inventory: apply.Inventory,
+    record: apply.HookRecord | None = None,
+) -> apply.HookRun | None:
+    if not result.hooks:
+        return None
+    return await apply.prepare_hooks(
+        cluster,
+        inventory,
+        result.manifests,
+        result.hooks,
+        wait.compute,
+        timeout=options.timeout,
+        on_change=progress.change,
+        record=record,
+    )
+
+
+async def _run_hooks(
+    cluster: Cluster,
+    run: apply.HookRun | None,
+    result: SyncResult,
+    event: HookEvent,
+    *,
+    save: bool = True,
+) -> str:
+    """Run the hooks of ``event`` and record which succeeded; the failure, or "" when none."""
+    if run is None:
+        return ""
+    phase = result.hooks.phase(event)
+    changes = ChangeSet()
+    if phase:
+        with _tracer.start_as_current_span("hooks", attributes={"clew.hook.event": event.value}):
+            changes = await apply.run_hooks(cluster, phase, event, run)
+        result.hook_changes.extend(changes)
+    if save or changes.failed:
+        await apply.save_record(cluster, run.inventory, run.record)
+    return changes.failed[0].error if changes.failed else ""
+
+
+async def uninstall(
+    cluster: Cluster, fetch: FetchSnapshot, options: SyncOptions, progress: Progress | None = None
+) -> SyncResult:
+    """Delete an application (deleted with prune on): its pre-delete hooks, then every object of
+    its inventory (:func:`delete_all`), then its post-delete hooks. The source is fetched and
+    rendered only when the last sync recorded delete hooks; if that fails, or a pre-delete hook
+    fails, nothing is deleted."""
+    progress = progress or Progress()
+    result = SyncResult()
+
+    def fail(reason: str, error: ClewError | str) -> SyncResult:
+        result.reason, result.error = reason, str(error)
+        return result
+
+    inventory = await apply.load(cluster, options.name, options.namespace)
+    record = await apply.load_record(cluster, inventory)
+    if record.delete_hooks:
+        try:
+            result.snapshot = snapshot = await fetch()
+            manifests = await asyncio.to_thread(
+                render.render,
+                snapshot.root,
+                str(snapshot.path.relative_to(snapshot.root)),
+                options.render,
+            )
+            result.manifests, result.hooks = render.split_hooks(manifests)
+        except ClewError as exc:
+            return fail("FetchFailed" if result.snapshot is None else "RenderFailed", exc)
+    run = await _hook_run(cluster, options, progress, result, inventory, record)
+    if failed := await _run_hooks(cluster, run, result, HookEvent.PRE_DELETE):
+        return fail("HookFailed", failed)
+    result.pruned = await delete_all(
+        cluster, options.name, options.namespace, concurrency=options.concurrency
+    )
+    if result.pruned.failed:
+        return fail("PruneFailed", _summary(result.pruned.failed))
+    # The record went with the inventory; it is written back only for a retry after a failure.
+    if failed := await _run_hooks(cluster, run, result, HookEvent.POST_DELETE, save=False):
+        return fail("HookFailed", failed)
+    return result
+
+
 def _summary(failed: list[Change]) -> str:
     first = failed[0]
     more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
@@ -351,4 +463,13 @@ def count(changes: ChangeSet) -> dict[str, int]:
     return {action.value: n for action, n in changes.counts().items() if n}
 
 
-__all__ = ["Action", "Progress", "SyncOptions", "SyncResult", "count", "delete_all", "sync"]
+__all__ = [
+    "Action",
+    "Progress",
+    "SyncOptions",
+    "SyncResult",
+    "count",
+    "delete_all",
+    "sync",
+    "uninstall",
+]

@@ -3,7 +3,9 @@
 - :func:`apply_stages` applies planned objects stage by stage (CRDs established before their
   custom resources), concurrently within a stage;
 - :mod:`clew.apply.applyset` keeps the inventory as a KEP-3659 ApplySet;
-- :func:`prune` deletes inventory members no longer desired, without LIST calls.
+- :func:`prune` deletes inventory members no longer desired, without LIST calls;
+- :func:`run_hooks` runs one phase of Helm hooks (:mod:`clew.apply.hooks`), and
+  :mod:`clew.apply.hookrecord` remembers which already succeeded.
 """
 
 from clew.apply.applyset import (
@@ -17,14 +19,21 @@ from clew.apply.applyset import (
     member_of,
     save,
 )
+from clew.apply.hookrecord import HookRecord, load_record, save_record
+from clew.apply.hooks import HOOK_OF, HookRun
+from clew.apply.hooks import prepare as prepare_hooks
+from clew.apply.hooks import run_phase as run_hooks
 from clew.apply.prune import candidates, prune
 from clew.apply.staged import ApplyItem, ApplyOptions, apply_stages, wait_established
 
 __all__ = [
+    "HOOK_OF",
     "PART_OF",
     "PRUNE_ANNOTATION",
     "ApplyItem",
     "ApplyOptions",
+    "HookRecord",
+    "HookRun",
     "Inventory",
     "Member",
     "apply_stages",
@@ -32,8 +41,12 @@ __all__ = [
     "candidates",
     "label",
     "load",
+    "load_record",
     "member_of",
+    "prepare_hooks",
     "prune",
+    "run_hooks",
     "save",
+    "save_record",
     "wait_established",
 ]

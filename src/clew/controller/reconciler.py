@@ -170,6 +170,11 @@ class Reconciler:
     # -- steps ----------------------------------------------------------------------------------
 
     async def _sync(self, key: AppKey, spec: AppSpec) -> engine.SyncResult:
+        options = self._options(key, spec)
+        return await engine.sync(self._client_for(key, spec), self._fetcher(key, spec), options)
+
+    def _fetcher(self, key: AppKey, spec: AppSpec, revision: str = "") -> engine.FetchSnapshot:
+        """Fetch ``revision``, else the pinned one, else what the ref resolves to now."""
         source_spec = spec.source
 
         async def fetch() -> Snapshot:
@@ -182,10 +187,12 @@ class Reconciler:
             source = GitSource(source_spec.repo_url, source_spec.ref, creds, policy)
             started = time.monotonic()
             try:
-                revision = spec.pin_revision or await self.revisions.resolve(
-                    source, ttl=spec.interval
+                commit = (
+                    revision
+                    or spec.pin_revision
+                    or await self.revisions.resolve(source, ttl=spec.interval)
                 )
-                pinned = GitSource(source_spec.repo_url, revision, creds, policy)
+                pinned = GitSource(source_spec.repo_url, commit, creds, policy)
                 snapshot = await self.snapshots.fetch(pinned, source_spec.path)
             except ClewError:
                 self._observe_fetch("failed", started)
@@ -193,7 +200,10 @@ class Reconciler:
             self._observe_fetch("succeeded", started)
             return snapshot
 
-        options = engine.SyncOptions(
+        return fetch
+
+    def _options(self, key: AppKey, spec: AppSpec) -> engine.SyncOptions:
+        return engine.SyncOptions(
             name=inventory_name(key),
             namespace=spec.destination_namespace,
             prune=spec.prune,
@@ -209,7 +219,6 @@ class Reconciler:
                 helm_binary=self.helm_binary,
             ),
         )
-        return await engine.sync(self._client_for(key, spec), fetch, options)
 
     def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
         """The controller's client, or one impersonating the Application's ServiceAccount."""
@@ -248,14 +257,20 @@ class Reconciler:
         except InvalidSpec:
             spec = None  # never prune on a spec we cannot read
         if spec is not None and spec.prune and not spec.suspend:
-            pruned = await engine.delete_all(
-                self._client_for(key, spec), inventory_name(key), spec.destination_namespace
+            # Delete hooks are rendered from what was last applied, as helm uninstalls a release.
+            applied = str((app.get("status") or {}).get("lastAppliedRevision") or "")
+            result = await engine.uninstall(
+                self._client_for(key, spec),
+                self._fetcher(key, spec, applied),
+                self._options(key, spec),
             )
-            if pruned.failed:
-                first = pruned.failed[0]
-                await self._event(app, "Warning", "PruneFailed", f"{first.ref}: {first.error}")
-                return Outcome(30.0, False, "PruneFailed")
-            await self._event(app, "Normal", "Pruned", f"deleted {len(pruned.changes)} objects")
+            if not result.ok:
+                await self._finish(app, ok=False, reason=result.reason, message=result.error)
+                await self._event(app, "Warning", result.reason, result.error)
+                return Outcome(30.0, False, result.reason)
+            hooks = f", ran {len(result.hook_changes.changes)} hooks" if result.hooks else ""
+            pruned = len(result.pruned.changes)
+            await self._event(app, "Normal", "Pruned", f"deleted {pruned} objects{hooks}")
         finalizers.remove(FINALIZER)
         await self.cluster.patch(
             API_VERSION,

@@ -4,6 +4,7 @@ the base error of each stage. Depends on nothing else in clew."""
 from clew.model.changes import Action, Change, ChangeSet
 from clew.model.errors import ClewError, RenderError, SourceError
 from clew.model.health import Health, HealthResult
+from clew.model.hooks import DeletePolicy, Hook, HookEvent, Hooks
 from clew.model.manifest import Manifest
 from clew.model.refs import ObjectRef
 from clew.model.snapshot import CommitInfo, Snapshot
@@ -14,8 +15,12 @@ __all__ = [
     "ChangeSet",
     "ClewError",
     "CommitInfo",
+    "DeletePolicy",
     "Health",
     "HealthResult",
+    "Hook",
+    "HookEvent",
+    "Hooks",
     "Manifest",
     "ObjectRef",
     "RenderError",

@@ -5,7 +5,8 @@ runs it and returns :class:`clew.model.Manifest` values in a deterministic order
 touches a cluster, never reads outside the snapshot and never reaches the network (unless remote
 Kustomize bases are allowed); every failure is a :class:`clew.model.RenderError` subclass from
 :mod:`clew.render.errors`. Namespaces are left as rendered: defaulting them needs discovery, which
-is the plan stage's.
+is the plan stage's. :func:`split_hooks` separates Helm hooks from the release's ordinary objects
+and puts them in run order.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from clew.model import Manifest
 from clew.render.errors import InvalidManifestError, ToolError, UnsafeSourceError
 from clew.render.helm import render_helm
+from clew.render.hooks import split_hooks
 from clew.render.kustomize import find_kustomization, render_kustomize
 from clew.render.objects import check_unique
 from clew.render.options import RenderKind, RenderOptions
@@ -30,6 +32,7 @@ __all__ = [
     "UnsafeSourceError",
     "detect",
     "render",
+    "split_hooks",
 ]
 
 

@@ -7,8 +7,10 @@ before helm runs. helm follows symlinks inside a chart, so the whole chart is ch
 symlink leaving the snapshot is refused.
 
 Output: CRDs from ``crds/`` are included (``--include-crds``: a GitOps engine installs them), test
-hooks are not (``--skip-tests``), other hooks are rendered as plain objects. Each object's origin is
-its template's path in the snapshot, from helm's ``# Source:`` comments.
+hooks are not (``--skip-tests``). Other hooks are rendered with their ``helm.sh/hook`` annotations
+and stay in the list: :func:`clew.render.hooks.split_hooks` takes them out of the release's
+ordinary objects so the engine runs them in their lifecycle phase (docs/helm-hooks.md). Each
+object's origin is its template's path in the snapshot, from helm's ``# Source:`` comments.
 """
 
 from __future__ import annotations
