@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from clew.apply.applyset import PART_OF, Inventory
 from clew.apply.hookrecord import HookRecord, load_record, release_digest
-from clew.cluster import FIELD_MANAGER, Cluster, ClusterError, Gone, NotFound
+from clew.cluster import FIELD_MANAGER, Cluster, ClusterError, Gone, Invalid, NotFound
 from clew.model import (
     Action,
     Change,
@@ -41,6 +41,7 @@ from clew.model import (
 )
 
 HOOK_OF = "clew.dev/hook-of"
+DELETE_POLICY = "helm.sh/hook-delete-policy"
 _RUN_TO_COMPLETION = {("batch", "Job"), ("", "Pod")}
 _T = TypeVar("_T")
 
@@ -202,7 +203,17 @@ async def _run_one(
             )
         if live is not None and DeletePolicy.BEFORE_HOOK_CREATION in hook.policies:
             await _delete(cluster, live, wait=True, timeout=run.timeout)
-        stored, created = await cluster.apply_created(obj, field_manager=FIELD_MANAGER, force=True)
+        try:
+            stored, created = await cluster.apply_created(
+                obj, field_manager=FIELD_MANAGER, force=True
+            )
+        except Invalid as exc:
+            if live is None or "immutable" not in exc.message:
+                raise
+            raise _HookFailed(
+                "it exists from an earlier run and cannot be changed in place (an immutable "
+                f"field differs); add before-hook-creation to {DELETE_POLICY}, or delete it"
+            ) from None
         if (resource.group, ref.kind) in _RUN_TO_COMPLETION:
             try:
                 outcome = await asyncio.wait_for(
