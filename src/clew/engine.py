@@ -412,12 +412,18 @@ async def _run_hooks(
 
 
 async def uninstall(
-    cluster: Cluster, fetch: FetchSnapshot, options: SyncOptions, progress: Progress | None = None
+    cluster: Cluster,
+    fetch: FetchSnapshot,
+    options: SyncOptions,
+    progress: Progress | None = None,
+    *,
+    hooks: bool = True,
 ) -> SyncResult:
     """Delete an application (deleted with prune on): its pre-delete hooks, then every object of
     its inventory (:func:`delete_all`), then its post-delete hooks. The source is fetched and
     rendered only when the last sync recorded delete hooks; if that fails, or a pre-delete hook
-    fails, nothing is deleted."""
+    fails, nothing is deleted. ``hooks=False`` prunes without them (their namespace is being
+    deleted, so they could not run)."""
     progress = progress or Progress()
     result = SyncResult()
 
@@ -427,7 +433,7 @@ async def uninstall(
 
     inventory = await apply.load(cluster, options.name, options.namespace)
     record = await apply.load_record(cluster, inventory)
-    if record.delete_hooks:
+    if record.delete_hooks and hooks:
         try:
             result.snapshot = snapshot = await fetch()
             manifests = await asyncio.to_thread(

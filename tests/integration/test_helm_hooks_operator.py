@@ -4,6 +4,8 @@ sync; deleting the Application runs that hook exactly once, before prune, and a 
 after prune. A pre-delete Job that fails stops the deletion: nothing is pruned, the Application
 stays with Ready=False, reason HookFailed, naming the hook.
 
+When the namespace itself is deleted, the delete hooks are skipped rather than holding it forever.
+
 Order is observed from one watch of the namespace's ConfigMaps (one stream, in etcd order)."""
 
 from __future__ import annotations
@@ -202,3 +204,31 @@ async def test_a_failing_pre_delete_hook_stops_the_deletion(
         API_VERSION, KIND, "shop", {"metadata": {"finalizers": None}}, namespace=ns
     )
     await until(kube_admin, API_VERSION, KIND, "shop", ns, lambda a: a is None, 30)
+
+
+async def test_deleting_the_namespace_does_not_wait_for_delete_hooks(
+    helm_controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+) -> None:
+    # The hook could not be created in a namespace being deleted, nor the credentials read:
+    # the finalizer prunes without it instead of holding the namespace forever.
+    ns = kube_namespace
+    sha = git_repo.commit(chart_files(kept=KEPT), "a pre-delete hook")
+    await git_secret(kube_admin, ns, git_http)
+    await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
+    await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(sha), 60)
+    # Hold the inventory (and its record of delete hooks) while the namespace goes, so the
+    # finalizer surely finds it, whatever order the namespace controller deletes things in.
+    inventory = f"clew-{ns}.shop"
+    hold = {"metadata": {"finalizers": ["clew.dev/test-hold"]}}
+    await kube_admin.patch("v1", "ConfigMap", inventory, hold, namespace=ns)
+    await kube_admin.delete("v1", "Namespace", ns)
+    try:
+        await until(kube_admin, API_VERSION, KIND, "shop", ns, lambda a: a is None, 60)
+        assert not await exists(kube_admin, "goodbye", ns)
+    finally:
+        release = {"metadata": {"finalizers": None}}
+        await kube_admin.patch("v1", "ConfigMap", inventory, release, namespace=ns)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from opentelemetry import trace
 
 from clew import engine, render
-from clew.cluster import Cluster, NotFound
+from clew.cluster import Cluster, ClusterError, NotFound
 from clew.controller import credentials
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
@@ -257,12 +257,18 @@ class Reconciler:
         except InvalidSpec:
             spec = None  # never prune on a spec we cannot read
         if spec is not None and spec.prune and not spec.suspend:
-            # Delete hooks are rendered from what was last applied, as helm uninstalls a release.
+            # Delete hooks are rendered from what was last applied, as helm uninstalls a release;
+            # in a namespace being deleted they cannot run (nor can credentials be read).
             applied = str((app.get("status") or {}).get("lastAppliedRevision") or "")
+            going = await self._terminating(key.namespace, spec.destination_namespace)
+            if going:
+                note = f"namespace {going} is being deleted: delete hooks, if any, are not run"
+                await self._event(app, "Warning", "HooksSkipped", note)
             result = await engine.uninstall(
                 self._client_for(key, spec),
                 self._fetcher(key, spec, applied),
                 self._options(key, spec),
+                hooks=not going,
             )
             if not result.ok:
                 await self._finish(app, ok=False, reason=result.reason, message=result.error)
@@ -286,6 +292,19 @@ class Reconciler:
         )
         self._forget(key)
         return Outcome(None, True, "Deleted")
+
+    async def _terminating(self, *namespaces: str) -> str:
+        """The first of ``namespaces`` that is being deleted (or is gone), else ""."""
+        for name in dict.fromkeys(namespaces):
+            try:
+                namespace = await self.cluster.get("v1", "Namespace", name)
+            except NotFound:
+                return name
+            except ClusterError:  # cannot tell (e.g. not allowed to read Namespaces): run them
+                continue
+            if (namespace.get("metadata") or {}).get("deletionTimestamp"):
+                return name
+        return ""
 
     async def _ensure_finalizer(self, key: AppKey, app: dict[str, Any]) -> None:
         finalizers = list(app["metadata"].get("finalizers") or [])
