@@ -2,7 +2,8 @@
 the issue's reproduction (a chart whose only hook is a pre-delete ConfigMap) creates nothing on
 sync; deleting the Application runs that hook exactly once, before prune, and a post-delete hook
 after prune. A pre-delete Job that fails stops the deletion: nothing is pruned, the Application
-stays with Ready=False, reason HookFailed, naming the hook.
+stays with Ready=False, reason HookFailed, naming the hook; a failing pre-install Job is the
+Application's Ready reason too, and nothing is applied after it.
 
 When the namespace itself is deleted, the delete hooks are skipped rather than holding it forever.
 
@@ -232,3 +233,29 @@ async def test_deleting_the_namespace_does_not_wait_for_delete_hooks(
     finally:
         release = {"metadata": {"finalizers": None}}
         await kube_admin.patch("v1", "ConfigMap", inventory, release, namespace=ns)
+
+
+async def test_a_failing_sync_hook_is_the_application_s_ready_reason(
+    helm_controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+) -> None:
+    ns = kube_namespace
+    migrate = FAILING_JOB.replace("name: drain", "name: migrate").replace(
+        "pre-delete", "pre-install"
+    )
+    git_repo.commit(chart_files(kept=KEPT, migrate=migrate), "a pre-install Job that fails")
+    await git_secret(kube_admin, ns, git_http)
+    await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
+
+    def hook_failed(app: dict[str, Any] | None) -> bool:
+        ready = condition(app, "Ready")
+        return bool(ready and ready["reason"] == "HookFailed")
+
+    app = await until(kube_admin, API_VERSION, KIND, "shop", ns, hook_failed, 60)
+    message = (condition(app, "Ready") or {})["message"]
+    assert message.startswith(f"pre-install hook Job/{ns}/migrate failed: Job failed")
+    assert not await exists(kube_admin, "kept", ns)  # nothing applied after the failed hook
+    assert (app or {})["status"]["history"][0]["result"] == "HookFailed"
