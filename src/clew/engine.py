@@ -454,6 +454,8 @@ async def uninstall(
     if result.pruned.failed:
         return fail("PruneFailed", _summary(result.pruned.failed))
     # The record went with the inventory; it is written back only for a retry after a failure.
+    if run is not None:
+        run.record.stored = ""
     if failed := await _run_hooks(cluster, run, result, HookEvent.POST_DELETE, save=False):
         return fail("HookFailed", failed)
     return result

@@ -1,7 +1,8 @@
 """Delete hooks through the operator, on the real control plane with a real Git server and helm:
 the issue's reproduction (a chart whose only hook is a pre-delete ConfigMap) creates nothing on
 sync; deleting the Application runs that hook exactly once, before prune, and a post-delete hook
-after prune. A pre-delete Job that fails stops the deletion: nothing is pruned, the Application
+after prune; a failing post-delete Job is retried without re-running the pre-delete hook. A
+pre-delete Job that fails stops the deletion: nothing is pruned, the Application
 stays with Ready=False, reason HookFailed, naming the hook; a failing pre-install Job is the
 Application's Ready reason too, and nothing is applied after it.
 
@@ -122,14 +123,14 @@ def ready_at(revision: str) -> Any:
 
 @contextlib.asynccontextmanager
 async def configmap_events(
-    cluster: Cluster, namespace: str
+    cluster: Cluster, namespace: str, api_version: str = "v1", kind: str = "ConfigMap"
 ) -> AsyncIterator[list[tuple[str, str]]]:
-    """(event type, name) of every ConfigMap change in ``namespace`` while inside, in order."""
+    """(event type, name) of every change to ``kind`` in ``namespace`` while inside, in order."""
     events: list[tuple[str, str]] = []
-    _, version = await cluster.list_objects("v1", "ConfigMap", namespace)
+    _, version = await cluster.list_objects(api_version, kind, namespace)
 
     async def watch() -> None:
-        async for event in cluster.watch("v1", "ConfigMap", namespace, resource_version=version):
+        async for event in cluster.watch(api_version, kind, namespace, resource_version=version):
             if event.type != "BOOKMARK":
                 events.append((event.type, event.object["metadata"]["name"]))
 
@@ -259,3 +260,45 @@ async def test_a_failing_sync_hook_is_the_application_s_ready_reason(
     assert message.startswith(f"pre-install hook Job/{ns}/migrate failed: Job failed")
     assert not await exists(kube_admin, "kept", ns)  # nothing applied after the failed hook
     assert (app or {})["status"]["history"][0]["result"] == "HookFailed"
+
+
+async def test_a_failing_post_delete_hook_is_retried_without_the_pre_delete_hooks(
+    helm_controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+) -> None:
+    ns = kube_namespace
+    after = FAILING_JOB.replace("pre-delete", "post-delete")
+    sha = git_repo.commit(chart_files(kept=KEPT, after=after), "a post-delete Job that fails")
+    await git_secret(kube_admin, ns, git_http)
+    await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
+    await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(sha), 60)
+    async with (
+        configmap_events(kube_admin, ns) as configmaps,
+        configmap_events(kube_admin, ns, "batch/v1", "Job") as jobs,
+    ):
+        await kube_admin.delete(API_VERSION, KIND, "shop", ns)
+        app = await until(kube_admin, API_VERSION, KIND, "shop", ns, reason_is("HookFailed"), 60)
+        assert (
+            f"post-delete hook Job/{ns}/drain failed" in (condition(app, "Ready") or {})["message"]
+        )
+        assert not await exists(kube_admin, "kept", ns)  # prune ran before the post-delete hook
+        # The finalizer tries again (after 30 s): the post-delete Job runs anew, the pre-delete
+        # ConfigMap that already succeeded does not.
+        await until(kube_admin, "batch/v1", "Job", "drain", ns, lambda j: j is None, 60)
+        await until(kube_admin, "batch/v1", "Job", "drain", ns, lambda j: j is not None, 60)
+    assert jobs.count(("ADDED", "drain")) == 2
+    assert configmaps.count(("ADDED", "goodbye")) == 1
+    await kube_admin.patch(
+        API_VERSION, KIND, "shop", {"metadata": {"finalizers": None}}, namespace=ns
+    )
+
+
+def reason_is(reason: str) -> Any:
+    def check(app: dict[str, Any] | None) -> bool:
+        ready = condition(app, "Ready")
+        return bool(ready and ready["reason"] == reason)
+
+    return check
