@@ -234,7 +234,7 @@ async def _plan_apply_prune_wait(
     hook_run = await _hook_run(cluster, options, progress, result, inventory)
     install = not inventory.members  # helm's first install; every later sync is an upgrade
     pre = HookEvent.PRE_INSTALL if install else HookEvent.PRE_UPGRADE
-    if failed := await _run_hooks(cluster, hook_run, result, pre):
+    if failed := await _run_hooks(cluster, hook_run, result, pre, progress):
         return fail("HookFailed", failed)  # nothing applied, nothing pruned
 
     started = time.monotonic()
@@ -322,7 +322,7 @@ async def _plan_apply_prune_wait(
             if not result.health.ok:
                 return fail("HealthCheckFailed", result.health.summary())
     post = HookEvent.POST_INSTALL if install else HookEvent.POST_UPGRADE
-    if failed := await _run_hooks(cluster, hook_run, result, post):
+    if failed := await _run_hooks(cluster, hook_run, result, post, progress):
         return fail("HookFailed", failed)
     return result
 
@@ -394,6 +394,7 @@ async def _run_hooks(
     run: apply.HookRun | None,
     result: SyncResult,
     event: HookEvent,
+    progress: Progress,
     *,
     save: bool = True,
 ) -> str:
@@ -403,6 +404,7 @@ async def _run_hooks(
     phase = result.hooks.phase(event)
     changes = ChangeSet()
     if phase:
+        progress.stage("hooks", f"{len(phase)} {event.value}")
         with _tracer.start_as_current_span("hooks", attributes={"clew.hook.event": event.value}):
             changes = await apply.run_hooks(cluster, phase, event, run)
         result.hook_changes.extend(changes)
@@ -446,7 +448,7 @@ async def uninstall(
         except ClewError as exc:
             return fail("FetchFailed" if result.snapshot is None else "RenderFailed", exc)
     run = await _hook_run(cluster, options, progress, result, inventory, record)
-    if failed := await _run_hooks(cluster, run, result, HookEvent.PRE_DELETE):
+    if failed := await _run_hooks(cluster, run, result, HookEvent.PRE_DELETE, progress):
         return fail("HookFailed", failed)
     result.pruned = await delete_all(
         cluster, options.name, options.namespace, concurrency=options.concurrency
@@ -456,7 +458,9 @@ async def uninstall(
     # The record went with the inventory; it is written back only for a retry after a failure.
     if run is not None:
         run.record.stored = ""
-    if failed := await _run_hooks(cluster, run, result, HookEvent.POST_DELETE, save=False):
+    if failed := await _run_hooks(
+        cluster, run, result, HookEvent.POST_DELETE, progress, save=False
+    ):
         return fail("HookFailed", failed)
     return result
 

@@ -249,6 +249,7 @@ async def test_a_failing_hook_fails_the_sync_and_nothing_is_applied_or_pruned(
     code, text = await clew_apply(kube_cluster, ns, failing, "--prune")
     assert code == 1
     assert "sync failed: HookFailed" in text
+    assert "  hooks 1 pre-upgrade" in text  # progress names the phase
     assert "pre-job failed" in text
 
 
