@@ -28,6 +28,7 @@ from clew.model.refs import ObjectRef
 
 FIELD_MANAGER = "clew"
 _METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 _MAX_429_RETRIES = 5
 _MAX_RETRY_AFTER = 30.0
 
@@ -192,6 +193,15 @@ class Cluster:
         res = await self.resource_for(api_version, kind)
         ref = ObjectRef(res.group, kind, namespace or "", name)
         return await self.request("GET", res.path(namespace, name), ref=ref)
+
+    async def get_metadata(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """Only the object's metadata (a Secret's data never leaves the server)."""
+        self.calls["get"] += 1
+        res = await self.resource_for(api_version, kind)
+        ref = ObjectRef(res.group, kind, namespace or "", name)
+        return await self.request("GET", res.path(namespace, name), ref=ref, accept=_METADATA)
 
     async def list_objects(
         self,

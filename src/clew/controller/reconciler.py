@@ -17,13 +17,13 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
-from clew import engine, render
+from clew import apply, engine, render
 from clew.cluster import Cluster, NotFound
 from clew.controller import credentials
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
 from clew.controller.webhooks import normalize_repo_url
-from clew.model import Action, ClewError, Health, Manifest, Snapshot
+from clew.model import Action, Change, ChangeSet, ClewError, Health, Manifest, Snapshot
 from clew.report import audit, conditions, history, tracing
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
@@ -200,6 +200,7 @@ class Reconciler:
             wait=spec.wait,
             timeout=spec.timeout,
             correct_drift=spec.self_heal,
+            adopt=spec.adopt,
             render=render.RenderOptions(
                 kind=spec.render.kind.value,
                 release_name=spec.render.helm.release_name,
@@ -248,6 +249,7 @@ class Reconciler:
         except InvalidSpec:
             spec = None  # never prune on a spec we cannot read
         if spec is not None and spec.prune and not spec.suspend:
+            # The same prune as a sync's: only objects whose live label and uid are still ours.
             pruned = await engine.delete_all(
                 self._client_for(key, spec), inventory_name(key), spec.destination_namespace
             )
@@ -255,7 +257,9 @@ class Reconciler:
                 first = pruned.failed[0]
                 await self._event(app, "Warning", "PruneFailed", f"{first.ref}: {first.error}")
                 return Outcome(30.0, False, "PruneFailed")
-            await self._event(app, "Normal", "Pruned", f"deleted {len(pruned.changes)} objects")
+            deleted = pruned.counts()[Action.DELETED]
+            await self._event(app, "Normal", "Pruned", f"deleted {deleted} objects")
+            await self._kept_event(app, pruned)
         finalizers.remove(FINALIZER)
         await self.cluster.patch(
             API_VERSION,
@@ -311,6 +315,8 @@ class Reconciler:
             )
         else:
             message = result.error
+        if _not_owned(result.pruned):
+            message += f"; kept {len(_not_owned(result.pruned))} objects not owned (see Events)"
         status: dict[str, Any] = {
             "conditions": conditions.outcome(
                 _conditions(app),
@@ -355,6 +361,7 @@ class Reconciler:
                 duration=elapsed,
             ),
         )
+        await self._kept_event(app, result.pruned)
         if not (result.ok and not changes.changed):  # a no-op sync is not worth an Event
             await self._event(
                 app,
@@ -415,6 +422,14 @@ class Reconciler:
             app, type_=type_, reason=reason, note=note, action="Reconcile", annotations=annotations
         )
 
+    async def _kept_event(self, app: dict[str, Any], pruned: ChangeSet) -> None:
+        """Prune kept objects that are not this Application's: say which, and why."""
+        kept = _not_owned(pruned)
+        if kept:
+            more = f" (and {len(kept) - 3} more)" if len(kept) > 3 else ""
+            note = "; ".join(f"{c.ref}: {c.reason}" for c in kept[:3]) + more
+            await self._event(app, "Warning", "PruneSkipped", note)
+
     def _observe_fetch(self, result: str, started: float) -> None:
         if self.metrics is not None:
             self.metrics.observe_fetch(result, time.monotonic() - started)
@@ -465,6 +480,13 @@ def _notice(
         commit_author=f"{commit.author} <{commit.email}>" if commit else "",
         counts={a.value: n for a, n in counts.items() if n},
     )
+
+
+def _not_owned(pruned: ChangeSet) -> list[Change]:
+    """Objects prune kept because the live object is not the inventory's (not the opt-outs)."""
+    return [
+        c for c in pruned.changes if c.action is Action.SKIPPED and c.reason != apply.PRUNE_DISABLED
+    ]
 
 
 def _reconciling(status: dict[str, Any]) -> bool:
