@@ -253,3 +253,33 @@ async def test_second_inventory_conflicts_and_only_adopt_takes_over(
     assert kept["action"] == "skipped"
     assert f"belongs to another inventory ConfigMap {ns}/clew-b" in kept["reason"]
     assert (await kube_admin.get("v1", "ConfigMap", "shared", ns))["data"] == {"owner": "b"}
+
+
+async def test_ownership_checks_cost_no_request_on_the_no_op_path(
+    kube_cluster: KubeCluster, tmp_path: Path, kube_namespace: str
+) -> None:
+    """Objects the plan's LIST already shows as ours are never looked up again: a first sync
+    adds one LIST per kind and namespace (looking for other owners), a no-op sync adds nothing."""
+    from clew.source import local
+
+    objs = [configmap(f"c{i}", k="1") for i in range(30)]
+    objs.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})
+    src = write(tmp_path / "src", *objs)
+
+    async def fetch() -> Any:
+        return local(src)
+
+    async with Cluster.from_kubeconfig(kube_cluster.restricted_kubeconfig) as cluster:
+        options = engine.SyncOptions(name="cost", namespace=kube_namespace)
+        await cluster.discovery.refresh()
+        runs = []
+        for _ in range(2):
+            before = dict(cluster.calls)
+            result = await engine.sync(cluster, fetch, options)
+            assert result.ok, result.error
+            runs.append(
+                {k: n - before.get(k, 0) for k, n in cluster.calls.items() if n - before.get(k, 0)}
+            )
+    first, again = runs
+    assert first["list"] == 4  # ours per kind (2) + other owners per kind and namespace (2)
+    assert again == {"get": 1, "list": 2}  # the inventory, and ours per kind: nothing more
