@@ -221,7 +221,7 @@ async def _plan_apply_prune_wait(
         skip = {c.ref for c in unchanged}
         result.plan = plan.Plan(failures=list(prepared.failures))
         span.set_attribute("clew.objects.count", len(labelled))
-        span.set_attribute("clew.objects.to_apply", len(desired) - len(skip))
+        span.set_attribute("clew.objects.to_apply", len(labelled) - len(skip))
         span.set_attribute("clew.objects.stale", len(stale))
     timed("plan", started)
 
@@ -248,7 +248,7 @@ async def _plan_apply_prune_wait(
             [apply.ApplyItem(m.obj, m.origin, live.get(m.ref)) for m in stage if m.ref not in skip]
             for stage in plan.waves(labelled)
         ]
-        progress.stage("apply", f"{len(desired) - len(skip)} to apply, {len(skip)} unchanged")
+        progress.stage("apply", f"{len(labelled) - len(skip)} to apply, {len(skip)} unchanged")
         result.applied = await apply.apply_stages(
             cluster,
             [s for s in stages if s],
