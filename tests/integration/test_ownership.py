@@ -55,9 +55,9 @@ class Clew:
         self.runner = CliRunner()
 
     async def __call__(self, *args: str) -> tuple[int, str]:
-        result = await asyncio.to_thread(
-            self.runner.invoke, app, [*args, "--kubeconfig", self.kubeconfig, "-n", self.namespace]
-        )
+        argv = [*args, "--kubeconfig", self.kubeconfig, "-n", self.namespace]
+        # Wide enough that rich does not fold the summary table's reasons.
+        result = await asyncio.to_thread(self.runner.invoke, app, argv, env={"COLUMNS": "400"})
         return result.exit_code, result.output
 
     async def apply(self, directory: Path, name: str, *extra: str) -> tuple[int, dict[str, Any]]:
@@ -127,6 +127,14 @@ async def test_edited_inventory_deletes_nothing_it_does_not_own(
     code, _ = await clew.apply(write(tmp_path / "a", configmap("a-data", k="1")), "a")
     assert code == 0
     await smuggle(kube_admin, "a", ns, ("victim", other_namespace), ("b-data", ns))
+
+    # What a person sees: the diff promises no deletion, the dry run's summary says why.
+    code, diff = await clew("diff", str(tmp_path / "a"), "--name", "a", "--prune")
+    assert code == 0, diff
+    assert "victim" not in diff
+    code, text = await clew("apply", str(tmp_path / "a"), "--name", "a", "--prune", "--dry-run")
+    assert code == 0, text
+    assert "not labelled as a member of this inventory" in " ".join(text.split())
 
     code, result = await clew.apply(tmp_path / "a", "a", "--prune")
     assert code == 0, result
