@@ -315,8 +315,8 @@ class Reconciler:
             )
         else:
             message = result.error
-        if _not_owned(result.pruned):
-            message += f"; kept {len(_not_owned(result.pruned))} objects not owned (see Events)"
+        if kept := _not_owned(result.pruned):
+            message += f"; kept {len(kept)} objects not owned (see Events)"
         status: dict[str, Any] = {
             "conditions": conditions.outcome(
                 _conditions(app),
