@@ -282,7 +282,12 @@ async def _plan_apply_prune_wait(
             started = time.monotonic()
             progress.stage("prune", f"{len(stale)} no longer in Git")
             result.pruned = await apply.prune(
-                cluster, stale, order, set_id=inventory.id, concurrency=options.concurrency
+                cluster,
+                stale,
+                order,
+                set_id=inventory.id,
+                known=metas,  # the plan's LIST: one DELETE, no GET, for what it saw
+                concurrency=options.concurrency,
             )
             failed_refs = {c.ref for c in result.pruned.failed}
             kept += [m for m in stale if m.ref in failed_refs]

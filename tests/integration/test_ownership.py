@@ -267,7 +267,8 @@ async def test_ownership_checks_cost_no_request_on_the_no_op_path(
     kube_cluster: KubeCluster, tmp_path: Path, kube_namespace: str
 ) -> None:
     """Objects the plan's LIST already shows as ours are never looked up again: a first sync
-    adds one LIST per kind and namespace (looking for other owners), a no-op sync adds nothing."""
+    adds one LIST per kind and namespace (looking for other owners), a no-op sync adds nothing,
+    and pruning what that LIST showed costs one DELETE per object."""
     from clew.source import local
 
     objs = [configmap(f"c{i}", k="1") for i in range(30)]
@@ -281,13 +282,66 @@ async def test_ownership_checks_cost_no_request_on_the_no_op_path(
         options = engine.SyncOptions(name="cost", namespace=kube_namespace)
         await cluster.discovery.refresh()
         runs = []
-        for _ in range(2):
+        for step in range(3):
+            if step == 2:  # ten ConfigMaps leave Git, and are pruned
+                write(src, *objs[10:])
+                options = dataclasses.replace(options, prune=True)
             before = dict(cluster.calls)
             result = await engine.sync(cluster, fetch, options)
             assert result.ok, result.error
             runs.append(
                 {k: n - before.get(k, 0) for k, n in cluster.calls.items() if n - before.get(k, 0)}
             )
-    first, again = runs
+    first, again, pruning = runs
     assert first["list"] == 4  # ours per kind (2) + other owners per kind and namespace (2)
     assert again == {"get": 1, "list": 2}  # the inventory, and ours per kind: nothing more
+    # Prune: the plan's LIST already showed the ten as ours, so one DELETE each and no GET.
+    assert pruning == {"get": 1, "list": 2, "delete": 10, "apply": 1}  # apply: the inventory
+
+
+async def test_prune_trusts_the_plans_list_only_until_the_object_changes(
+    kube_cluster: KubeCluster, tmp_path: Path, kube_namespace: str, kube_admin: Cluster
+) -> None:
+    """A member the sync's LIST showed as ours costs one DELETE, preconditioned on the version
+    the LIST saw; a change since (here: adopted by another inventory, or merely edited) makes the
+    DELETE fail, and the live object is judged again."""
+    from clew.apply import prune
+    from clew.plan import live_metadata, reverse_order
+    from clew.source import local
+
+    ns = kube_namespace
+    src = write(tmp_path / "src", *[configmap(f"c{i}", k="1") for i in range(12)])
+
+    async def fetch() -> Any:
+        return local(src)
+
+    async with Cluster.from_kubeconfig(kube_cluster.restricted_kubeconfig) as cluster:
+        result = await engine.sync(cluster, fetch, engine.SyncOptions(name="p", namespace=ns))
+        assert result.ok, result.error
+        inventory = await load(cluster, "p", ns)
+        known = await live_metadata(
+            cluster, result.desired, label_selector=f"{PART_OF}={inventory.id}"
+        )
+        # After the "plan": c0 is adopted by another inventory, c1 gets an unrelated edit.
+        taken = {PART_OF: applyset_id("clew-other", ns)}
+        await kube_admin.patch(
+            "v1", "ConfigMap", "c0", {"metadata": {"labels": taken}}, namespace=ns
+        )
+        await kube_admin.patch("v1", "ConfigMap", "c1", {"data": {"k": "2"}}, namespace=ns)
+        before = dict(cluster.calls)
+        pruned = await prune(
+            cluster,
+            inventory.members,
+            reverse_order([m.ref for m in inventory.members]),
+            set_id=inventory.id,
+            known=known,
+        )
+        calls = {k: cluster.calls[k] - before.get(k, 0) for k in cluster.calls}
+    actions = {c.ref.name: c.action.value for c in pruned.changes}
+    assert actions.pop("c0") == "skipped"
+    assert set(actions.values()) == {"deleted"}
+    assert await exists(kube_admin, "c0", ns)
+    assert not await exists(kube_admin, "c1", ns)  # looked at again: still ours, so deleted
+    assert calls.get("list", 0) == 0
+    assert calls["get"] == 2  # only the two that changed since the LIST
+    assert calls["delete"] == 12 + 1  # one each, and c1's second, uid-preconditioned attempt

@@ -347,8 +347,10 @@ class Cluster:
         grace_period: int | None = None,
         propagation: str = "Background",
         uid: str | None = None,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
-        """Delete an object; ``uid`` makes it a precondition (never delete a newer namesake)."""
+        """Delete an object; ``uid`` makes it a precondition (never delete a newer namesake), and
+        ``resource_version`` too (never delete an object changed since it was read)."""
         self.calls["delete"] += 1
         res = await self.resource_for(api_version, kind)
         options: dict[str, Any] = {
@@ -358,8 +360,9 @@ class Cluster:
         }
         if grace_period is not None:
             options["gracePeriodSeconds"] = grace_period
-        if uid:
-            options["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            options["preconditions"] = {k: v for k, v in preconditions.items() if v}
         ref = ObjectRef(res.group, kind, namespace or "", name)
         return await self.request("DELETE", res.path(namespace, name), body=options, ref=ref)
 
