@@ -267,7 +267,7 @@ async def test_ownership_checks_cost_no_request_on_the_no_op_path(
     kube_cluster: KubeCluster, tmp_path: Path, kube_namespace: str
 ) -> None:
     """Objects the plan's LIST already shows as ours are never looked up again: a first sync
-    adds one LIST per kind and namespace (looking for other owners), a no-op sync adds nothing,
+    adds one LIST per kind in its namespace (looking for other owners), a no-op sync adds nothing,
     and pruning what that LIST showed costs one DELETE per object."""
     from clew.source import local
 

@@ -12,8 +12,8 @@ write any object into its member list. Two rules keep that from steering the con
   before: only another inventory's claim is a conflict.
 
 Finding other owners costs nothing on the no-op path: the plan's label-selected LIST already
-holds every desired object that is ours; only the rest are looked up, one metadata-only LIST
-per kind and namespace (:func:`foreign_owners`).
+holds every desired object that is ours; only the rest are looked up, with metadata-only LISTs
+label-selected to other inventories (:func:`foreign_owners`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from clew.apply.applyset import OWNER_ANNOTATION, PART_OF, Member
-from clew.cluster import Cluster
+from clew.cluster import Cluster, Forbidden
 from clew.model import Action, Change, Manifest, ObjectRef
 
 CONFLICT = "OwnershipConflict"
+# Up to this many namespaces, a kind is looked up per namespace (small answers); beyond, with one
+# LIST across namespaces (few requests), as RBAC allows.
+PER_NAMESPACE_MAX = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,29 +98,42 @@ async def foreign_owners(
     """The desired objects that live under another ApplySet's label.
 
     ``known`` are objects already seen carrying ``set_id`` (the plan's LIST); they need no
-    request. The rest are looked up with one metadata-only LIST per kind and namespace, selected
-    to objects labelled with another id, so the answer holds nothing but conflicts."""
+    request. The rest are looked up with metadata-only LISTs selected to objects labelled with
+    another id, so the answers hold nothing but conflicts (and other owners' objects of the
+    same kind, when a kind spans more than :data:`PER_NAMESPACE_MAX` namespaces)."""
     mine = set(known)
-    wanted: dict[tuple[str, str, str], set[ObjectRef]] = {}
+    wanted: set[ObjectRef] = set()
+    kinds: dict[tuple[str, str], set[str]] = {}
     for m in manifests:
         ref = m.ref
         if ref in mine or (skip_kinds and (ref.group, ref.kind) in skip_kinds):
             continue
-        wanted.setdefault((str(m.obj["apiVersion"]), ref.kind, ref.namespace), set()).add(ref)
+        wanted.add(ref)
+        kinds.setdefault((str(m.obj["apiVersion"]), ref.kind), set()).add(ref.namespace)
     selector = f"{PART_OF},{PART_OF}!={set_id}"
 
-    async def one(api_version: str, kind: str, namespace: str) -> list[dict[str, Any]]:
-        return await cluster.list_metadata(
-            api_version, kind, namespace or None, label_selector=selector
+    async def in_namespaces(api_version: str, kind: str, namespaces: set[str]) -> list[Any]:
+        pages = await asyncio.gather(
+            *(
+                cluster.list_metadata(api_version, kind, ns or None, label_selector=selector)
+                for ns in sorted(namespaces)
+            )
         )
+        return [item for page in pages for item in page]
 
-    keys = list(wanted)
-    pages = await asyncio.gather(*(one(*key) for key in keys))
+    async def one(api_version: str, kind: str, namespaces: set[str]) -> list[Any]:
+        if len(namespaces) <= PER_NAMESPACE_MAX:
+            return await in_namespaces(api_version, kind, namespaces)
+        try:
+            return await cluster.list_metadata(api_version, kind, label_selector=selector)
+        except Forbidden:
+            return await in_namespaces(api_version, kind, namespaces)
+
+    pages = await asyncio.gather(*(one(a, k, ns) for (a, k), ns in kinds.items()))
     found: dict[ObjectRef, Owner] = {}
-    for key, page in zip(keys, pages, strict=True):
-        for item in page:
-            ref = ObjectRef.from_object(item)
-            owner = foreign_owner(item.get("metadata") or {}, set_id)
-            if ref in wanted[key] and owner is not None:
-                found[ref] = owner
+    for item in (item for page in pages for item in page):
+        ref = ObjectRef.from_object(item)
+        owner = foreign_owner(item.get("metadata") or {}, set_id)
+        if ref in wanted and owner is not None:
+            found[ref] = owner
     return found
