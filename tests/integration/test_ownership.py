@@ -345,3 +345,38 @@ async def test_prune_trusts_the_plans_list_only_until_the_object_changes(
     assert calls.get("list", 0) == 0
     assert calls["get"] == 2  # only the two that changed since the LIST
     assert calls["delete"] == 12 + 1  # one each, and c1's second, uid-preconditioned attempt
+
+
+async def test_conflicts_across_many_namespaces_cost_one_list(
+    kube_cluster: KubeCluster, tmp_path: Path, kube_admin: Cluster
+) -> None:
+    """A kind spread over more namespaces than PER_NAMESPACE_MAX is looked up with one LIST
+    across namespaces; every conflict in it is still found and named."""
+    from clew.apply import PER_NAMESPACE_MAX
+    from clew.source import local
+
+    names = [f"t-spread-{secrets.token_hex(3)}" for _ in range(PER_NAMESPACE_MAX + 1)]
+    for name in names:
+        await kube_admin.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        )
+    try:
+        docs = [configmap("x", k="1") | {"metadata": {"name": "x", "namespace": n}} for n in names]
+        src = write(tmp_path / "src", *docs)
+
+        async def fetch() -> Any:
+            return local(src)
+
+        async with Cluster.from_kubeconfig(kube_cluster.restricted_kubeconfig) as cluster:
+            first = engine.SyncOptions(name="b", namespace=names[0])
+            assert (await engine.sync(cluster, fetch, first)).ok
+            before = dict(cluster.calls)
+            result = await engine.sync(cluster, fetch, dataclasses.replace(first, name="a"))
+            lists = cluster.calls["list"] - before.get("list", 0)
+        failed = {str(c.ref): c.error for c in result.changes().failed}
+        assert set(failed) == {f"ConfigMap/{n}/x" for n in names}
+        assert all(f"inventory ConfigMap {names[0]}/clew-b" in e for e in failed.values())
+        assert lists == 2  # ours, and other owners', each across namespaces
+    finally:
+        for name in names:
+            await kube_admin.delete("v1", "Namespace", name)

@@ -22,6 +22,7 @@ from clew.apply.applyset import (
 )
 from clew.apply.ownership import (
     CONFLICT,
+    PER_NAMESPACE_MAX,
     Owner,
     conflict,
     foreign_owner,
@@ -36,6 +37,7 @@ __all__ = [
     "CONFLICT",
     "OWNER_ANNOTATION",
     "PART_OF",
+    "PER_NAMESPACE_MAX",
     "PRUNE_ANNOTATION",
     "PRUNE_DISABLED",
     "ApplyItem",
