@@ -46,6 +46,7 @@ class SyncOptions:
     dry_run: bool = False
     force: bool = False  # take fields owned by other field managers
     recreate: bool = False  # delete and re-create objects whose immutable fields changed
+    adopt: bool = False  # take over objects another inventory owns (else: a conflict)
     wait: bool = False
     timeout: float = 300.0
     concurrency: int = 16
@@ -202,32 +203,42 @@ async def _plan_apply_prune_wait(
             )
         prepared = await plan.prepare(cluster, result.manifests, options.namespace)
         labelled = [
-            Manifest(apply.label(m.obj, inventory.id), m.origin) for m in prepared.manifests
+            Manifest(apply.label(m.obj, inventory.id, inventory.owner), m.origin)
+            for m in prepared.manifests
         ]
         result.desired = labelled
         desired = {m.ref for m in labelled}
         stale = apply.candidates(inventory.members, desired)
         order = plan.reverse_order([m.ref for m in stale])
         if options.dry_run:
-            return await _dry_run(cluster, options, result, prepared, labelled, stale, order, fail)
+            return await _dry_run(
+                cluster, options, result, prepared, labelled, stale, order, fail, inventory.id
+            )
 
-        live = await plan.live_versions(
+        metas = await plan.live_metadata(
             cluster,
             labelled,
             label_selector=f"{apply.PART_OF}={inventory.id}",
             skip_kinds=prepared.pending_kinds,
         )
+        live = {ref: str(meta.get("resourceVersion", "")) for ref, meta in metas.items()}
+        if not options.adopt:  # another inventory's objects are conflicts, left untouched
+            owners = await apply.foreign_owners(
+                cluster, labelled, inventory.id, known=live, skip_kinds=prepared.pending_kinds
+            )
+            prepared.failures.extend(apply.conflict(ref, o) for ref, o in owners.items())
+            labelled = result.desired = [m for m in labelled if m.ref not in owners]
         recorded = {m.ref: (m.digest, m.version) for m in inventory.members}
         digests = {m.ref: plan.fingerprint(m.obj) for m in labelled}
         unchanged = [
-            Change(m.ref, Action.UNCHANGED, version=recorded[m.ref][1])
+            Change(m.ref, Action.UNCHANGED, version=recorded[m.ref][1], uid=metas[m.ref]["uid"])
             for m in labelled
             if not plan.needs_apply(m, digests[m.ref], live, recorded, options.correct_drift)
         ]
         skip = {c.ref for c in unchanged}
         result.plan = plan.Plan(failures=list(prepared.failures))
         span.set_attribute("clew.objects.count", len(labelled))
-        span.set_attribute("clew.objects.to_apply", len(desired) - len(skip))
+        span.set_attribute("clew.objects.to_apply", len(labelled) - len(skip))
         span.set_attribute("clew.objects.stale", len(stale))
     timed("plan", started)
 
@@ -260,7 +271,7 @@ async def _plan_apply_prune_wait(
             [apply.ApplyItem(m.obj, m.origin, live.get(m.ref)) for m in stage if m.ref not in skip]
             for stage in plan.waves(labelled)
         ]
-        progress.stage("apply", f"{len(desired) - len(skip)} to apply, {len(skip)} unchanged")
+        progress.stage("apply", f"{len(labelled) - len(skip)} to apply, {len(skip)} unchanged")
         result.applied = await apply.apply_stages(
             cluster,
             [s for s in stages if s],
@@ -273,13 +284,11 @@ async def _plan_apply_prune_wait(
         result.applied.changes[:0] = unchanged
         tracing.record_counts(span, count(result.applied))
         timed("apply", started)
-        versions = {
-            c.ref: c.version for c in result.applied.changes if c.action is not Action.FAILED
-        }
+        applied = {c.ref: c for c in result.applied.changes if c.action is not Action.FAILED}
         members = [
-            apply.member_of(m.obj, digests[m.ref], versions[m.ref])
+            apply.member_of(m.obj, digests[m.ref], applied[m.ref].version, applied[m.ref].uid)
             for m in labelled
-            if m.ref in versions
+            if m.ref in applied
         ]
         failures = list(prepared.failures) + result.applied.failed
         if failures:
@@ -296,7 +305,12 @@ async def _plan_apply_prune_wait(
             started = time.monotonic()
             progress.stage("prune", f"{len(stale)} no longer in Git")
             result.pruned = await apply.prune(
-                cluster, stale, order, concurrency=options.concurrency
+                cluster,
+                stale,
+                order,
+                set_id=inventory.id,
+                known=metas,  # the plan's LIST: one DELETE, no GET, for what it saw
+                concurrency=options.concurrency,
             )
             failed_refs = {c.ref for c in result.pruned.failed}
             kept += [m for m in stale if m.ref in failed_refs]
@@ -336,6 +350,7 @@ async def _dry_run(
     stale: list[apply.Member],
     order: list[ObjectRef],
     fail: Callable[[str, str], SyncResult],
+    set_id: str,
 ) -> SyncResult:
     """Plan with a server-side dry run of every object, and diffs; change nothing."""
     the_plan = await plan.make_plan(
@@ -346,9 +361,17 @@ async def _dry_run(
         pending_kinds=prepared.pending_kinds,
     )
     the_plan.failures.extend(prepared.failures)
+    if not options.adopt:
+        owners = {
+            i.manifest.ref: owner
+            for i in the_plan.items
+            if i.live and (owner := apply.foreign_owner(i.live["metadata"], set_id))
+        }
+        the_plan.items = [i for i in the_plan.items if i.manifest.ref not in owners]
+        the_plan.failures.extend(apply.conflict(ref, o) for ref, o in owners.items())
     result.plan = the_plan
     if options.prune:
-        result.pruned = await apply.prune(cluster, stale, order, dry_run=True)
+        result.pruned = await apply.prune(cluster, stale, order, set_id=set_id, dry_run=True)
     failed = the_plan.changeset().failed
     return fail("ApplyFailed", _summary(failed)) if failed else result
 
@@ -357,10 +380,13 @@ async def delete_all(
     cluster: Cluster, name: str, namespace: str, *, concurrency: int = 16
 ) -> ChangeSet:
     """Prune every object of inventory ``name`` and the inventory itself (an Application deleted
-    with prune on). Objects that opted out with ``clew.dev/prune: disabled`` are left."""
+    with prune on). Objects that opted out with ``clew.dev/prune: disabled`` are left, and so are
+    those whose live object is not this inventory's (SKIPPED, with the reason)."""
     inventory = await apply.load(cluster, name, namespace)
     order = plan.reverse_order([m.ref for m in inventory.members])
-    pruned = await apply.prune(cluster, inventory.members, order, concurrency=concurrency)
+    pruned = await apply.prune(
+        cluster, inventory.members, order, set_id=inventory.id, concurrency=concurrency
+    )
     if not pruned.failed and inventory.exists:
         with contextlib.suppress(NotFound):
             await cluster.delete("v1", "ConfigMap", inventory.parent_name, namespace)

@@ -303,7 +303,10 @@ async def test_rollback_revert_pushes_commits_the_controller_applies(
 
     # A tag cannot take a commit: refused before anything is pushed.
     tagged = git_repo.tag("v1.0.0")
-    await create_app(kube_admin, ns, git_http, git_repo, "tagged", source={"ref": "v1.0.0"})
+    # It renders rev's objects: taking them over needs adopt (docs/ownership.md).
+    await create_app(
+        kube_admin, ns, git_http, git_repo, "tagged", source={"ref": "v1.0.0"}, adopt=True
+    )
     await until(kube_admin, API_VERSION, KIND, "tagged", ns, ready_at(tagged), 60)
     refused = await clew("rollback", "app", "tagged", "--revert")
     assert refused.exit_code == 2

@@ -340,7 +340,8 @@ async def test_secret_values_never_printed_by_diff(clew: Clew, tmp_path: Path) -
 async def test_prune_stage_makes_no_list_call(
     kube_cluster: KubeCluster, tmp_path: Path, kube_namespace: str
 ) -> None:
-    """Prune deletes from the inventory: the client's own call counter proves it lists nothing."""
+    """Prune deletes from the inventory: the client's own call counter proves it lists nothing
+    (one GET per member checks it is still ours)."""
     from clew import engine
     from clew.apply import load, prune
     from clew.plan import reverse_order
@@ -361,10 +362,14 @@ async def test_prune_stage_makes_no_list_call(
         inventory = await load(cluster, "p", kube_namespace)
         before = dict(cluster.calls)
         pruned = await prune(
-            cluster, inventory.members, reverse_order([m.ref for m in inventory.members])
+            cluster,
+            inventory.members,
+            reverse_order([m.ref for m in inventory.members]),
+            set_id=inventory.id,
         )
         calls = {k: cluster.calls[k] - before.get(k, 0) for k in cluster.calls}
-    assert len(pruned.changes) == 20
+    assert [c.action.value for c in pruned.changes] == ["deleted"] * 20
     assert calls.get("list", 0) == 0
     assert calls.get("watch", 0) == 0
+    assert calls["get"] == 20  # one metadata-only read per member: still ours?
     assert calls["delete"] == 20

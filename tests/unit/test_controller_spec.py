@@ -195,6 +195,7 @@ def test_full_application_parses_every_field() -> None:
         depends_on=(DependencyRef("infra", "platform"), DependencyRef("team-a", "database")),
         service_account_name="shop-deployer",
         pin_revision="3f2a9c1b" * 5,
+        adopt=True,
     )
 
 

@@ -4,7 +4,9 @@ The parent is a ConfigMap ``clew-<name>`` in the target namespace, labelled
 ``applyset.kubernetes.io/id``; members carry ``applyset.kubernetes.io/part-of`` with the same id;
 the parent's annotations list the contained group-kinds and extra namespaces, as the KEP requires.
 Beyond the KEP, the parent keeps the member list itself (gzip JSON in ``binaryData``), so prune
-knows what to delete without a single LIST call.
+knows what to delete without a single LIST call, with the uid each member had when clew applied it;
+and every member carries ``clew.dev/owner: <namespace>/<parent>`` so an error can name the
+inventory that owns an object (the ApplySet id is a hash).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ TOOLING = "applyset.kubernetes.io/tooling"
 GROUP_KINDS = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES = "applyset.kubernetes.io/additional-namespaces"
 PRUNE_ANNOTATION = "clew.dev/prune"
+OWNER_ANNOTATION = "clew.dev/owner"
 MEMBERS_KEY = "members.json.gz"
 MANAGER = "clew"
 
@@ -45,9 +48,10 @@ class Member:
     prune: bool = True  # False when the object opted out with clew.dev/prune: disabled
     digest: str = ""  # fingerprint of the desired object clew last applied
     version: str = ""  # its resourceVersion right after that apply
+    uid: str = ""  # its uid as the apply returned it; "" in inventories written by older clew
 
 
-def member_of(obj: dict[str, Any], digest: str = "", version: str = "") -> Member:
+def member_of(obj: dict[str, Any], digest: str = "", version: str = "", uid: str = "") -> Member:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return Member(
         ObjectRef.from_object(obj),
@@ -55,6 +59,7 @@ def member_of(obj: dict[str, Any], digest: str = "", version: str = "") -> Membe
         prune=annotations.get(PRUNE_ANNOTATION) != "disabled",
         digest=digest,
         version=version,
+        uid=uid,
     )
 
 
@@ -73,15 +78,23 @@ class Inventory:
     def id(self) -> str:
         return applyset_id(self.parent_name, self.namespace)
 
+    @property
+    def owner(self) -> str:
+        """The value of ``clew.dev/owner`` on members: where the ApplySet parent lives."""
+        return f"{self.namespace}/{self.parent_name}"
+
     def refs(self) -> set[ObjectRef]:
         return {m.ref for m in self.members}
 
 
-def label(obj: dict[str, Any], set_id: str) -> dict[str, Any]:
-    """A copy of ``obj`` labelled as a member of the ApplySet ``set_id``."""
-    out = dict(obj)  # only metadata.labels changes: copy those levels, share the rest
+def label(obj: dict[str, Any], set_id: str, owner: str = "") -> dict[str, Any]:
+    """A copy of ``obj`` labelled as a member of the ApplySet ``set_id`` (and annotated with its
+    ``owner``, when given)."""
+    out = dict(obj)  # only metadata changes: copy those levels, share the rest
     meta = out["metadata"] = dict(out.get("metadata") or {})
     meta["labels"] = {**(meta.get("labels") or {}), PART_OF: set_id}
+    if owner:
+        meta["annotations"] = {**(meta.get("annotations") or {}), OWNER_ANNOTATION: owner}
     return out
 
 
@@ -97,6 +110,7 @@ def _encode(members: list[Member]) -> str:
             m.prune,
             m.digest,
             m.version,
+            m.uid,
         ]
         for m in sorted(unique.values())
     ]
@@ -106,7 +120,11 @@ def _encode(members: list[Member]) -> str:
 
 def _decode(data: str) -> list[Member]:
     rows = json.loads(gzip.decompress(base64.b64decode(data)))
-    return [Member(ObjectRef(g, k, ns, n), v, bool(p), d, rv) for g, k, ns, n, v, p, d, rv in rows]
+    # Rows of inventories written before uids were recorded have 8 fields.
+    return [
+        Member(ObjectRef(g, k, ns, n), v, bool(p), d, rv, str(uid[0]) if uid else "")
+        for g, k, ns, n, v, p, d, rv, *uid in rows
+    ]
 
 
 async def load(cluster: Cluster, name: str, namespace: str) -> Inventory:

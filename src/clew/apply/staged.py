@@ -82,12 +82,13 @@ async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -
             item.obj, field_manager=options.field_manager, force=options.force
         )
         version = str(stored.get("metadata", {}).get("resourceVersion", ""))
+        uid = str(stored.get("metadata", {}).get("uid", ""))
         if created:
-            return Change(ref, Action.CREATED, version=version)
+            return Change(ref, Action.CREATED, version=version, uid=uid)
         if version == item.live_version:  # a no-op apply leaves the resourceVersion alone
-            return Change(ref, Action.UNCHANGED, version=version)
+            return Change(ref, Action.UNCHANGED, version=version, uid=uid)
         reason = "" if item.live_version else "adopted or changed outside clew"
-        return Change(ref, Action.CONFIGURED, reason=reason, version=version)
+        return Change(ref, Action.CONFIGURED, reason=reason, version=version, uid=uid)
     except Conflict as exc:
         return Change(
             ref,
@@ -122,9 +123,13 @@ async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -
         )
     except (ClusterError, TimeoutError) as exc:
         return Change(ref, Action.FAILED, reason="RecreateFailed", error=str(exc))
-    version = str(stored.get("metadata", {}).get("resourceVersion", ""))
+    meta = stored.get("metadata", {})
     return Change(
-        ref, Action.CONFIGURED, reason="re-created: an immutable field changed", version=version
+        ref,
+        Action.CONFIGURED,
+        reason="re-created: an immutable field changed",
+        version=str(meta.get("resourceVersion", "")),
+        uid=str(meta.get("uid", "")),
     )
 
 

@@ -50,6 +50,7 @@ def _options(spec: Mapping[str, Any]) -> list[tuple[str, Any]]:
         ("Self-heal", spec.get("selfHeal", appspec.DEFAULT_SELF_HEAL)),
         ("Wait", spec.get("wait", appspec.DEFAULT_WAIT)),
         ("Suspended", spec.get("suspend", appspec.DEFAULT_SUSPEND)),
+        ("Adopt", spec.get("adopt", appspec.DEFAULT_ADOPT)),
         (
             "Retry",
             f"{retry.get('initialDelay', appspec.DEFAULT_INITIAL_DELAY)} doubling up to "

@@ -160,6 +160,7 @@ def sync_options(spec: AppSpec) -> engine.SyncOptions:
         # A field someone else took over by hand is a difference to show, not a conflict that
         # hides the diff (the drift watcher's own dry runs force too).
         force=True,
+        adopt=spec.adopt,
         timeout=spec.timeout,
         correct_drift=spec.self_heal,
         render=render.RenderOptions(

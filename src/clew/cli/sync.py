@@ -70,6 +70,13 @@ Values = Annotated[
     typer.Option("--values", "-f", help="Helm values file inside the source (repeatable)."),
 ]
 Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
+Adopt = Annotated[
+    bool,
+    typer.Option(
+        help="Take over objects another inventory owns (their ApplySet label moves here); "
+        "without it such an object is a conflict and left alone."
+    ),
+]
 
 
 def _render_options(namespace: str, values: list[str] | None) -> render.RenderOptions:
@@ -233,6 +240,7 @@ def apply_command(
     recreate: Annotated[
         bool, typer.Option(help="Delete and re-create objects whose immutable fields changed.")
     ] = False,
+    adopt: Adopt = False,
     values: Values = None,
     output: Output = "text",
     kubeconfig: Kubeconfig = None,
@@ -256,6 +264,7 @@ def apply_command(
         dry_run=dry_run,
         force=force_conflicts,
         recreate=recreate,
+        adopt=adopt,
         wait=wait_,
         timeout=timeout,
         render=_render_options(namespace, values),
@@ -303,6 +312,7 @@ def diff_command(
     prune: Annotated[
         bool, typer.Option(help="Also show objects a --prune apply would delete.")
     ] = False,
+    adopt: Adopt = False,
     values: Values = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -329,6 +339,7 @@ def diff_command(
         name=name or _default_name(src, repo),
         namespace=namespace,
         prune=prune,
+        adopt=adopt,
         dry_run=True,
         render=_render_options(namespace, values),
     )

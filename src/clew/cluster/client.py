@@ -28,6 +28,7 @@ from clew.model.refs import ObjectRef
 
 FIELD_MANAGER = "clew"
 _METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 _MAX_429_RETRIES = 5
 _MAX_RETRY_AFTER = 30.0
 
@@ -193,6 +194,15 @@ class Cluster:
         ref = ObjectRef(res.group, kind, namespace or "", name)
         return await self.request("GET", res.path(namespace, name), ref=ref)
 
+    async def get_metadata(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> dict[str, Any]:
+        """Only the object's metadata (a Secret's data never leaves the server)."""
+        self.calls["get"] += 1
+        res = await self.resource_for(api_version, kind)
+        ref = ObjectRef(res.group, kind, namespace or "", name)
+        return await self.request("GET", res.path(namespace, name), ref=ref, accept=_METADATA)
+
     async def list_objects(
         self,
         api_version: str,
@@ -337,8 +347,10 @@ class Cluster:
         grace_period: int | None = None,
         propagation: str = "Background",
         uid: str | None = None,
+        resource_version: str | None = None,
     ) -> dict[str, Any]:
-        """Delete an object; ``uid`` makes it a precondition (never delete a newer namesake)."""
+        """Delete an object; ``uid`` makes it a precondition (never delete a newer namesake), and
+        ``resource_version`` too (never delete an object changed since it was read)."""
         self.calls["delete"] += 1
         res = await self.resource_for(api_version, kind)
         options: dict[str, Any] = {
@@ -348,8 +360,9 @@ class Cluster:
         }
         if grace_period is not None:
             options["gracePeriodSeconds"] = grace_period
-        if uid:
-            options["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            options["preconditions"] = {k: v for k, v in preconditions.items() if v}
         ref = ObjectRef(res.group, kind, namespace or "", name)
         return await self.request("DELETE", res.path(namespace, name), body=options, ref=ref)
 

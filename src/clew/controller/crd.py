@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from clew.controller.spec import (
+    DEFAULT_ADOPT,
     DEFAULT_INITIAL_DELAY,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_DELAY,
@@ -248,6 +249,11 @@ _SPEC = _object(
         ),
         "wait": _boolean("Ready only when every object is healthy.", DEFAULT_WAIT),
         "suspend": _boolean("Stop all changes; status is still reported.", DEFAULT_SUSPEND),
+        "adopt": _boolean(
+            "Take over objects another Application or inventory owns (their ApplySet label "
+            "moves here); without it such an object is a conflict and left alone.",
+            DEFAULT_ADOPT,
+        ),
         "retry": _RETRY,
         "dependsOn": {
             "type": "array",

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from clew.apply import PART_OF, foreign_owner
 from clew.cluster import Cluster, ClusterError
 from clew.controller.spec import AppKey, AppSpec
 from clew.model import Manifest, ObjectRef
@@ -144,6 +145,13 @@ class DriftWatcher:
         desired = tracked.objects[ref]
         client = self._client_for(key, tracked.spec)
         seen = str((live.get("metadata") or {}).get("resourceVersion", ""))
+        mine = str(((desired.get("metadata") or {}).get("labels") or {}).get(PART_OF, ""))
+        taken = foreign_owner(live.get("metadata") or {}, mine)
+        if mine and event_type != "DELETED" and taken:
+            # Another inventory adopted it: not drift to revert; its next sync reports the conflict.
+            tracked.busy.discard(ref)
+            tracked.pending.pop(ref, None)
+            return
         try:
             if tracked.spec.self_heal:
                 stored = await client.apply(desired, force=True)

@@ -17,13 +17,13 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
-from clew import engine, render
+from clew import apply, engine, render
 from clew.cluster import Cluster, ClusterError, NotFound
 from clew.controller import credentials
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
 from clew.controller.webhooks import normalize_repo_url
-from clew.model import Action, ClewError, Health, Manifest, Snapshot
+from clew.model import Action, Change, ChangeSet, ClewError, Health, Manifest, Snapshot
 from clew.report import audit, conditions, history, tracing
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
@@ -210,6 +210,7 @@ class Reconciler:
             wait=spec.wait,
             timeout=spec.timeout,
             correct_drift=spec.self_heal,
+            adopt=spec.adopt,
             render=render.RenderOptions(
                 kind=spec.render.kind.value,
                 release_name=spec.render.helm.release_name,
@@ -275,8 +276,9 @@ class Reconciler:
                 await self._event(app, "Warning", result.reason, result.error)
                 return Outcome(30.0, False, result.reason)
             hooks = f", ran {len(result.hook_changes.changes)} hooks" if result.hooks else ""
-            pruned = len(result.pruned.changes)
-            await self._event(app, "Normal", "Pruned", f"deleted {pruned} objects{hooks}")
+            deleted = result.pruned.counts()[Action.DELETED]
+            await self._event(app, "Normal", "Pruned", f"deleted {deleted} objects{hooks}")
+            await self._kept_event(app, result.pruned)
         finalizers.remove(FINALIZER)
         await self.cluster.patch(
             API_VERSION,
@@ -345,6 +347,8 @@ class Reconciler:
             )
         else:
             message = result.error
+        if kept := _not_owned(result.pruned):
+            message += f"; kept {len(kept)} objects not owned (see Events)"
         status: dict[str, Any] = {
             "conditions": conditions.outcome(
                 _conditions(app),
@@ -389,6 +393,7 @@ class Reconciler:
                 duration=elapsed,
             ),
         )
+        await self._kept_event(app, result.pruned)
         if not (result.ok and not changes.changed):  # a no-op sync is not worth an Event
             await self._event(
                 app,
@@ -449,6 +454,14 @@ class Reconciler:
             app, type_=type_, reason=reason, note=note, action="Reconcile", annotations=annotations
         )
 
+    async def _kept_event(self, app: dict[str, Any], pruned: ChangeSet) -> None:
+        """Prune kept objects that are not this Application's: say which, and why."""
+        kept = _not_owned(pruned)
+        if kept:
+            more = f" (and {len(kept) - 3} more)" if len(kept) > 3 else ""
+            note = "; ".join(f"{c.ref}: {c.reason}" for c in kept[:3]) + more
+            await self._event(app, "Warning", "PruneSkipped", note)
+
     def _observe_fetch(self, result: str, started: float) -> None:
         if self.metrics is not None:
             self.metrics.observe_fetch(result, time.monotonic() - started)
@@ -499,6 +512,13 @@ def _notice(
         commit_author=f"{commit.author} <{commit.email}>" if commit else "",
         counts={a.value: n for a, n in counts.items() if n},
     )
+
+
+def _not_owned(pruned: ChangeSet) -> list[Change]:
+    """Objects prune kept because the live object is not the inventory's (not the opt-outs)."""
+    return [
+        c for c in pruned.changes if c.action is Action.SKIPPED and c.reason != apply.PRUNE_DISABLED
+    ]
 
 
 def _reconciling(status: dict[str, Any]) -> bool:

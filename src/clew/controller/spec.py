@@ -90,6 +90,7 @@ DEFAULT_PRUNE = True
 DEFAULT_SELF_HEAL = True
 DEFAULT_WAIT = True
 DEFAULT_SUSPEND = False
+DEFAULT_ADOPT = False
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
@@ -186,6 +187,7 @@ class AppSpec:
     depends_on: tuple[DependencyRef, ...] = ()
     service_account_name: str | None = None
     pin_revision: str | None = None  # set by rollback: apply exactly this commit, not ``ref``
+    adopt: bool = DEFAULT_ADOPT  # take over objects another inventory owns
 
 
 def parse_duration(text: str) -> float:
@@ -242,6 +244,7 @@ def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
             "serviceAccountName", pattern=DNS_LABEL_RE, max_length=DNS_LABEL_MAX
         ),
         pin_revision=pin.required_string("revision", pattern=REVISION_RE) if pin.present else None,
+        adopt=spec.boolean("adopt", DEFAULT_ADOPT),
     )
 
 
@@ -259,6 +262,7 @@ _SPEC_FIELDS = (
     "dependsOn",
     "serviceAccountName",
     "pin",
+    "adopt",
 )
 
 

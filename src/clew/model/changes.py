@@ -28,6 +28,7 @@ class Change:
     diff: str = ""  # unified YAML diff, Secret values masked; empty when unchanged
     error: str = ""  # the server's message when action is FAILED
     version: str = ""  # the object's resourceVersion after apply, when known
+    uid: str = ""  # the object's uid after apply, when known (the inventory records it)
 
 
 @dataclass(slots=True)

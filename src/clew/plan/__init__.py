@@ -7,7 +7,7 @@
 """
 
 from clew.plan.diff import to_yaml, unified_diff
-from clew.plan.fast import fingerprint, live_versions, needs_apply
+from clew.plan.fast import fingerprint, live_metadata, live_versions, needs_apply
 from clew.plan.mask import mask
 from clew.plan.normalize import normalize
 from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages, waves
@@ -22,6 +22,7 @@ __all__ = [
     "conflict_reason",
     "fingerprint",
     "is_immutable",
+    "live_metadata",
     "live_versions",
     "make_plan",
     "mask",

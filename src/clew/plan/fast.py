@@ -33,7 +33,21 @@ async def live_versions(
     label_selector: str,
     skip_kinds: set[tuple[str, str]] | None = None,
 ) -> dict[ObjectRef, str]:
-    """resourceVersion of every live object carrying ``label_selector``, for the desired kinds.
+    """resourceVersion of every live object carrying ``label_selector``, for the desired kinds."""
+    metas = await live_metadata(
+        cluster, manifests, label_selector=label_selector, skip_kinds=skip_kinds
+    )
+    return {ref: str(meta.get("resourceVersion", "")) for ref, meta in metas.items()}
+
+
+async def live_metadata(
+    cluster: Cluster,
+    manifests: Sequence[Manifest],
+    *,
+    label_selector: str,
+    skip_kinds: set[tuple[str, str]] | None = None,
+) -> dict[ObjectRef, dict[str, Any]]:
+    """The metadata of every live object carrying ``label_selector``, for the desired kinds.
 
     One LIST per kind across namespaces; if RBAC forbids that, one per namespace instead.
     """
@@ -59,11 +73,7 @@ async def live_versions(
             return [item for page in pages for item in page]
 
     pages = await asyncio.gather(*(one(a, k, ns) for (a, k), ns in kinds.items()))
-    versions: dict[ObjectRef, str] = {}
-    for page in pages:
-        for item in page:
-            versions[ObjectRef.from_object(item)] = str(item["metadata"].get("resourceVersion", ""))
-    return versions
+    return {ObjectRef.from_object(item): item["metadata"] for page in pages for item in page}
 
 
 def needs_apply(
