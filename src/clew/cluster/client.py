@@ -153,6 +153,15 @@ class Cluster:
     ) -> tuple[int, dict[str, Any]]:
         """As :meth:`request`, also returning the HTTP status (201 tells create from update)."""
         content = None if body is None else (body if isinstance(body, bytes) else _encode(body))
+        if content is not None and len(content) > errors.MAX_REQUEST_BYTES:
+            # The server would answer 413, or reset the connection mid-body (which reads as
+            # "cannot reach the API server"): say what is wrong without sending it.
+            raise errors.RequestTooLarge(
+                f"the request is {len(content)} bytes, over the API server's "
+                f"{errors.MAX_REQUEST_BYTES} byte limit",
+                ref=ref,
+                reason="RequestEntityTooLarge",
+            )
         headers = [("Accept", accept), *self._extra_headers]
         if content is not None:
             headers.append(("Content-Type", content_type))

@@ -137,6 +137,13 @@ class SnapshotDir:
         found.sort(key=lambda item: item[0])
         return found
 
+    def size(self, rel: str, real: Path) -> int:
+        """A file's size in bytes, before reading it."""
+        try:
+            return real.stat().st_size
+        except OSError as exc:
+            raise InvalidManifestError(f"cannot read: {exc.strerror}", file=rel) from None
+
     def read_text(self, rel: str, real: Path) -> str:
         """A file's text (UTF-8, a BOM allowed), refusing files over :data:`MAX_FILE_BYTES`."""
         try:

@@ -28,14 +28,14 @@ def render_plain(
     manifests: list[Manifest] = []
     total = 0
     for file, path in files:
-        text = snapshot.read_text(file, path)
-        total += len(text)
+        total += snapshot.size(file, path)
         if total > max_bytes:
             raise InvalidManifestError(
                 f"the manifests up to this file hold more than {max_bytes} bytes, the render limit",
                 file=file,
                 hint="split the tree into several Applications, or raise the render byte limit",
             )
+        text = snapshot.read_text(file, path)
         is_json = Path(file).suffix.lower() == ".json"
         documents = load_json(text, file) if is_json else load_yaml(text, file, max_bytes=max_bytes)
         manifests.extend(to_manifests(documents, file))
