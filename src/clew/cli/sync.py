@@ -271,20 +271,28 @@ def apply_command(
     else:
         changes = result.changes()
         counts = ", ".join(f"{n} {a}" for a, n in engine.count(changes).items()) or "nothing"
-        revision = result.snapshot.revision if result.snapshot else "?"
+        revision = result.snapshot.revision[:12] if result.snapshot else "?"
         if any(c.action is not Action.UNCHANGED for c in changes.changes):
-            err.print(_summary_table(changes, f"{options.name} @ {revision[:12]}"))
-        verb = "would be" if dry_run else "were"
-        err.print(
-            f"[bold]{counts}[/] ({'dry run; ' if dry_run else ''}objects {verb} changed as shown)"
-            if changes.changes
-            else "[bold]nothing to do[/]"
-        )
+            err.print(_summary_table(changes, f"{options.name} @ {revision}"))
+        err.print(_summary_line(changes, counts, dry_run=dry_run, ok=result.ok))
         if not result.ok:
             err.print(f"[red]sync failed: {result.reason}[/]: {result.error}")
     if result.ok:
         raise typer.Exit(EXIT_OK)
-    raise typer.Exit(EXIT_ERROR if result.reason in _EARLY else EXIT_FAILED)
+    # Exit 2 when nothing was applied: fetch, render, or the cluster unreachable before apply.
+    nothing = result.reason == "ApplyFailed" and not result.changes().changes
+    raise typer.Exit(EXIT_ERROR if result.reason in _EARLY or nothing else EXIT_FAILED)
+
+
+def _summary_line(changes: ChangeSet, counts: str, *, dry_run: bool, ok: bool) -> str:
+    if any(c.action is not Action.UNCHANGED for c in changes.changes):
+        verb = "would be" if dry_run else "were"
+        return (
+            f"[bold]{counts}[/] ({'dry run; ' if dry_run else ''}objects {verb} changed as shown)"
+        )
+    if changes.changes:
+        return f"[bold]{counts}[/] (nothing {'would change' if dry_run else 'changed'})"
+    return "[bold]nothing to do[/]" if ok else "[bold]nothing was changed[/]"
 
 
 def diff_command(
