@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -176,8 +177,18 @@ async def test_operator_reports_a_non_utf8_file_name_as_render_failed(
     kube_namespace: str,
     git_http: GitHttpServer,
     git_repo: Repo,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     ns = kube_namespace
+    warned = asyncio.Event()
+
+    def on_record(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            warned.set()  # the controller logs on this event loop
+        return True
+
+    caplog.handler.addFilter(on_record)
+    caplog.set_level(logging.INFO, logger="clew.controller")
     await kube_admin.apply(
         {
             "apiVersion": "v1",
@@ -218,3 +229,9 @@ async def test_operator_reports_a_non_utf8_file_name_as_render_failed(
     assert "deploy/bad\\xff.yaml: the file name is not UTF-8" in message
     assert app["status"]["lastAppliedRevision"] == good
     await kube_admin.get("v1", "ConfigMap", "kept", ns)  # not pruned
+    # The failed reconcile is logged as a warning (a successful one at info); the line comes
+    # right after the status write, so wait for it.
+    await asyncio.wait_for(warned.wait(), 15)
+    levels = {r.getMessage(): r.levelname for r in caplog.records if r.name == "clew.controller"}
+    assert levels["reconciled: RenderFailed"] == "WARNING", levels
+    assert levels["reconciled: Succeeded"] == "INFO", levels
