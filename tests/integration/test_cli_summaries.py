@@ -1,6 +1,7 @@
 """`clew apply` says what happened: a no-op re-apply says nothing changed (not "objects were
 changed as shown"), a failed render says nothing was changed and why (not "nothing to do" before
-"sync failed"), and an unreachable cluster exits 2 with nothing applied, as docs/cli.md says."""
+"sync failed"), and an unreachable cluster exits 2 with nothing applied, as docs/cli.md says.
+`--wait --timeout 60s` takes a duration."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.integration
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}}
 
 
-async def apply(directory: Path, kubeconfig: Path, namespace: str) -> Result:
-    argv = ["apply", str(directory), "--name", "app", "--kubeconfig", str(kubeconfig)]
+async def apply(directory: Path, kubeconfig: Path, namespace: str, *extra: str) -> Result:
+    argv = ["apply", str(directory), "--name", "app", "--kubeconfig", str(kubeconfig), *extra]
     return await asyncio.to_thread(CliRunner().invoke, app, [*argv, "-n", namespace])
 
 
@@ -39,7 +40,9 @@ async def test_noop_and_failed_summaries(
     assert first.exit_code == 0, first.output
     assert "1 created (objects were changed as shown)" in flat(first)
 
-    again = await apply(tmp_path, kube_cluster.restricted_kubeconfig, kube_namespace)
+    again = await apply(
+        tmp_path, kube_cluster.restricted_kubeconfig, kube_namespace, "--wait", "--timeout", "60s"
+    )
     assert again.exit_code == 0, again.output
     assert "1 unchanged (nothing changed)" in flat(again)
     assert "changed as shown" not in flat(again)

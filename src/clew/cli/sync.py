@@ -24,6 +24,7 @@ from rich.table import Table
 
 from clew import engine, render, source
 from clew.cli import apps
+from clew.cli.durations import duration_option
 from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
@@ -223,7 +224,7 @@ def apply_command(
     wait_: Annotated[
         bool, typer.Option("--wait", help="Wait until every object is healthy.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 300,
+    timeout: Annotated[float, duration_option("How long --wait may take (90s, 5m).")] = 300,
     dry_run: Annotated[
         bool, typer.Option(help="Plan only: print what would change; change nothing.")
     ] = False,
