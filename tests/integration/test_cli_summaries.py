@@ -1,7 +1,7 @@
 """`clew apply` says what happened: a no-op re-apply says nothing changed (not "objects were
 changed as shown"), a failed render says nothing was changed and why (not "nothing to do" before
 "sync failed"), and an unreachable cluster exits 2 with nothing applied, as docs/cli.md says.
-`--wait --timeout 60s` takes a duration."""
+`--wait --timeout 60s` takes a duration, and `clew apply -f -` applies standard input."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from clew.cli.main import app
+from clew.cluster import Cluster
 from clew.testing.pytest_plugin import KubeCluster
 
 pytestmark = pytest.mark.integration
@@ -22,9 +23,11 @@ pytestmark = pytest.mark.integration
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"a": "1"}}
 
 
-async def apply(directory: Path, kubeconfig: Path, namespace: str, *extra: str) -> Result:
+async def apply(
+    directory: Path, kubeconfig: Path, namespace: str, *extra: str, stdin: str | None = None
+) -> Result:
     argv = ["apply", str(directory), "--name", "app", "--kubeconfig", str(kubeconfig), *extra]
-    return await asyncio.to_thread(CliRunner().invoke, app, [*argv, "-n", namespace])
+    return await asyncio.to_thread(CliRunner().invoke, app, [*argv, "-n", namespace], input=stdin)
 
 
 def flat(result: Result) -> str:
@@ -73,3 +76,15 @@ async def test_unreachable_cluster_exits_2(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert f"cannot reach the API server https://127.0.0.1:{port}" in flat(result)
     assert "nothing was changed" in flat(result)
+
+
+async def test_apply_from_stdin(
+    kube_cluster: KubeCluster, kube_namespace: str, kube_admin: Cluster
+) -> None:
+    piped = {**CM, "metadata": {"name": "piped"}}
+    result = await apply(
+        Path("-"), kube_cluster.restricted_kubeconfig, kube_namespace, stdin=yaml.safe_dump(piped)
+    )
+    assert result.exit_code == 0, result.output
+    live = await kube_admin.get("v1", "ConfigMap", "piped", kube_namespace)
+    assert live["data"] == {"a": "1"}

@@ -25,6 +25,7 @@ from rich.table import Table
 from clew import engine, render, source
 from clew.cli import apps
 from clew.cli.durations import duration_option
+from clew.cli.local_source import Filename, SourceArg, as_directory, default_name, pick
 from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
@@ -38,10 +39,6 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 _EARLY = {"FetchFailed", "RenderFailed"}
 
-SourceArg = Annotated[
-    Path | None,
-    typer.Argument(help="A local directory to sync (or use --repo).", show_default=False),
-]
 Repo = Annotated[str | None, typer.Option(help="Git repository URL (https:// or ssh://).")]
 Ref = Annotated[str, typer.Option(help="Branch, tag, semver range (e.g. '>=1.2 <2') or commit.")]
 SubPath = Annotated[str, typer.Option("--path", help="Directory inside the source to render.")]
@@ -68,7 +65,7 @@ Kubeconfig = Annotated[Path | None, typer.Option(envvar="KUBECONFIG", help="Kube
 Context = Annotated[str | None, typer.Option(help="Kubeconfig context.")]
 Values = Annotated[
     list[str] | None,
-    typer.Option("--values", "-f", help="Helm values file inside the source (repeatable)."),
+    typer.Option("--values", help="Helm values file inside the source (repeatable)."),
 ]
 Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
 
@@ -113,7 +110,7 @@ def _fetcher(
         )
     cache = source.SnapshotCache(cache_dir() / "sources")
     if src is not None:
-        directory = src
+        directory = as_directory(src)
 
         async def local() -> Snapshot:
             return cache.local(directory, path)
@@ -126,11 +123,6 @@ def _fetcher(
         return await cache.fetch(git, path)
 
     return remote
-
-
-def _default_name(src: Path | None, repo: str | None) -> str:
-    base = src.resolve().name if src is not None else (repo or "").rstrip("/").rsplit("/", 1)[-1]
-    return base.removesuffix(".git") or "default"
 
 
 class _Printer(engine.Progress):
@@ -207,6 +199,7 @@ def _fail(exc: Exception | str) -> typer.Exit:
 
 def apply_command(
     src: SourceArg = None,
+    filename: Filename = None,
     repo: Repo = None,
     ref: Ref = "main",
     path: SubPath = ".",
@@ -246,11 +239,11 @@ def apply_command(
     """Sync a directory or a Git repository to the cluster, once (push-based GitOps)."""
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src, repo, ref, path, creds)
+        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
-        name=name or _default_name(src, repo),
+        name=name or default_name(src, repo),
         namespace=namespace,
         prune=prune,
         allow_empty=allow_empty,
@@ -298,6 +291,7 @@ def _summary_line(changes: ChangeSet, counts: str, *, dry_run: bool, ok: bool) -
 
 def diff_command(
     src: SourceArg = None,
+    filename: Filename = None,
     app_name: Annotated[
         str | None,
         typer.Argument(help="After `app`: the Application to diff.", show_default=False),
@@ -331,11 +325,11 @@ def diff_command(
     namespace = namespace or "default"
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src, repo, ref, path, creds)
+        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
-        name=name or _default_name(src, repo),
+        name=name or default_name(src, repo),
         namespace=namespace,
         prune=prune,
         dry_run=True,
@@ -363,6 +357,7 @@ def diff_command(
 
 def render_command(
     src: SourceArg = None,
+    filename: Filename = None,
     repo: Repo = None,
     ref: Ref = "main",
     path: SubPath = ".",
@@ -379,7 +374,7 @@ def render_command(
     """Print the objects the source renders to, as YAML (no cluster needed)."""
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src, repo, ref, path, creds)
+        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
 
         async def fetched() -> Snapshot:
             return await fetch()
