@@ -3,7 +3,8 @@ bomb, an object over the API server's request limit, a Helm chart printing more 
 limit and a file name that is not UTF-8 each make `clew apply --prune` exit 2 naming the file
 (and object), with the cluster unchanged and nothing pruned; an object the server's storage
 refuses is a permanent, worded error rather than a retryable 500; in the operator a non-UTF-8
-file name is RenderFailed on the Application, with the last good revision kept."""
+file name or an alias bomb is RenderFailed on the Application, with the last good revision
+kept, and the failed reconcile is logged as a warning."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from typer.testing import CliRunner
 
 from clew.cli.main import app
 from clew.cluster import Cluster, RequestTooLarge
+from clew.controller.reconciler import RECONCILE_ANNOTATION
 from clew.controller.spec import API_VERSION, KIND
 from clew.render import MAX_OBJECT_BYTES, MAX_RENDER_BYTES
 from clew.testing.git_fixtures import HTTP_USER
@@ -235,3 +238,24 @@ async def test_operator_reports_a_non_utf8_file_name_as_render_failed(
     levels = {r.getMessage(): r.levelname for r in caplog.records if r.name == "clew.controller"}
     assert levels["reconciled: RenderFailed"] == "WARNING", levels
     assert levels["reconciled: Succeeded"] == "INFO", levels
+
+    # An alias bomb is RenderFailed too, at once, naming the line (the controller once died).
+    bombed = git_repo.commit(
+        {"deploy/bad\udcff.yaml": None, "deploy/bomb.yaml": bomb(9)}, "billion laughs"
+    )
+    # As `clew reconcile` asks (a second webhook within the same second would be a replay).
+    requested = {"metadata": {"annotations": {RECONCILE_ANNOTATION: str(time.time())}}}
+    await kube_admin.patch(API_VERSION, KIND, "app", requested, namespace=ns)
+    attempted = f"RenderFailed at {bombed}"
+
+    def bomb_failed(app: dict[str, Any] | None) -> bool:
+        ready = condition(app, "Ready") or {}
+        status = (app or {}).get("status") or {}
+        return f"{ready.get('reason')} at {status.get('lastAttemptedRevision')}" == attempted
+
+    app = await until(kube_admin, API_VERSION, KIND, "app", ns, bomb_failed, 30)
+    message = (condition(app, "Ready") or {})["message"]
+    assert message.startswith("deploy/bomb.yaml:9: excessive aliasing: alias *l2"), message
+    assert app is not None
+    assert app["status"]["lastAppliedRevision"] == good
+    await kube_admin.get("v1", "ConfigMap", "kept", ns)  # still not pruned
