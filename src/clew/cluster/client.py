@@ -154,14 +154,7 @@ class Cluster:
         """As :meth:`request`, also returning the HTTP status (201 tells create from update)."""
         content = None if body is None else (body if isinstance(body, bytes) else _encode(body))
         if content is not None and len(content) > errors.MAX_REQUEST_BYTES:
-            # The server would answer 413, or reset the connection mid-body (which reads as
-            # "cannot reach the API server"): say what is wrong without sending it.
-            raise errors.RequestTooLarge(
-                f"the request is {len(content)} bytes, over the API server's "
-                f"{errors.MAX_REQUEST_BYTES} byte limit",
-                ref=ref,
-                reason="RequestEntityTooLarge",
-            )
+            raise errors.request_too_large(len(content), ref)  # sent, it reads as unreachable
         headers = [("Accept", accept), *self._extra_headers]
         if content is not None:
             headers.append(("Content-Type", content_type))

@@ -135,6 +135,17 @@ class UnknownKind(PermanentError):
     """The server does not serve this apiVersion/kind (yet: a CRD may not be established)."""
 
 
+def request_too_large(size: int, ref: ObjectRef | None) -> RequestTooLarge:
+    """The error for a body of ``size`` bytes over :data:`MAX_REQUEST_BYTES`, raised before
+    sending it: the server would answer 413, or reset the connection while the body is still
+    being sent (which reads as "cannot reach the API server")."""
+    return RequestTooLarge(
+        f"the request is {size} bytes, over the API server's {MAX_REQUEST_BYTES} byte limit",
+        ref=ref,
+        reason="RequestEntityTooLarge",
+    )
+
+
 _BY_CODE: dict[int, type[ClusterError]] = {
     400: BadRequest,
     401: Unauthorized,
