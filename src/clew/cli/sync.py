@@ -27,11 +27,11 @@ from clew.cli import apps
 from clew.cli.durations import duration_option
 from clew.cli.local_source import Filename, SourceArg, as_directory, default_name, pick
 from clew.cli.paths import cache_dir
+from clew.cli.render_flags import MaxBytes, MaxObjects, Values, render_options
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
 from clew.plan import mask, to_yaml
 from clew.report import tracing
-from clew.testing import tools
 
 err = Console(stderr=True, highlight=False)
 
@@ -63,22 +63,7 @@ Name = Annotated[
 ]
 Kubeconfig = Annotated[Path | None, typer.Option(envvar="KUBECONFIG", help="Kubeconfig file.")]
 Context = Annotated[str | None, typer.Option(help="Kubeconfig context.")]
-Values = Annotated[
-    list[str] | None,
-    typer.Option("--values", help="Helm values file inside the source (repeatable)."),
-]
 Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
-
-
-def _render_options(namespace: str, values: list[str] | None) -> render.RenderOptions:
-    """Helm from clew's tools cache when it was built there; else $CLEW_HELM or PATH."""
-    try:
-        helm: str | None = str(tools.binary("helm"))
-    except tools.ToolsMissing:
-        helm = None
-    return render.RenderOptions(
-        namespace=namespace, values_files=tuple(values or ()), helm_binary=helm
-    )
 
 
 def _credentials(
@@ -228,6 +213,8 @@ def apply_command(
         bool, typer.Option(help="Delete and re-create objects whose immutable fields changed.")
     ] = False,
     values: Values = None,
+    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
+    max_objects: MaxObjects = render.MAX_OBJECTS,
     output: Output = "text",
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -252,7 +239,7 @@ def apply_command(
         recreate=recreate,
         wait=wait_,
         timeout=timeout,
-        render=_render_options(namespace, values),
+        render=render_options(namespace, values, max_render_bytes, max_objects),
     )
     try:
         result = _run(kubeconfig, context, fetch, options, quiet=output == "json")
@@ -307,6 +294,8 @@ def diff_command(
         bool, typer.Option(help="Also show objects a --prune apply would delete.")
     ] = False,
     values: Values = None,
+    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
+    max_objects: MaxObjects = render.MAX_OBJECTS,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     username: Username = None,
@@ -333,7 +322,7 @@ def diff_command(
         namespace=namespace,
         prune=prune,
         dry_run=True,
-        render=_render_options(namespace, values),
+        render=render_options(namespace, values, max_render_bytes, max_objects),
     )
     try:
         result = _run(kubeconfig, context, fetch, options, quiet=True)
@@ -363,6 +352,8 @@ def render_command(
     path: SubPath = ".",
     namespace: Namespace = "default",
     values: Values = None,
+    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
+    max_objects: MaxObjects = render.MAX_OBJECTS,
     show_secrets: Annotated[
         bool, typer.Option(help="Print Secret values instead of masking them.")
     ] = False,
@@ -383,7 +374,7 @@ def render_command(
         manifests = render.render(
             snapshot.root,
             str(snapshot.path.relative_to(snapshot.root)),
-            _render_options(namespace, values),
+            render_options(namespace, values, max_render_bytes, max_objects),
         )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
