@@ -72,3 +72,20 @@ def test_cluster_scoped_ref_prints_without_namespace() -> None:
         "metadata": {"name": "w", "namespace": "n"},
     }
     assert ObjectRef.from_object(obj) == ObjectRef("apps", "Deployment", "n", "w")
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (413, "Request entity too large: limit is 3145728"),
+        (500, "etcdserver: request is too large"),
+        (500, "rpc error: code = ResourceExhausted desc = trying to send message larger than max"),
+    ],
+)
+def test_too_large_is_permanent_and_says_so(code: int, message: str) -> None:
+    error = errors.from_status(code, {"message": message}, ref=REF, retry_after=None)
+    assert type(error) is errors.RequestTooLarge
+    assert isinstance(error, errors.PermanentError)
+    assert (
+        str(error) == f"Deployment/shop/web: the object is too large for the API server: {message}"
+    )

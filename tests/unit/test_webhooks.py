@@ -176,12 +176,12 @@ def test_github_replays_are_refused_by_delivery_and_by_signature() -> None:
     receiver.receive(github_headers(body, delivery="d-1"), body)
     with pytest.raises(Replayed):
         receiver.receive(github_headers(body, delivery="d-1"), body)
-    # the same signed body under a fresh delivery id is still the same push
-    with pytest.raises(Replayed):
+    # the same signed body under a fresh delivery id is still the same push, and says which
+    with pytest.raises(Replayed, match=r"^delivery d-2 repeats delivery d-1, already received$"):
         receiver.receive(github_headers(body, delivery="d-2"), body)
     # a different push reusing an old delivery id is refused too
     other = json.dumps(github_push(after="a" * 40)).encode()
-    with pytest.raises(Replayed):
+    with pytest.raises(Replayed, match=r"^delivery d-1 was already received$"):
         receiver.receive(github_headers(other, delivery="d-1"), other)
     assert isinstance(receiver.receive(github_headers(other, delivery="d-3"), other), PushEvent)
 
@@ -419,7 +419,8 @@ def test_generic_replay_within_the_window_is_refused() -> None:
     receiver.receive(*generic_request(payload, delivery="g-1"))
     with pytest.raises(Replayed):
         receiver.receive(*generic_request(payload, delivery="g-1"))
-    with pytest.raises(Replayed):  # same signed request, fresh unsigned delivery id
+    # same signed request, fresh unsigned delivery id: named after the original
+    with pytest.raises(Replayed, match="delivery g-2 repeats delivery g-1"):
         receiver.receive(*generic_request(payload, delivery="g-2"))
     later = generic_request(payload, timestamp=NOW - 1, delivery="g-3")
     assert isinstance(receiver.receive(*later), PushEvent)
@@ -492,6 +493,14 @@ def test_replay_guard_refuses_when_any_key_was_seen() -> None:
     assert guard.admit(["delivery:1", "signature:x"])
     assert not guard.admit(["delivery:2", "signature:x"])
     assert guard.admit(["delivery:2", "signature:y"])
+
+
+def test_replay_guard_remembers_the_original_delivery() -> None:
+    guard = ReplayGuard(clock=Clock())
+    assert guard.admit(["delivery:1", "signature:x"], "1")
+    assert not guard.admit(["delivery:2", "signature:x"], "2")
+    assert guard.original(["delivery:2", "signature:x"]) == "1"
+    assert guard.original(["delivery:3"]) == ""
 
 
 # -- URLs and trace context ---------------------------------------------------------------------

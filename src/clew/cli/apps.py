@@ -40,6 +40,7 @@ from clew.cli.apps_common import (
 )
 from clew.cli.apps_describe import describe
 from clew.cli.apps_rollback import rollback_app
+from clew.cli.durations import duration_option
 from clew.cluster import Cluster, Forbidden
 from clew.model import Action, ClewError
 
@@ -196,7 +197,7 @@ def reconcile_app(
     wait_: Annotated[
         bool, typer.Option("--wait", help="Wait until the controller handled the request.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 300,
+    timeout: Annotated[float, duration_option("How long --wait may take (90s, 5m).")] = 300,
     namespace: Namespace = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,

@@ -12,11 +12,11 @@ The formatting is made of pure functions of trails, tested without a cluster.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
-import re
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +32,7 @@ from clew.cli.apps_common import EXIT_ERROR, EXIT_OK, Context, Kubeconfig, Name,
 from clew.cli.apps_view import table
 from clew.cluster import Cluster
 from clew.model import ClewError
+from clew.model.duration import parse_duration
 from clew.report.audit import AuditTrail, list_trails, read_trail
 
 __all__ = [
@@ -62,9 +63,6 @@ CSV_FIELDS = (
 SHORT = 12  # characters of a commit SHA in tables
 TABLE_OBJECTS = 10  # objects listed per sync in a table; JSON and CSV list them all
 
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[wdhms])+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
-_UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _ACTION_MARK = {"created": "+", "configured": "~", "deleted": "-"}
 
 
@@ -82,9 +80,8 @@ def parse_moment(text: str, now: dt.datetime) -> dt.datetime:
     date (``2026-11-01``, midnight UTC), or a duration before ``now`` (``24h``, ``30m``, ``7d``,
     ``1h30m``, ``2w``). Raises :class:`ClewError` otherwise."""
     value = text.strip()
-    if _DURATION.fullmatch(value):
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value))
-        return now - dt.timedelta(seconds=seconds)
+    with contextlib.suppress(ValueError):
+        return now - dt.timedelta(seconds=parse_duration(value, days=True))
     moment = _parse_time(value)
     if moment is None:
         raise ClewError(

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from clew.cli.durations import duration_option
 from clew.cli.paths import cache_dir
 
 
@@ -29,12 +30,12 @@ def controller_command(
         str, typer.Option(help="Namespace of the leader Lease.")
     ] = "clew-system",
     lease_duration: Annotated[
-        float, typer.Option(help="Seconds a leader's Lease lasts without renewal.")
+        float, duration_option("How long a leader's Lease lasts without renewal (10s).")
     ] = 10.0,
     renew_deadline: Annotated[
-        float, typer.Option(help="Seconds the leader may fail to renew before stepping down.")
+        float, duration_option("How long the leader may fail to renew before stepping down.")
     ] = 7.0,
-    retry_period: Annotated[float, typer.Option(help="Seconds between Lease attempts.")] = 2.0,
+    retry_period: Annotated[float, duration_option("Time between Lease attempts (2s).")] = 2.0,
     identity: Annotated[
         str | None, typer.Option(help="Leader-election identity (default: host name + suffix).")
     ] = None,

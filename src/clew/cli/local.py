@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from clew.cli.durations import duration_option
 from clew.testing import tools
 
 if TYPE_CHECKING:
@@ -55,7 +56,9 @@ def up(
         Path | None,
         typer.Option(help="Keep the cluster's data here across down/up (default: a temp dir)."),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds each component may take to start.")] = 90,
+    timeout: Annotated[
+        float, duration_option("How long each component may take to start (90s).")
+    ] = 90,
 ) -> None:
     """Start the local control plane (building its binaries first if needed)."""
     existing = _load(name)

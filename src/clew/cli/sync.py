@@ -24,12 +24,14 @@ from rich.table import Table
 
 from clew import engine, render, source
 from clew.cli import apps
+from clew.cli.durations import duration_option
+from clew.cli.local_source import Filename, SourceArg, as_directory, default_name, pick
 from clew.cli.paths import cache_dir
+from clew.cli.render_flags import MaxBytes, MaxObjects, Values, render_options
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
 from clew.plan import mask, to_yaml
 from clew.report import tracing
-from clew.testing import tools
 
 err = Console(stderr=True, highlight=False)
 
@@ -37,10 +39,6 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 _EARLY = {"FetchFailed", "RenderFailed"}
 
-SourceArg = Annotated[
-    Path | None,
-    typer.Argument(help="A local directory to sync (or use --repo).", show_default=False),
-]
 Repo = Annotated[str | None, typer.Option(help="Git repository URL (https:// or ssh://).")]
 Ref = Annotated[str, typer.Option(help="Branch, tag, semver range (e.g. '>=1.2 <2') or commit.")]
 SubPath = Annotated[str, typer.Option("--path", help="Directory inside the source to render.")]
@@ -65,10 +63,6 @@ Name = Annotated[
 ]
 Kubeconfig = Annotated[Path | None, typer.Option(envvar="KUBECONFIG", help="Kubeconfig file.")]
 Context = Annotated[str | None, typer.Option(help="Kubeconfig context.")]
-Values = Annotated[
-    list[str] | None,
-    typer.Option("--values", "-f", help="Helm values file inside the source (repeatable)."),
-]
 Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
 Adopt = Annotated[
     bool,
@@ -77,17 +71,6 @@ Adopt = Annotated[
         "without it such an object is a conflict and left alone."
     ),
 ]
-
-
-def _render_options(namespace: str, values: list[str] | None) -> render.RenderOptions:
-    """Helm from clew's tools cache when it was built there; else $CLEW_HELM or PATH."""
-    try:
-        helm: str | None = str(tools.binary("helm"))
-    except tools.ToolsMissing:
-        helm = None
-    return render.RenderOptions(
-        namespace=namespace, values_files=tuple(values or ()), helm_binary=helm
-    )
 
 
 def _credentials(
@@ -119,7 +102,7 @@ def _fetcher(
         )
     cache = source.SnapshotCache(cache_dir() / "sources")
     if src is not None:
-        directory = src
+        directory = as_directory(src)
 
         async def local() -> Snapshot:
             return cache.local(directory, path)
@@ -132,11 +115,6 @@ def _fetcher(
         return await cache.fetch(git, path)
 
     return remote
-
-
-def _default_name(src: Path | None, repo: str | None) -> str:
-    base = src.resolve().name if src is not None else (repo or "").rstrip("/").rsplit("/", 1)[-1]
-    return base.removesuffix(".git") or "default"
 
 
 class _Printer(engine.Progress):
@@ -213,6 +191,7 @@ def _fail(exc: Exception | str) -> typer.Exit:
 
 def apply_command(
     src: SourceArg = None,
+    filename: Filename = None,
     repo: Repo = None,
     ref: Ref = "main",
     path: SubPath = ".",
@@ -230,7 +209,7 @@ def apply_command(
     wait_: Annotated[
         bool, typer.Option("--wait", help="Wait until every object is healthy.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait may take.")] = 300,
+    timeout: Annotated[float, duration_option("How long --wait may take (90s, 5m).")] = 300,
     dry_run: Annotated[
         bool, typer.Option(help="Plan only: print what would change; change nothing.")
     ] = False,
@@ -242,6 +221,8 @@ def apply_command(
     ] = False,
     adopt: Adopt = False,
     values: Values = None,
+    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
+    max_objects: MaxObjects = render.MAX_OBJECTS,
     output: Output = "text",
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -253,11 +234,11 @@ def apply_command(
     """Sync a directory or a Git repository to the cluster, once (push-based GitOps)."""
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src, repo, ref, path, creds)
+        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
-        name=name or _default_name(src, repo),
+        name=name or default_name(src, repo),
         namespace=namespace,
         prune=prune,
         allow_empty=allow_empty,
@@ -267,7 +248,7 @@ def apply_command(
         adopt=adopt,
         wait=wait_,
         timeout=timeout,
-        render=_render_options(namespace, values),
+        render=render_options(namespace, values, max_render_bytes, max_objects),
     )
     try:
         result = _run(kubeconfig, context, fetch, options, quiet=output == "json")
@@ -280,24 +261,33 @@ def apply_command(
     else:
         changes = result.changes()
         counts = ", ".join(f"{n} {a}" for a, n in engine.count(changes).items()) or "nothing"
-        revision = result.snapshot.revision if result.snapshot else "?"
+        revision = result.snapshot.revision[:12] if result.snapshot else "?"
         if any(c.action is not Action.UNCHANGED for c in changes.changes):
-            err.print(_summary_table(changes, f"{options.name} @ {revision[:12]}"))
-        verb = "would be" if dry_run else "were"
-        err.print(
-            f"[bold]{counts}[/] ({'dry run; ' if dry_run else ''}objects {verb} changed as shown)"
-            if changes.changes
-            else "[bold]nothing to do[/]"
-        )
+            err.print(_summary_table(changes, f"{options.name} @ {revision}"))
+        err.print(_summary_line(changes, counts, dry_run=dry_run, ok=result.ok))
         if not result.ok:
             err.print(f"[red]sync failed: {result.reason}[/]: {result.error}")
     if result.ok:
         raise typer.Exit(EXIT_OK)
-    raise typer.Exit(EXIT_ERROR if result.reason in _EARLY else EXIT_FAILED)
+    # Exit 2 when nothing was applied: fetch, render, or the cluster unreachable before apply.
+    nothing = result.reason == "ApplyFailed" and not result.changes().changes
+    raise typer.Exit(EXIT_ERROR if result.reason in _EARLY or nothing else EXIT_FAILED)
+
+
+def _summary_line(changes: ChangeSet, counts: str, *, dry_run: bool, ok: bool) -> str:
+    if any(c.action is not Action.UNCHANGED for c in changes.changes):
+        verb = "would be" if dry_run else "were"
+        return (
+            f"[bold]{counts}[/] ({'dry run; ' if dry_run else ''}objects {verb} changed as shown)"
+        )
+    if changes.changes:
+        return f"[bold]{counts}[/] (nothing {'would change' if dry_run else 'changed'})"
+    return "[bold]nothing to do[/]" if ok else "[bold]nothing was changed[/]"
 
 
 def diff_command(
     src: SourceArg = None,
+    filename: Filename = None,
     app_name: Annotated[
         str | None,
         typer.Argument(help="After `app`: the Application to diff.", show_default=False),
@@ -314,6 +304,8 @@ def diff_command(
     ] = False,
     adopt: Adopt = False,
     values: Values = None,
+    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
+    max_objects: MaxObjects = render.MAX_OBJECTS,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     username: Username = None,
@@ -332,16 +324,16 @@ def diff_command(
     namespace = namespace or "default"
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src, repo, ref, path, creds)
+        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
-        name=name or _default_name(src, repo),
+        name=name or default_name(src, repo),
         namespace=namespace,
         prune=prune,
         adopt=adopt,
         dry_run=True,
-        render=_render_options(namespace, values),
+        render=render_options(namespace, values, max_render_bytes, max_objects),
     )
     try:
         result = _run(kubeconfig, context, fetch, options, quiet=True)
@@ -365,11 +357,14 @@ def diff_command(
 
 def render_command(
     src: SourceArg = None,
+    filename: Filename = None,
     repo: Repo = None,
     ref: Ref = "main",
     path: SubPath = ".",
     namespace: Namespace = "default",
     values: Values = None,
+    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
+    max_objects: MaxObjects = render.MAX_OBJECTS,
     show_secrets: Annotated[
         bool, typer.Option(help="Print Secret values instead of masking them.")
     ] = False,
@@ -381,7 +376,7 @@ def render_command(
     """Print the objects the source renders to, as YAML (no cluster needed)."""
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src, repo, ref, path, creds)
+        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
 
         async def fetched() -> Snapshot:
             return await fetch()
@@ -390,7 +385,7 @@ def render_command(
         manifests = render.render(
             snapshot.root,
             str(snapshot.path.relative_to(snapshot.root)),
-            _render_options(namespace, values),
+            render_options(namespace, values, max_render_bytes, max_objects),
         )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None

@@ -154,6 +154,8 @@ class Cluster:
     ) -> tuple[int, dict[str, Any]]:
         """As :meth:`request`, also returning the HTTP status (201 tells create from update)."""
         content = None if body is None else (body if isinstance(body, bytes) else _encode(body))
+        if content is not None and len(content) > errors.MAX_REQUEST_BYTES:
+            raise errors.request_too_large(len(content), ref)  # sent, it reads as unreachable
         headers = [("Accept", accept), *self._extra_headers]
         if content is not None:
             headers.append(("Content-Type", content_type))

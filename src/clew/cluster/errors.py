@@ -17,6 +17,8 @@ never on HTTP codes or strings::
         │   └── AlreadyExists   409 with reason AlreadyExists
         ├── Gone                410: a watch's resourceVersion is too old; re-list
         ├── Invalid             422: the object failed validation (``causes`` lists the fields)
+        ├── RequestTooLarge     413, or over :data:`MAX_REQUEST_BYTES` before sending; also
+        │                       storage's "too large" (a 500 from etcd's size limit)
         └── UnknownKind         discovery does not know the apiVersion/kind
 
 Messages name the object as ``Kind/namespace/name`` and never carry request bodies, so a Secret's
@@ -25,9 +27,18 @@ data cannot leak through an error.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from clew.model.refs import ObjectRef
+
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+"""kube-apiserver's limit on a request body (``MaxRequestBodyBytes``); it answers 413 above it, or
+drops the connection while a larger body is still being sent."""
+
+# etcd refusing an object the API server passed on: "etcdserver: request is too large", or the
+# gRPC client's "trying to send message larger than max". Permanent, though it comes as a 500.
+_STORAGE_TOO_LARGE = re.compile(r"request is too large|message larger than max", re.IGNORECASE)
 
 
 class ClusterError(Exception):
@@ -114,8 +125,25 @@ class Invalid(PermanentError):
         self.causes = causes or []
 
 
+class RequestTooLarge(PermanentError):
+    """The object is too large for the API server's request limit or for its storage."""
+
+    code = 413
+
+
 class UnknownKind(PermanentError):
     """The server does not serve this apiVersion/kind (yet: a CRD may not be established)."""
+
+
+def request_too_large(size: int, ref: ObjectRef | None) -> RequestTooLarge:
+    """The error for a body of ``size`` bytes over :data:`MAX_REQUEST_BYTES`, raised before
+    sending it: the server would answer 413, or reset the connection while the body is still
+    being sent (which reads as "cannot reach the API server")."""
+    return RequestTooLarge(
+        f"the request is {size} bytes, over the API server's {MAX_REQUEST_BYTES} byte limit",
+        ref=ref,
+        reason="RequestEntityTooLarge",
+    )
 
 
 _BY_CODE: dict[int, type[ClusterError]] = {
@@ -125,6 +153,7 @@ _BY_CODE: dict[int, type[ClusterError]] = {
     404: NotFound,
     409: Conflict,
     410: Gone,
+    413: RequestTooLarge,
     422: Invalid,
     429: TooManyRequests,
 }
@@ -139,6 +168,13 @@ def from_status(
     message = str(status.get("message") or f"HTTP {code}")
     if code == 409 and reason == "AlreadyExists":
         return AlreadyExists(message, ref=ref, reason=reason, code=code)
+    if code == 413 or (code >= 500 and _STORAGE_TOO_LARGE.search(message)):
+        return RequestTooLarge(
+            f"the object is too large for the API server: {message}",
+            ref=ref,
+            reason=reason or "RequestEntityTooLarge",
+            code=code,
+        )
     cls = _BY_CODE.get(code)
     if cls is None:
         cls = ServerError if code >= 500 else PermanentError

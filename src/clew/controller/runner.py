@@ -276,7 +276,12 @@ class Controller:
                 span.set_attribute(tracing.RESULT, outcome.reason)
                 if not outcome.ok:
                     tracing.fail(span, outcome.reason)
-                log.info("reconciled: %s", outcome.reason)
+                # A failed reconcile is a warning: it is what an operator's alerting looks for.
+                log.log(
+                    logging.INFO if outcome.ok else logging.WARNING,
+                    "reconciled: %s",
+                    outcome.reason,
+                )
             if outcome.requeue_after is not None:
                 self.queue.add_after(key, outcome.requeue_after)
 

@@ -20,6 +20,8 @@ from enum import StrEnum
 from typing import Any
 
 from clew.model import ClewError
+from clew.model.duration import DURATION_RE as DURATION_RE
+from clew.model.duration import parse_duration
 
 __all__ = [
     "API_VERSION",
@@ -59,7 +61,6 @@ class RenderKind(StrEnum):
 # Regular expressions shared with the schema. Written without anchors; the schema anchors them
 # with ^…$ and Python uses fullmatch, because Python's $ also matches before a final newline.
 # They are RE2-compatible (no lookarounds), so the API server reads them the same way.
-DURATION_RE = r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+"
 REVISION_RE = r"[0-9a-f]{40}|[0-9a-f]{64}"
 DNS_LABEL_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_SUBDOMAIN_RE = rf"{DNS_LABEL_RE}(\.{DNS_LABEL_RE})*"
@@ -91,9 +92,6 @@ DEFAULT_SELF_HEAL = True
 DEFAULT_WAIT = True
 DEFAULT_SUSPEND = False
 DEFAULT_ADOPT = False
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
 
 
 class InvalidSpec(ClewError):
@@ -188,16 +186,6 @@ class AppSpec:
     service_account_name: str | None = None
     pin_revision: str | None = None  # set by rollback: apply exactly this commit, not ``ref``
     adopt: bool = DEFAULT_ADOPT  # take over objects another inventory owns
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go-style duration (``30s``, ``1h30m``, ``1.5h``, ``500ms``).
-
-    Only the units the schema accepts (ms, s, m, h); raises :class:`ValueError` otherwise.
-    """
-    if not isinstance(text, str) or not re.fullmatch(DURATION_RE, text):
-        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h30m or 500ms")
-    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:

@@ -132,21 +132,27 @@ class ReplayGuard:
         self._capacity = capacity
         self._ttl = ttl
         self._clock = clock
-        self._expiry: OrderedDict[str, float] = OrderedDict()  # insertion order is expiry order
+        # key -> (expiry, the delivery that brought it); insertion order is expiry order
+        self._expiry: OrderedDict[str, tuple[float, str]] = OrderedDict()
 
-    def admit(self, keys: Iterable[str]) -> bool:
-        """Record ``keys`` and return True, or return False if any of them was seen already."""
+    def admit(self, keys: Iterable[str], delivery: str = "") -> bool:
+        """Record ``keys`` (brought by ``delivery``) and return True, or return False if any of
+        them was seen already."""
         keys = tuple(keys)
         now = self._clock()
-        while self._expiry and next(iter(self._expiry.values())) <= now:
+        while self._expiry and next(iter(self._expiry.values()))[0] <= now:
             self._expiry.popitem(last=False)
         if any(key in self._expiry for key in keys):
             return False
         for key in keys:
-            self._expiry[key] = now + self._ttl
+            self._expiry[key] = (now + self._ttl, delivery)
         while len(self._expiry) > self._capacity:
             self._expiry.popitem(last=False)
         return True
+
+    def original(self, keys: Iterable[str]) -> str:
+        """The delivery that first brought any of ``keys`` ("" if none is remembered)."""
+        return next((self._expiry[k][1] for k in keys if k in self._expiry), "")
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop ``keys``, so a redelivery of a request that failed downstream is accepted."""
@@ -190,7 +196,13 @@ class Receiver:
         else:
             _check_generic(h, self._secret, body, self._clock())
             result = _generic(h, body)
-        if isinstance(result, PushEvent) and not self._replays.admit(self._keys(h)):
+        keys = self._keys(h)
+        if isinstance(result, PushEvent) and not self._replays.admit(keys, result.delivery):
+            original = self._replays.original(keys)
+            if original and original != result.delivery:  # the same push under a fresh id
+                raise Replayed(
+                    f"delivery {result.delivery} repeats delivery {original}, already received"
+                )
             raise Replayed(f"delivery {result.delivery} was already received")
         return result
 

@@ -14,12 +14,13 @@ test pins them to :mod:`clew.controller.spec`.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from clew.model import ClewError
+from clew.model.duration import DURATION_RE as DURATION_RE
+from clew.model.duration import parse_duration
 from clew.report.notices import NoticeKind
 
 __all__ = [
@@ -55,9 +56,6 @@ DEFAULT_PER_MINUTE = 60  # Slack allows about one message a second per incoming 
 DEFAULT_BURST = 10
 TARGETS_MAX = 16
 NAMES_MAX = 256
-DURATION_RE = r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+"
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class TargetType(enum.StrEnum):
@@ -180,13 +178,6 @@ class Policy:
             and kind in self.events
             and self.applications.selects(app, labels)
         )
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go-style duration (``30s``, ``1h30m``, ``500ms``); ValueError otherwise."""
-    if not isinstance(text, str) or not re.fullmatch(DURATION_RE, text):
-        raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h30m or 500ms")
-    return sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(text))
 
 
 def parse(obj: Mapping[str, Any]) -> Policy:

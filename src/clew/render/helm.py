@@ -179,7 +179,14 @@ def render_helm(
             argv += ["--values", str(inline)]
         if options.kube_version:
             argv += ["--kube-version", options.kube_version]
-        proc = run(argv, env=env, cwd=home, timeout=options.timeout, what="helm template")
+        proc = run(
+            argv,
+            env=env,
+            cwd=home,
+            timeout=options.timeout,
+            what="helm template",
+            max_bytes=options.max_bytes,
+        )
         if proc.returncode != 0:
             raise _template_error(proc.stderr, snapshot, rel, home)
     return _parse(proc.stdout, rel)

@@ -227,10 +227,18 @@ def render_kustomize(
         home = Path(tmp)
         env = sealed_env(home, {"KUSTOMIZE_PLUGIN_HOME": str(home / "no-plugins")})
         argv = [kubectl, "kustomize", str(real), "--load-restrictor", "LoadRestrictionsRootOnly"]
-        proc = run(argv, env=env, cwd=home, timeout=options.timeout, what="kustomize")
+        proc = run(
+            argv,
+            env=env,
+            cwd=home,
+            timeout=options.timeout,
+            what="kustomize",
+            max_bytes=options.max_bytes,
+        )
         if proc.returncode != 0:
             raise ToolError(
                 f"kustomize failed: {scrub(proc.stderr, snapshot.root, home)}", file=rel
             )
     origin = f"kustomize:{rel}"
-    return to_manifests(load_yaml(proc.stdout, origin), origin, origin=origin)
+    documents = load_yaml(proc.stdout, origin, max_bytes=options.max_bytes)
+    return to_manifests(documents, origin, origin=origin)

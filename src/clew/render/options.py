@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from clew.render.limits import MAX_OBJECTS, MAX_RENDER_BYTES
+
 RenderKind = Literal["auto", "plain", "kustomize", "helm"]
 
 
@@ -27,6 +29,9 @@ class RenderOptions:
     ``$CLEW_KUBECTL``, else the one installed next to this Python, else ``kubectl`` on ``PATH``.
 
     ``timeout``: seconds one helm or kustomize run may take.
+
+    Limits (see :mod:`clew.render.limits`): ``max_bytes`` bounds the manifests read (files or a
+    tool's output) and the objects rendered (as JSON); ``max_objects`` bounds the objects.
     """
 
     kind: RenderKind = "auto"
@@ -41,3 +46,5 @@ class RenderOptions:
     helm_binary: str | Path | None = None
     kubectl_binary: str | Path | None = None
     timeout: float = 60.0
+    max_bytes: int = MAX_RENDER_BYTES
+    max_objects: int = MAX_OBJECTS

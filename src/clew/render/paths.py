@@ -3,7 +3,9 @@
 Every path is checked twice. Lexically, a ``..`` that climbs above the root is refused before the
 file system is touched. Then the real path (every symlink followed) must still lie inside the root:
 a symlink, to a file or a directory, that leaves the snapshot is refused even when it is never
-read, so what a commit renders cannot depend on the machine that renders it.
+read, so what a commit renders cannot depend on the machine that renders it. A file name that is
+not UTF-8 is refused where it would be read, named with its bytes escaped (``bad\\xff.yaml``):
+object origins, messages and statuses are text.
 """
 
 from __future__ import annotations
@@ -18,6 +20,23 @@ from clew.render.errors import InvalidManifestError, UnsafeSourceError
 MAX_FILE_BYTES = 10 * 1024 * 1024
 """A manifest file larger than this is refused: no sane manifest is, and a generated blob this big
 would make every plan slow."""
+
+
+def escaped(path: str) -> str:
+    """``path`` printable: bytes that are not UTF-8 (held as surrogates) shown as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _check_name(rel: str) -> None:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidManifestError(
+            "the file name is not UTF-8",
+            file=escaped(rel),
+            hint="rename it: clew reads manifests by UTF-8 names only",
+        ) from None
+
 
 _ESCAPE_HINT = "a snapshot must be self-contained: copy the file into the repository instead"
 
@@ -60,7 +79,8 @@ class SnapshotDir:
         real = Path(os.path.realpath(self.root / joined))
         if not self.contains(real):
             raise UnsafeSourceError(
-                f"{what} {path!r} resolves to {real}, outside the snapshot (through a symlink)",
+                f"{what} {path!r} resolves to {escaped(str(real))}, outside the snapshot "
+                "(through a symlink)",
                 file=referrer,
                 hint=_ESCAPE_HINT,
             )
@@ -85,7 +105,9 @@ class SnapshotDir:
                 with os.scandir(real) as entries:
                     names = sorted(e.name for e in entries)
             except OSError as exc:
-                raise InvalidManifestError(f"cannot list the directory: {exc}", file=rel) from None
+                raise InvalidManifestError(
+                    f"cannot list the directory: {exc.strerror}", file=escaped(rel)
+                ) from None
             for name in names:
                 if name.startswith(".") and not include_hidden:
                     continue
@@ -96,23 +118,31 @@ class SnapshotDir:
                     target = Path(os.path.realpath(child))
                     if not self.contains(target):
                         raise UnsafeSourceError(
-                            f"symlink to {target}, outside the snapshot",
-                            file=child_rel,
+                            f"symlink to {escaped(str(target))}, outside the snapshot",
+                            file=escaped(child_rel),
                             hint=_ESCAPE_HINT,
                         )
                     child = target
                     if not child.exists() and wanted:
-                        raise InvalidManifestError("broken symlink", file=child_rel)
+                        raise InvalidManifestError("broken symlink", file=escaped(child_rel))
                 if child.is_dir():
                     if child in ancestors:
-                        raise UnsafeSourceError("symlink loop", file=child_rel)
+                        raise UnsafeSourceError("symlink loop", file=escaped(child_rel))
                     visit(child_rel, child, ancestors | {child})
                 elif wanted and child.is_file():
+                    _check_name(child_rel)
                     found.append((child_rel, child))
 
         visit(rel_dir, real_dir, frozenset({real_dir}))
         found.sort(key=lambda item: item[0])
         return found
+
+    def size(self, rel: str, real: Path) -> int:
+        """A file's size in bytes, before reading it."""
+        try:
+            return real.stat().st_size
+        except OSError as exc:
+            raise InvalidManifestError(f"cannot read: {exc.strerror}", file=rel) from None
 
     def read_text(self, rel: str, real: Path) -> str:
         """A file's text (UTF-8, a BOM allowed), refusing files over :data:`MAX_FILE_BYTES`."""

@@ -7,6 +7,13 @@ differences from ``yaml.safe_load`` matter for Kubernetes:
   is not JSON and not what the API server would store; Kubernetes' own decoder keeps the string.
 - A duplicate key in a mapping is an error instead of "the last one wins", as ``kubectl`` and the
   API server do: silently dropping half of a manifest is the worst kind of GitOps surprise.
+
+PyYAML shares an aliased node instead of copying it, so a "billion laughs" file loads quickly and
+small, and only blows up later, when the objects are encoded for the API server. Before
+composing, a stream with anchors is therefore measured on libyaml's events (linear in the text)
+as if every alias were expanded, and refused when the expansion passes yaml.v3's alias ratio or
+the render byte limit (see :mod:`clew.render.limits`); libyaml itself caps nesting at 1,000
+levels.
 """
 
 from __future__ import annotations
@@ -18,12 +25,25 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, ScalarNode
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    Event,
+    ScalarEvent,
+)
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from clew.render.errors import InvalidManifestError
+from clew.render.limits import MAX_RENDER_BYTES, excessive_aliasing
 
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MERGE = "tag:yaml.org,2002:merge"
+
+
+# What PyYAML's constructors let escape on values they do not check.
+_CONSTRUCTION_ERRORS = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
 
 
 class KubeLoader(yaml.CSafeLoader):
@@ -33,6 +53,10 @@ class KubeLoader(yaml.CSafeLoader):
     """
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        if not isinstance(node, MappingNode):  # "!!map 0"
+            raise ConstructorError(
+                None, None, f"expected a mapping, found {node.id}", node.start_mark
+            )
         seen: set[tuple[str, str]] = set()
         for key_node, _ in node.value:
             # Merge keys (<<) may be overridden by explicit keys by design; only compare plain keys.
@@ -47,6 +71,25 @@ class KubeLoader(yaml.CSafeLoader):
                     )
                 seen.add(key)
         return super().construct_mapping(node, deep)
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        # PyYAML's constructors for explicit tags trust the value: "!!int x", "!!bool maybe" or
+        # "!!timestamp 1" escape as ValueError, KeyError, AttributeError... Make them YAML errors.
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except _CONSTRUCTION_ERRORS:
+            raise ConstructorError(
+                None, None, f"{node.tag} value {_short(node)} is not valid", node.start_mark
+            ) from None
+
+
+def _short(node: Node) -> str:
+    if not isinstance(node, ScalarNode):
+        return "(a collection)"
+    value: str = node.value
+    return repr(value[:40] + "…" if len(value) > 40 else value)
 
 
 # Its own table (PyYAML copies the parent's only on add_implicit_resolver), minus timestamps.
@@ -66,16 +109,106 @@ class Document:
     data: Any
 
 
-def load_yaml(text: str, file: str) -> list[Document]:
-    """Every document of a YAML stream, in order. Malformed YAML raises
-    :class:`InvalidManifestError` naming ``file`` and the line."""
+class _Expansion:
+    """What a stream would be with every alias expanded: nodes (as yaml.v3 counts decodes), how
+    many of them come from aliases, and bytes of scalar text."""
+
+    def __init__(self, file: str, max_bytes: int) -> None:
+        self.file = file
+        self.max_bytes = max_bytes
+        self.decoded = self.aliased = self.bytes = 0
+        self.anchors: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, bytes) expanded
+        # Open collections: [anchor, nodes, bytes]; an alias to an open anchor would recurse.
+        self.open: list[list[Any]] = []
+        self.open_anchors: set[str] = set()
+
+    def add(self, nodes: int, size: int) -> None:
+        if self.open:
+            self.open[-1][1] += nodes
+            self.open[-1][2] += size
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, DocumentStartEvent):
+            self.anchors.clear()  # anchors are scoped to their document
+        elif isinstance(event, ScalarEvent):
+            size = len(event.value) + 1
+            self.decoded += 1
+            self.bytes += size
+            if event.anchor:
+                self.anchors[event.anchor] = (1, size)
+            self.add(1, size)
+        elif isinstance(event, CollectionStartEvent):
+            self.decoded += 1
+            self.bytes += 2
+            self.open.append([event.anchor, 1, 2])
+            if event.anchor:
+                self.open_anchors.add(event.anchor)
+        elif isinstance(event, CollectionEndEvent) and self.open:
+            anchor, nodes, size = self.open.pop()
+            if anchor:
+                self.anchors[anchor] = (nodes, size)
+                self.open_anchors.discard(anchor)
+            self.add(nodes, size)
+        elif isinstance(event, AliasEvent):
+            self.alias(event)
+
+    def alias(self, event: AliasEvent) -> None:
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if event.anchor in self.open_anchors:
+            raise InvalidManifestError(
+                f"invalid YAML: alias *{event.anchor} refers to the node that contains it",
+                file=self.file,
+                line=line,
+            )
+        nodes, size = self.anchors.get(event.anchor or "", (0, 0))  # unknown: PyYAML reports it
+        self.decoded += 1 + nodes
+        self.aliased += nodes
+        self.bytes += size
+        self.add(1 + nodes, size)
+        if excessive_aliasing(self.decoded, self.aliased):
+            raise InvalidManifestError(
+                f"excessive aliasing: alias *{event.anchor} expands the file to {self.decoded} "
+                f"nodes, {self.aliased} of them copies; Kubernetes' YAML decoder refuses that much",
+                file=self.file,
+                line=line,
+                hint="write the repeated parts out, or generate them with Kustomize or Helm",
+            )
+        if self.bytes > self.max_bytes:
+            raise InvalidManifestError(
+                f"excessive aliasing: alias *{event.anchor} expands the file to over "
+                f"{self.max_bytes} bytes, the render limit",
+                file=self.file,
+                line=line,
+            )
+
+
+def _check_aliases(text: str, file: str, max_bytes: int) -> None:
+    """Refuse a stream whose aliases expand too far, before anything is composed."""
+    expansion = _Expansion(file, max_bytes)
+    parser = KubeLoader(text)
+    try:
+        while (event := parser.get_event()) is not None:
+            expansion.event(event)
+    finally:
+        parser.dispose()
+
+
+def load_yaml(text: str, file: str, *, max_bytes: int = MAX_RENDER_BYTES) -> list[Document]:
+    """Every document of a YAML stream, in order. Malformed YAML, or aliases that expand past
+    yaml.v3's alias ratio or ``max_bytes``, raise :class:`InvalidManifestError` naming ``file``
+    and the line."""
     loader = KubeLoader(text)
     documents: list[Document] = []
     try:
+        if "&" in text:  # no anchor, no alias; most manifests skip the extra pass
+            _check_aliases(text, file, max_bytes)
         while loader.check_node():
             node = loader.get_node()
             line = node.start_mark.line + 1 if node is not None else 1
-            data = loader.construct_document(node) if node is not None else None
+            try:
+                data = loader.construct_document(node) if node is not None else None
+            except _CONSTRUCTION_ERRORS as exc:  # from a constructor's second half (generators)
+                raise InvalidManifestError(f"invalid YAML: {exc}", file=file, line=line) from None
             documents.append(Document(len(documents) + 1, line, data))
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, file) from None

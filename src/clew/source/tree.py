@@ -2,7 +2,9 @@
 
 The digest covers what rendering can see — relative paths, file contents and symlink targets —
 and nothing else (not times, owners or modes, not empty directories, not ``.git``), so a Git
-snapshot and a clean checkout of the same commit have the same digest.
+snapshot and a clean checkout of the same commit have the same digest. Paths are hashed as the
+bytes the file system holds: a name that is not UTF-8 (Git allows any bytes) digests like any
+other, and rendering, which needs text, refuses it with the name escaped.
 """
 
 from __future__ import annotations
@@ -35,16 +37,18 @@ def _entries(root: Path) -> Iterator[tuple[str, os.stat_result]]:
 def digest_tree(root: Path) -> str:
     """``sha256:<hex>`` over the sorted entries: kind, path, length-prefixed content or target.
 
-    Paths are compared as UTF-8 bytes, so the order does not depend on the platform or locale.
+    Paths are compared as the file system's bytes (UTF-8 for every valid name), so the order does
+    not depend on the platform or locale, and a name that is not UTF-8 cannot break it.
     """
     h = hashlib.sha256()
-    for rel, st in sorted(_entries(root), key=lambda e: e[0].encode()):
+    for rel, st in sorted(_entries(root), key=lambda e: os.fsencode(e[0])):
         path = root / rel
+        name = os.fsencode(rel)
         if stat.S_ISLNK(st.st_mode):
             target = os.fsencode(os.readlink(path))
-            h.update(b"L %s\0%d\0%s" % (rel.encode(), len(target), target))
+            h.update(b"L %s\0%d\0%s" % (name, len(target), target))
             continue
-        h.update(b"F %s\0%d\0" % (rel.encode(), st.st_size))
+        h.update(b"F %s\0%d\0" % (name, st.st_size))
         with path.open("rb") as f:
             while chunk := f.read(_CHUNK):
                 h.update(chunk)
