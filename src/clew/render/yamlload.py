@@ -1,59 +1,31 @@
 """Loading YAML and JSON documents the way Kubernetes reads them, with errors that point at a line.
 
-PyYAML's C parser does the scanning (the pure-Python one is ~10x slower on large trees). Two
-differences from ``yaml.safe_load`` matter for Kubernetes:
-
-- Timestamps stay strings. PyYAML's YAML 1.1 resolver turns ``2024-01-01`` into a ``date``, which
-  is not JSON and not what the API server would store; Kubernetes' own decoder keeps the string.
-- A duplicate key in a mapping is an error instead of "the last one wins", as ``kubectl`` and the
-  API server do: silently dropping half of a manifest is the worst kind of GitOps surprise.
+PyYAML's C parser does the scanning and composing (the pure-Python one is ~10x slower on large
+trees); the values are built with go-yaml v2's rules, as kubectl's sigs.k8s.io/yaml does, not
+PyYAML's: see :mod:`clew.render.yamlscalars` (scalars, keys, numbers), :mod:`clew.render.yamltree`
+(merge keys, aliases, duplicate keys) and :mod:`clew.render.yamlstream` (document separators,
+directives). Two choices are stricter than kubectl, which keeps the last of a duplicate key and
+silently drops a document after ``...``: both are refused, as silently dropping half of a manifest
+is the worst kind of GitOps surprise.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, ScalarNode
 
 from clew.render.errors import InvalidManifestError
-
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_MERGE = "tag:yaml.org,2002:merge"
-
-
-class KubeLoader(yaml.CSafeLoader):
-    """``CSafeLoader`` without the timestamp resolver, refusing duplicate mapping keys.
-
-    A subclass with its own resolver table: the global ``CSafeLoader`` stays untouched.
-    """
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[tuple[str, str]] = set()
-        for key_node, _ in node.value:
-            # Merge keys (<<) may be overridden by explicit keys by design; only compare plain keys.
-            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
-                key = (key_node.tag, key_node.value)
-                if key in seen:
-                    raise ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key_node.value!r}",
-                        key_node.start_mark,
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep)
+from clew.render.yamlscalars import json_float, json_int
+from clew.render.yamlstream import check_stream
+from clew.render.yamltree import KubeConstruction
 
 
-# Its own table (PyYAML copies the parent's only on add_implicit_resolver), minus timestamps.
-KubeLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
-    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-}
+class KubeLoader(KubeConstruction, yaml.CSafeLoader):
+    """``CSafeLoader``'s C parser and composer, values built as kubectl builds them. A subclass:
+    the global ``CSafeLoader`` stays untouched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +41,9 @@ class Document:
 def load_yaml(text: str, file: str) -> list[Document]:
     """Every document of a YAML stream, in order. Malformed YAML raises
     :class:`InvalidManifestError` naming ``file`` and the line."""
+    text, non_specific = check_stream(text, file)  # kubectl's document rules, go-yaml's escapes
     loader = KubeLoader(text)
+    loader.non_specific = non_specific
     documents: list[Document] = []
     try:
         while loader.check_node():
@@ -80,10 +54,19 @@ def load_yaml(text: str, file: str) -> list[Document]:
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, file) from None
     except yaml.YAMLError as exc:  # e.g. a control character the reader refuses; no mark
-        raise InvalidManifestError(f"invalid YAML: {exc}", file=file) from None
+        raise _reader_error(exc, text, file) from None
     finally:
         loader.dispose()
     return documents
+
+
+def _reader_error(exc: yaml.YAMLError, text: str, file: str) -> InvalidManifestError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        detail = f"unacceptable character #x{code:04x}: {exc.reason}"
+        return InvalidManifestError(f"invalid YAML: {detail}", file=file, line=line)
+    return InvalidManifestError(f"invalid YAML: {exc}", file=file)
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, file: str) -> InvalidManifestError:
@@ -107,12 +90,23 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (kubectl refuses it)")
+
+
 def load_json(text: str, file: str) -> list[Document]:
     """A JSON file as one document (a ``List`` is expanded later, like in YAML); blank: none."""
     if not text.strip():
         return []
     try:
-        data = json.loads(text, object_pairs_hook=_refuse_duplicates)
+        # Numbers as the API server gets them from kubectl (int64, else float64; no NaN).
+        data = json.loads(
+            text,
+            object_pairs_hook=_refuse_duplicates,
+            parse_int=json_int,
+            parse_float=lambda number: json_float(float(number)),
+            parse_constant=_refuse_constant,
+        )
     except json.JSONDecodeError as exc:
         raise InvalidManifestError(
             f"invalid JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno
