@@ -1,6 +1,6 @@
-"""clew reads every YAML case in the corpus exactly as the real kubectl does: the same JSON
-objects (types included: ``1`` is not ``1.0`` nor ``true``), or a refusal from both, with file and
-line on clew's side. The corpus is tests/unit/fixtures/yaml-kubectl, one file per case; a case
+"""clew reads every YAML (and JSON) case in the corpus exactly as the real kubectl does: the same
+JSON objects (types included: ``1`` is not ``1.0`` nor ``true``), or a refusal from both, with file
+and line on clew's side. The corpus is tests/unit/fixtures/yaml-kubectl, one file per case; a case
 marked ``# clew: refuses -- why`` is one where clew is deliberately stricter, and the test checks
 that kubectl still accepts it (so the mark stays true). kubectl reads the whole corpus in one run.
 """
@@ -16,7 +16,7 @@ from clew.render.yamlload import load_yaml
 from clew.testing.kubectl_yaml import KubectlRead, canonical, clew_read, kubectl_read
 
 CORPUS = Path(__file__).parent / "fixtures" / "yaml-kubectl"
-CASES = sorted(CORPUS.glob("*.yaml"))
+CASES = sorted([*CORPUS.glob("*.yaml"), *CORPUS.glob("*.json")])
 STRICTER = "# clew: refuses -- "
 
 

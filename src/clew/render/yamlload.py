@@ -12,15 +12,18 @@ is the worst kind of GitOps surprise.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from clew.render.errors import InvalidManifestError
-from clew.render.yamlscalars import json_float, json_int
+from clew.render.yamlscalars import JSONNumberError, json_number_hooks
 from clew.render.yamlstream import check_stream
 from clew.render.yamltree import KubeConstruction
+
+_JSON_START = re.compile(r"\s*\{")
 
 
 class KubeLoader(KubeConstruction, yaml.CSafeLoader):
@@ -40,7 +43,10 @@ class Document:
 
 def load_yaml(text: str, file: str) -> list[Document]:
     """Every document of a YAML stream, in order. Malformed YAML raises
-    :class:`InvalidManifestError` naming ``file`` and the line."""
+    :class:`InvalidManifestError` naming ``file`` and the line. Like kubectl, a stream that starts
+    with ``{`` is read as JSON first, and as YAML when it is not JSON."""
+    if _JSON_START.match(text) and (as_json := _json_first(text, file)) is not None:
+        return as_json
     text, non_specific = check_stream(text, file)  # kubectl's document rules, go-yaml's escapes
     loader = KubeLoader(text)
     loader.non_specific = non_specific
@@ -90,27 +96,30 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (kubectl refuses it)")
-
-
 def load_json(text: str, file: str) -> list[Document]:
-    """A JSON file as one document (a ``List`` is expanded later, like in YAML); blank: none."""
-    if not text.strip():
-        return []
+    """A JSON file, read as kubectl reads any manifest: by its content, not its name (JSON when it
+    starts with ``{`` and parses, else YAML; a ``List`` is expanded later); blank: none."""
+    return load_yaml(text, file)
+
+
+def _json_first(text: str, file: str) -> list[Document] | None:
+    """The JSON document, or None when it is not JSON (NaN is not: kubectl reads it as YAML)."""
+    hooks = json_number_hooks(text)
+    hooks["parse_constant"] = _not_json
     try:
-        # Numbers as the API server gets them from kubectl (int64, else float64; no NaN).
-        data = json.loads(
-            text,
-            object_pairs_hook=_refuse_duplicates,
-            parse_int=json_int,
-            parse_float=lambda number: json_float(float(number)),
-            parse_constant=_refuse_constant,
-        )
-    except json.JSONDecodeError as exc:
-        raise InvalidManifestError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno
-        ) from None
-    except ValueError as exc:  # a duplicate key; json gives no position for it
-        raise InvalidManifestError(f"invalid JSON: {exc}", file=file) from None
+        # Numbers as the API server gets them from kubectl (int64, else float64).
+        data = json.loads(text, object_pairs_hook=_refuse_duplicates, **hooks)
+    except (json.JSONDecodeError, _NotJSONError):
+        return None
+    except ValueError as exc:  # a duplicate key (json gives no position for it), or a number
+        line = exc.line if isinstance(exc, JSONNumberError) else None
+        raise InvalidManifestError(f"invalid JSON: {exc}", file=file, line=line) from None
     return [Document(1, 1, data)]
+
+
+class _NotJSONError(ValueError):
+    pass
+
+
+def _not_json(token: str) -> Any:
+    raise _NotJSONError(token)

