@@ -2,8 +2,9 @@
 
 Hypothesis builds ConfigMap-like documents whose keys and values are numbers in every Go and
 YAML 1.1 spelling, boolean and null words in random case, specials (``=``, ``<<``, ``.inf``),
-quoted or tagged; kubectl reads each batch in one run. A fixed budget (a few hundred documents)
-keeps it fast; a difference found here becomes a case in tests/unit/fixtures/yaml-kubectl.
+quoted or tagged, with merge keys, anchors and aliases; kubectl reads each batch in one run. A
+fixed budget (a few hundred documents) keeps it fast; a difference found here becomes a case in
+tests/unit/fixtures/yaml-kubectl.
 """
 
 from __future__ import annotations
@@ -111,6 +112,11 @@ def manifest(draw: st.DrawFn, name: str) -> str:
     if draw(st.booleans()):  # a merge over an explicit key, in either order
         first, second = draw(scalar()), draw(scalar())
         lines.append(f"z:\n  k: {first}\n  <<: {{k: {second}, m: {first}}}\n")
+    if draw(st.booleans()):  # anchors, aliases as values and keys, a list of merged mappings
+        first, second, third = draw(scalar()), draw(scalar()), draw(scalar())
+        lines.append(f"base: &base {{k: {first}, j: &j {second}}}\n")
+        lines.append(f"w:\n  j: {third}\n  <<: [*base, {{k: {third}, n: {second}}}]\n")
+        lines.append(f"  v: [*base, *j]\n  *j : {first}\n")
     return "".join(lines)
 
 

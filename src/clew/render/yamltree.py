@@ -5,7 +5,8 @@ its resolver only tells plain scalars from the rest, and :func:`construct` build
 go-yaml v2's rules (see :mod:`clew.render.yamlscalars` for scalars and keys):
 
 - A merge key ``<<`` writes its mapping's entries over what the mapping holds *so far*, in order
-  (``{b: 2, <<: {b: 1}}`` is ``{b: 1}``), and of a list of mappings the first wins.
+  (``{b: 2, <<: {b: 1}}`` is ``{b: 1}``), and of a list of mappings the first wins; an alias to a
+  ``<<`` scalar is an ordinary key.
 - An alias is a copy of its anchor, as go-yaml expands it; one inside its own anchor is refused.
 - Tags on collections are ignored (``!!set {a}`` is ``{a: null}``, ``!!omap`` a list).
 - A key written twice in one mapping is refused (kubectl keeps the last one; Kustomize refuses),
@@ -47,27 +48,51 @@ def _error(message: str, node: Node) -> ConstructorError:
     return ConstructorError(None, None, message, node.start_mark)
 
 
-def _tag(node: ScalarNode, non_specific: NonSpecific) -> str:
-    if non_specific and (node.start_mark.line, node.start_mark.column) in non_specific:
+class _Refused:
+    """A value JSON cannot hold (``.inf``): an error only if no merge writes over it."""
+
+    __slots__ = ("message", "node")
+
+    def __init__(self, message: str, node: Node) -> None:
+        self.message, self.node = message, node
+
+
+class _Context:
+    __slots__ = ("non_specific", "refused")
+
+    def __init__(self, non_specific: NonSpecific) -> None:
+        self.non_specific = non_specific
+        self.refused: list[_Refused] = []
+
+
+def _tag(node: ScalarNode, ctx: _Context) -> str:
+    if ctx.non_specific and (node.start_mark.line, node.start_mark.column) in ctx.non_specific:
         return ys.NON_SPECIFIC
     return str(node.tag)
 
 
-def _scalar(node: ScalarNode, non_specific: NonSpecific, *, key: bool = False) -> Any:
+def _scalar(node: ScalarNode, ctx: _Context, *, key: bool = False) -> Any:
     """A value as JSON holds it, or (``key``) the Go value of a map key."""
     try:
-        value = ys.scalar(_tag(node, non_specific), node.value)
-        return value if key else ys.json_value(value)
+        value = ys.scalar(_tag(node, ctx), node.value)
     except ys.ScalarError as exc:
         raise _error(str(exc), node) from None
+    if key:
+        return value
+    try:
+        return ys.json_value(value)
+    except ys.ScalarError as exc:  # go-yaml decodes it; JSON refuses it only if it is still there
+        refused = _Refused(str(exc), node)
+        ctx.refused.append(refused)
+        return refused
 
 
-def _is_merge(node: Node, non_specific: NonSpecific) -> bool:
+def _is_merge(node: Node, ctx: _Context) -> bool:
     # go-yaml: a plain "<<" (untagged or "!"), or one tagged !!merge; a quoted "<<" is a key.
     return (
         isinstance(node, ScalarNode)
         and node.value == "<<"
-        and (node.tag in (ys.PLAIN, ys.MERGE) or _tag(node, non_specific) == ys.NON_SPECIFIC)
+        and (node.tag in (ys.PLAIN, ys.MERGE) or _tag(node, ctx) == ys.NON_SPECIFIC)
     )
 
 
@@ -122,8 +147,27 @@ class _Sequence:
 
 def construct(root: Node, non_specific: NonSpecific = frozenset()) -> Any:
     """The JSON value of one document's node tree (see the module docstring)."""
-    if isinstance(root, ScalarNode):
-        return _scalar(root, non_specific)
+    ctx = _Context(non_specific)
+    value = _scalar(root, ctx) if isinstance(root, ScalarNode) else _collection(root, ctx)
+    if ctx.refused:
+        _refuse_survivors(value)
+    return value
+
+
+def _refuse_survivors(value: Any) -> None:
+    """Raise for the first value JSON cannot hold that is still in the document."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, _Refused):
+            raise _error(item.message, item.node)
+        if isinstance(item, dict):
+            todo.extend(reversed(item.values()))
+        elif isinstance(item, list):
+            todo.extend(reversed(item))
+
+
+def _collection(root: Node, ctx: _Context) -> Any:
     result: list[Any] = []
     stack: list[_Mapping | _Sequence] = []
     active: set[int] = set()
@@ -157,10 +201,7 @@ def construct(root: Node, non_specific: NonSpecific = frozenset()) -> Any:
     enter(root)
     while stack:
         top = stack[-1]
-        if isinstance(top, _Mapping):
-            child = _step_mapping(top, non_specific)
-        else:
-            child = _step_sequence(top, non_specific)
+        child = _step_mapping(top, ctx) if isinstance(top, _Mapping) else _step_sequence(top, ctx)
         if child is None:
             finish(top)
         else:
@@ -168,18 +209,18 @@ def construct(root: Node, non_specific: NonSpecific = frozenset()) -> Any:
     return result[0]
 
 
-def _step_sequence(top: _Sequence, non_specific: NonSpecific) -> tuple[Node, type[_Mapping]] | None:
+def _step_sequence(top: _Sequence, ctx: _Context) -> tuple[Node, type[_Mapping]] | None:
     children = top.node.value
     while top.i < len(children):
         child = children[top.i]
         top.i += 1
         if not isinstance(child, ScalarNode):
             return child, _Mapping
-        top.items.append(_scalar(child, non_specific))
+        top.items.append(_scalar(child, ctx))
     return None
 
 
-def _step_mapping(top: _Mapping, non_specific: NonSpecific) -> tuple[Node, type[_Mapping]] | None:
+def _step_mapping(top: _Mapping, ctx: _Context) -> tuple[Node, type[_Mapping]] | None:
     """Add entries to ``top`` until one needs a child built: that child, or None when done."""
     while True:
         if top.merges:
@@ -188,12 +229,12 @@ def _step_mapping(top: _Mapping, non_specific: NonSpecific) -> tuple[Node, type[
             return None
         key_node, value_node = top.entries[top.i]
         top.i += 1
-        if _is_merge(key_node, non_specific):
+        if _is_merge(key_node, ctx) and not _is_alias(top, top.i - 1):
             top.merges = _merge_sources(value_node)
             continue
         if not isinstance(key_node, ScalarNode):
             raise _error("invalid map key: a mapping or sequence cannot be a key", key_node)
-        key = _scalar(key_node, non_specific, key=True)
+        key = _scalar(key_node, ctx, key=True)
         try:
             name = ys.json_key(key)
         except ys.ScalarError as exc:
@@ -206,13 +247,23 @@ def _step_mapping(top: _Mapping, non_specific: NonSpecific) -> tuple[Node, type[
                 key_node,
             )
         if isinstance(value_node, ScalarNode):
-            value = _scalar(value_node, non_specific)
+            value = _scalar(value_node, ctx)
             top.put(name, ident, value, key_node)
             top.explicit.add(name)
             continue
         top.key = (name, ident, key_node)
         top.explicit.add(name)
         return value_node, _Mapping
+
+
+def _is_alias(top: _Mapping, i: int) -> bool:
+    """Whether key ``i`` of a mapping is written as an alias (``*m : x``): go-yaml merges only a
+    ``<<`` written there. libyaml gives an alias the anchored node itself, whose position is
+    earlier in the text than anything written before this key in the mapping."""
+    start = top.node.start_mark.index
+    for key, value in top.entries[:i]:
+        start = max(start, key.end_mark.index, value.end_mark.index)
+    return bool(top.entries[i][0].start_mark.index < start)
 
 
 def _merge_sources(value: Node) -> list[MappingNode]:
