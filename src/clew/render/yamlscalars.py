@@ -19,7 +19,6 @@ checked against the real kubectl by tests/unit/test_yaml_kubectl.py:
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime
 import math
@@ -178,9 +177,12 @@ def scalar(tag: str, text: str) -> Any:
 
 
 def _binary(text: str) -> str:
-    try:  # Go's StdEncoding skips line breaks and nothing else
-        data = base64.b64decode(text.replace("\n", "").replace("\r", ""), validate=True)
-    except (binascii.Error, ValueError):
+    encoded = text.replace("\n", "").replace("\r", "")  # Go's StdEncoding skips line breaks
+    try:  # and wants whole, padded quanta
+        if len(encoded) % 4:
+            raise binascii.Error("not a whole number of quanta")
+        data = binascii.a2b_base64(encoded, strict_mode=True)
+    except binascii.Error:
         raise ScalarError("!!binary value contains invalid base64 data") from None
     return go_string(data)
 
