@@ -207,8 +207,8 @@ def report(data: Measured) -> str:
         "|---|---|",
         *[f"| {k.removeprefix('stage_')} | {med(k):.2f} |" for k in stages],
         "",
-        f"API requests of one clew no-op: {med('clew_requests'):.0f} "
-        f"({', '.join(f'{k}: {v}' for k, v in data.last_requests.items())}).",
+        f"API requests of one clew no-op (median): {med('clew_requests'):.0f}; in the last run: "
+        f"{', '.join(f'{k}: {v}' for k, v in data.last_requests.items())}.",
         "",
         f"Reading: clew's no-op takes {med('clew_noop'):.2f} s against kubectl's "
         f"{med('kubectl_noop'):.2f} s. clew sends nothing for objects that did not change (it "
