@@ -58,6 +58,9 @@ WORDS = [
     "0b",
 ]
 
+# Escapes in double quotes, including the two go-yaml and libyaml disagree on (\/ and \').
+ESCAPES = ["", "", "", r"\t", r"\/", r"\'", r"\x41", r"\u00e9", r"\U0001F600", r"\N", r"\e", r"\q"]
+
 _signs = st.sampled_from(["", "", "+", "-"])
 _prefixes = st.sampled_from(["", "", "", "0", "0x", "0X", "0o", "0O", "0b", "0B", "."])
 _digits = st.text("0123456789_abcdefABCDEF", min_size=1, max_size=22)
@@ -93,7 +96,7 @@ def scalar(draw: st.DrawFn) -> str:
     if style == "single":
         return "'" + text + "'"
     if style == "double":
-        return '"' + text + '"'
+        return '"' + text + draw(st.sampled_from(ESCAPES)) + '"'
     if style == "binary":
         return "!!binary " + draw(st.text("aGVsbG8/+w=_/", min_size=1, max_size=12))
     if style == "tag":
