@@ -56,8 +56,9 @@ def test_malformed_yaml_names_file_and_line(snap: Path) -> None:
 
 
 def test_malformed_json_names_file_and_line(snap: Path) -> None:
-    tree(snap, {"cm.json": '{\n  "apiVersion": "v1",\n  "kind": \n}\n'})
-    with pytest.raises(InvalidManifestError, match=r"^cm\.json:4: invalid JSON"):
+    # Not JSON, so read as YAML (as kubectl does), which it is not either.
+    tree(snap, {"cm.json": '{\n  "apiVersion": "v1",\n  "kind": [\n}\n'})
+    with pytest.raises(InvalidManifestError, match=r"^cm\.json:4: invalid YAML"):
         render(snap)
 
 

@@ -37,6 +37,10 @@ def render_plain(
             )
         text = snapshot.read_text(file, path)
         is_json = Path(file).suffix.lower() == ".json"
-        documents = load_json(text, file) if is_json else load_yaml(text, file, max_bytes=max_bytes)
+        documents = (
+            load_json(text, file, max_bytes=max_bytes)
+            if is_json
+            else load_yaml(text, file, max_bytes=max_bytes)
+        )
         manifests.extend(to_manifests(documents, file))
     return manifests

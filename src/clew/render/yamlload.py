@@ -1,12 +1,12 @@
 """Loading YAML and JSON documents the way Kubernetes reads them, with errors that point at a line.
 
-PyYAML's C parser does the scanning (the pure-Python one is ~10x slower on large trees). Two
-differences from ``yaml.safe_load`` matter for Kubernetes:
-
-- Timestamps stay strings. PyYAML's YAML 1.1 resolver turns ``2024-01-01`` into a ``date``, which
-  is not JSON and not what the API server would store; Kubernetes' own decoder keeps the string.
-- A duplicate key in a mapping is an error instead of "the last one wins", as ``kubectl`` and the
-  API server do: silently dropping half of a manifest is the worst kind of GitOps surprise.
+PyYAML's C parser does the scanning and composing (the pure-Python one is ~10x slower on large
+trees); the values are built with go-yaml v2's rules, as kubectl's sigs.k8s.io/yaml does, not
+PyYAML's: see :mod:`clew.render.yamlscalars` (scalars, keys, numbers), :mod:`clew.render.yamltree`
+(merge keys, aliases, duplicate keys) and :mod:`clew.render.yamlstream` (document separators,
+directives). Two choices are stricter than kubectl, which keeps the last of a duplicate key and
+silently drops a document after ``...``: both are refused, as silently dropping half of a manifest
+is the worst kind of GitOps surprise.
 
 PyYAML shares an aliased node instead of copying it, so a "billion laughs" file loads quickly and
 small, and only blows up later, when the objects are encoded for the API server. Before
@@ -19,12 +19,11 @@ levels.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
 from yaml.events import (
     AliasEvent,
     CollectionEndEvent,
@@ -33,70 +32,23 @@ from yaml.events import (
     Event,
     ScalarEvent,
 )
-from yaml.nodes import MappingNode, Node, ScalarNode
 
 from clew.render.errors import InvalidManifestError
 from clew.render.limits import MAX_RENDER_BYTES, excessive_aliasing
+from clew.render.yamlscalars import JSONNumberError, json_number_hooks
+from clew.render.yamlstream import check_stream
+from clew.render.yamltree import KubeConstruction
 
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_MERGE = "tag:yaml.org,2002:merge"
+_JSON_START = re.compile(r"\s*\{")
 
 
-# What PyYAML's constructors let escape on values they do not check.
+# What a constructor may let escape on a value it does not check.
 _CONSTRUCTION_ERRORS = (ArithmeticError, AttributeError, LookupError, TypeError, ValueError)
 
 
-class KubeLoader(yaml.CSafeLoader):
-    """``CSafeLoader`` without the timestamp resolver, refusing duplicate mapping keys.
-
-    A subclass with its own resolver table: the global ``CSafeLoader`` stays untouched.
-    """
-
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        if not isinstance(node, MappingNode):  # "!!map 0"
-            raise ConstructorError(
-                None, None, f"expected a mapping, found {node.id}", node.start_mark
-            )
-        seen: set[tuple[str, str]] = set()
-        for key_node, _ in node.value:
-            # Merge keys (<<) may be overridden by explicit keys by design; only compare plain keys.
-            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
-                key = (key_node.tag, key_node.value)
-                if key in seen:
-                    raise ConstructorError(
-                        "while constructing a mapping",
-                        node.start_mark,
-                        f"found duplicate key {key_node.value!r}",
-                        key_node.start_mark,
-                    )
-                seen.add(key)
-        return super().construct_mapping(node, deep)
-
-    def construct_object(self, node: Node, deep: bool = False) -> Any:
-        # PyYAML's constructors for explicit tags trust the value: "!!int x", "!!bool maybe" or
-        # "!!timestamp 1" escape as ValueError, KeyError, AttributeError... Make them YAML errors.
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except _CONSTRUCTION_ERRORS:
-            raise ConstructorError(
-                None, None, f"{node.tag} value {_short(node)} is not valid", node.start_mark
-            ) from None
-
-
-def _short(node: Node) -> str:
-    if not isinstance(node, ScalarNode):
-        return "(a collection)"
-    value: str = node.value
-    return repr(value[:40] + "…" if len(value) > 40 else value)
-
-
-# Its own table (PyYAML copies the parent's only on add_implicit_resolver), minus timestamps.
-KubeLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
-    for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-}
+class KubeLoader(KubeConstruction, yaml.CSafeLoader):
+    """``CSafeLoader``'s C parser and composer, values built as kubectl builds them. A subclass:
+    the global ``CSafeLoader`` stays untouched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,8 +148,13 @@ def _check_aliases(text: str, file: str, max_bytes: int) -> None:
 def load_yaml(text: str, file: str, *, max_bytes: int = MAX_RENDER_BYTES) -> list[Document]:
     """Every document of a YAML stream, in order. Malformed YAML, or aliases that expand past
     yaml.v3's alias ratio or ``max_bytes``, raise :class:`InvalidManifestError` naming ``file``
-    and the line."""
+    and the line. Like kubectl, a stream that starts with ``{`` is read as JSON first, and as YAML
+    when it is not JSON."""
+    if _JSON_START.match(text) and (as_json := _json_first(text, file)) is not None:
+        return as_json
+    text, non_specific = check_stream(text, file)  # kubectl's document rules, go-yaml's escapes
     loader = KubeLoader(text)
+    loader.non_specific = non_specific
     documents: list[Document] = []
     try:
         if "&" in text:  # no anchor, no alias; most manifests skip the extra pass
@@ -213,10 +170,19 @@ def load_yaml(text: str, file: str, *, max_bytes: int = MAX_RENDER_BYTES) -> lis
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, file) from None
     except yaml.YAMLError as exc:  # e.g. a control character the reader refuses; no mark
-        raise InvalidManifestError(f"invalid YAML: {exc}", file=file) from None
+        raise _reader_error(exc, text, file) from None
     finally:
         loader.dispose()
     return documents
+
+
+def _reader_error(exc: yaml.YAMLError, text: str, file: str) -> InvalidManifestError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        detail = f"unacceptable character #x{code:04x}: {exc.reason}"
+        return InvalidManifestError(f"invalid YAML: {detail}", file=file, line=line)
+    return InvalidManifestError(f"invalid YAML: {exc}", file=file)
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, file: str) -> InvalidManifestError:
@@ -240,16 +206,30 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def load_json(text: str, file: str) -> list[Document]:
-    """A JSON file as one document (a ``List`` is expanded later, like in YAML); blank: none."""
-    if not text.strip():
-        return []
+def load_json(text: str, file: str, *, max_bytes: int = MAX_RENDER_BYTES) -> list[Document]:
+    """A JSON file, read as kubectl reads any manifest: by its content, not its name (JSON when it
+    starts with ``{`` and parses, else YAML; a ``List`` is expanded later); blank: none."""
+    return load_yaml(text, file, max_bytes=max_bytes)
+
+
+def _json_first(text: str, file: str) -> list[Document] | None:
+    """The JSON document, or None when it is not JSON (NaN is not: kubectl reads it as YAML)."""
+    hooks = json_number_hooks(text)
+    hooks["parse_constant"] = _not_json
     try:
-        data = json.loads(text, object_pairs_hook=_refuse_duplicates)
-    except json.JSONDecodeError as exc:
-        raise InvalidManifestError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})", file=file, line=exc.lineno
-        ) from None
-    except ValueError as exc:  # a duplicate key; json gives no position for it
-        raise InvalidManifestError(f"invalid JSON: {exc}", file=file) from None
+        # Numbers as the API server gets them from kubectl (int64, else float64).
+        data = json.loads(text, object_pairs_hook=_refuse_duplicates, **hooks)
+    except (json.JSONDecodeError, _NotJSONError):
+        return None
+    except ValueError as exc:  # a duplicate key (json gives no position for it), or a number
+        line = exc.line if isinstance(exc, JSONNumberError) else None
+        raise InvalidManifestError(f"invalid JSON: {exc}", file=file, line=line) from None
     return [Document(1, 1, data)]
+
+
+class _NotJSONError(ValueError):
+    pass
+
+
+def _not_json(token: str) -> Any:
+    raise _NotJSONError(token)
