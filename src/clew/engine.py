@@ -40,6 +40,9 @@ class SyncOptions:
     # False: re-apply only what changed in Git; drift stays (the operator reports it OutOfSync).
     correct_drift: bool = True
     render: render.RenderOptions = field(default_factory=render.RenderOptions)
+    # Admission (the operator's tenancy rules): given the desired objects, namespaces defaulted,
+    # an error message refuses the whole sync before anything is written or pruned.
+    admit: Callable[[list[Manifest]], str | None] | None = None
 
 
 @dataclass
@@ -184,6 +187,9 @@ async def _plan_apply_prune_wait(
                 "that is really intended)",
             )
         prepared = await plan.prepare(cluster, result.manifests, options.namespace)
+        refused = options.admit(prepared.manifests) if options.admit else None
+        if refused:
+            return fail("DestinationNotAllowed", refused)
         labelled = [
             Manifest(apply.label(m.obj, inventory.id), m.origin) for m in prepared.manifests
         ]

@@ -93,7 +93,7 @@ async def start_controller(cluster: Cluster, cache: Path, **overrides: Any) -> R
         cache_dir=cache,
         secrets=ReceiverSecrets(generic=secret),
         workers=4,
-        **overrides,
+        **{"metrics_port": 0, **overrides},
     )
     controller = Controller(cluster, config)
     task = asyncio.create_task(controller.run())
@@ -119,8 +119,9 @@ class ControllerProcess:
     """``clew controller`` as its own process, as users run it (for kill and failover tests)."""
 
     process: subprocess.Popen[bytes]
-    port: int
+    port: int  # webhooks and probes
     log: Path
+    metrics_port: int = 0  # /metrics on 127.0.0.1
 
     @property
     def pid(self) -> int:
@@ -144,10 +145,10 @@ class ControllerProcess:
 def spawn_controller(
     kubeconfig: Path, work: Path, *args: str, secret: str = "", timeout: float = 60
 ) -> ControllerProcess:
-    """Start ``clew controller`` on a free port; return once it serves /healthz (a standby
-    replica is healthy but not ready)."""
+    """Start ``clew controller`` on free ports (webhooks, metrics); return once it serves
+    /healthz. ``args`` come last, so they may override the metrics address."""
     work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log = work / f"controller-{port}.log"
     env = {**os.environ, "CLEW_CACHE_DIR": str(work / "cache")}
     if secret:
@@ -161,6 +162,8 @@ def spawn_controller(
         "127.0.0.1",
         "--port",
         str(port),
+        "--metrics-bind-address",
+        f"127.0.0.1:{metrics_port}",
         *args,
     ]
     with log.open("wb") as out:
@@ -171,7 +174,7 @@ def spawn_controller(
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return ControllerProcess(process, port, log)
+                return ControllerProcess(process, port, log, metrics_port)
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log.read_text(errors="replace")[-3000:]
