@@ -35,11 +35,13 @@ class MetricsAuthorizer:
         cluster: Cluster,
         *,
         ttl: float = 60.0,
+        denied_ttl: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         max_entries: int = 1024,
     ) -> None:
         self.cluster = cluster
         self.ttl = ttl
+        self.denied_ttl = denied_ttl  # short: a binding made just now soon takes effect
         self._clock = clock
         self._max = max_entries
         self._answers: dict[bytes, tuple[float, int]] = {}
@@ -59,7 +61,7 @@ class MetricsAuthorizer:
             return 403
         if len(self._answers) >= self._max:
             self._answers.clear()
-        self._answers[digest] = (now + self.ttl, status)
+        self._answers[digest] = (now + (self.ttl if status == 200 else self.denied_ttl), status)
         return status
 
     async def _review(self, token: str) -> int:

@@ -61,28 +61,33 @@ class RunningController:
         self, repo_url: str, ref: str = "main", traceparent: str | None = None
     ) -> dict[str, Any]:
         """A signed generic webhook, as CI would send after a push."""
-        body = json.dumps({"repository": repo_url, "ref": ref}).encode()
-        stamp = str(int(time.time()))
-        signature = hmac.new(
-            self.webhook_secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256
-        )
-        headers = {
-            "Content-Type": "application/json",
-            "X-Clew-Timestamp": stamp,
-            "X-Clew-Signature": f"sha256={signature.hexdigest()}",
-            "X-Clew-Delivery": secrets.token_hex(8),
-        }
-        if traceparent:
-            headers["traceparent"] = traceparent
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/hooks/generic", data=body, headers=headers, method="POST"
-        )
+        return await push_generic(self.port, self.webhook_secret, repo_url, ref, traceparent)
 
-        def send() -> dict[str, Any]:
-            with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback http
-                return dict(json.loads(resp.read()))
 
-        return await asyncio.to_thread(send)
+async def push_generic(
+    port: int, secret: str, repo_url: str, ref: str = "main", traceparent: str | None = None
+) -> dict[str, Any]:
+    """A signed generic webhook to a controller on ``127.0.0.1:port``; the decoded answer."""
+    body = json.dumps({"repository": repo_url, "ref": ref}).encode()
+    stamp = str(int(time.time()))
+    signature = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Clew-Timestamp": stamp,
+        "X-Clew-Signature": f"sha256={signature.hexdigest()}",
+        "X-Clew-Delivery": secrets.token_hex(8),
+    }
+    if traceparent:
+        headers["traceparent"] = traceparent
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/hooks/generic", data=body, headers=headers, method="POST"
+    )
+
+    def send() -> dict[str, Any]:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback http
+            return dict(json.loads(resp.read()))
+
+    return await asyncio.to_thread(send)
 
 
 async def start_controller(cluster: Cluster, cache: Path, **overrides: Any) -> RunningController:
