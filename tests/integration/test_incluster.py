@@ -4,7 +4,8 @@
 It proves that two ``clew controller --leader-elect`` processes are both ready, and that a webhook
 sent to the standby gets the commit applied (through the reconcile-request annotation) though
 polling would not look for an hour; that an Application with ``serviceAccountName`` is applied by a
-controller holding the installed least-privilege RBAC (impersonating the user alone), while one
+controller holding the installed least-privilege RBAC (impersonating the user alone) and its drift
+is reverted (watched as that account), while one
 whose account lacks rights, or one without an account, fails with a status naming the identity
 that was refused; and that secure metrics answer 401 without a token, 403 to an account without
 the reader role and 200 to one with it, over HTTPS, while the webhook port serves no metrics.
@@ -246,6 +247,19 @@ async def test_service_account_apply_with_the_installed_rbac(
                 await until(kube_admin, API_VERSION, KIND, "good", ns, applied(sha), 60)
                 live = await kube_admin.get("v1", "ConfigMap", "web", ns)
                 assert live["data"] == {"v": "1"}
+                # Drift is watched as the account too (the controller may not list ConfigMaps).
+                await kube_admin.patch(
+                    "v1", "ConfigMap", "web", {"data": {"v": "edited"}}, namespace=ns
+                )
+                await until(
+                    kube_admin,
+                    "v1",
+                    "ConfigMap",
+                    "web",
+                    ns,
+                    lambda cm: bool(cm and cm["data"] == {"v": "1"}),
+                    30,
+                )
                 await until(
                     kube_admin,
                     API_VERSION,
