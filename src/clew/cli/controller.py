@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -91,6 +92,7 @@ def controller_command(
     from clew.cluster import Cluster
     from clew.controller.runner import Controller, ControllerConfig
     from clew.controller.server import ReceiverSecrets
+    from clew.controller.spec import DNS_LABEL_RE
     from clew.controller.tenancy import Tenancy
     from clew.report import logs, tracing
     from clew.testing import tools
@@ -105,6 +107,13 @@ def controller_command(
         metrics_host, metrics_port = parse_bind_address(metrics_bind_address)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--metrics-bind-address") from None
+    if default_service_account is not None and not re.fullmatch(
+        DNS_LABEL_RE, default_service_account
+    ):
+        raise typer.BadParameter(
+            f"{default_service_account!r} is not a ServiceAccount name",
+            param_hint="--default-service-account",
+        )
     config = ControllerConfig(
         **extra,  # type: ignore[arg-type]
         namespace=namespace,
