@@ -21,10 +21,34 @@ from collections.abc import Callable
 from pathlib import Path
 
 from clew.cluster import Cluster, ClusterError
+from clew.controller.server import RunningServer, create_metrics_app, serve
+from clew.report.metrics import Metrics
 
-__all__ = ["MetricsAuthorizer", "self_signed"]
+__all__ = ["MetricsAuthorizer", "self_signed", "serve_metrics"]
 
 _log = logging.getLogger(__name__)
+
+
+async def serve_metrics(
+    metrics: Metrics,
+    host: str,
+    port: int,
+    *,
+    cluster: Cluster | None = None,
+    cert_dir: Path | None = None,
+    scratch: Path,
+) -> RunningServer:
+    """``/metrics`` on its own port: plain HTTP without ``cluster``; with it, HTTPS (the
+    certificate of ``cert_dir``, else a self-signed one written to ``scratch``) for callers the
+    API server admits."""
+    if cluster is None:
+        return await serve(create_metrics_app(metrics), host, port)
+    if cert_dir is not None:
+        tls = (str(cert_dir / "tls.crt"), str(cert_dir / "tls.key"))
+    else:
+        tls = self_signed(scratch)
+    app = create_metrics_app(metrics, MetricsAuthorizer(cluster))
+    return await serve(app, host, port, tls=tls)
 
 
 class MetricsAuthorizer:

@@ -20,30 +20,24 @@ import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
 
 from clew.apply import PART_OF
-from clew.cluster import Cluster, ClusterError, NotFound
+from clew.cluster import Cluster, ClusterError
 from clew.controller.drift import DriftWatcher, Watch
 from clew.controller.informer import InformerFactory
-from clew.controller.leader import LeaderElector, format_micro_time
-from clew.controller.metrics_auth import MetricsAuthorizer, self_signed
+from clew.controller.leader import LeaderElector
+from clew.controller.metrics_auth import serve_metrics
 from clew.controller.queue import QueueShutdown, WorkQueue
 from clew.controller.reconciler import RECONCILE_ANNOTATION, Outcome, Reconciler
 from clew.controller.revisions import RevisionCache
-from clew.controller.server import (
-    ReceiverSecrets,
-    RunningServer,
-    create_app,
-    create_metrics_app,
-    serve,
-)
+from clew.controller.server import ReceiverSecrets, RunningServer, create_app, serve
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec
 from clew.controller.tenancy import Tenancy
+from clew.controller.triggers import follows, request_reconciles
 from clew.controller.webhooks import PushEvent, normalize_repo_url
 from clew.model import ObjectRef
 from clew.notify import API_VERSION as POLICY_API_VERSION
@@ -161,7 +155,17 @@ class Controller:
         self.server = await serve(app, self.config.host, self.config.port)
         log.info("serving webhooks and probes on port %d", self.server.port)
         try:
-            await self._serve_metrics()
+            config = self.config
+            if config.metrics_port is not None:
+                self.metrics_server = await serve_metrics(
+                    self.metrics,
+                    config.metrics_host,
+                    config.metrics_port,
+                    cluster=self.cluster if config.metrics_secure else None,
+                    cert_dir=config.metrics_cert_dir,
+                    scratch=config.cache_dir.parent / "metrics-tls",
+                )
+                log.info("serving /metrics at %s", self.metrics_server.url)
             self.serving = True
             if self.config.leader_elect:
                 elector = LeaderElector(
@@ -183,25 +187,6 @@ class Controller:
                 await self.metrics_server.stop()
             await self.server.stop()
             await self.reconciler.aclose()
-
-    async def _serve_metrics(self) -> None:
-        config = self.config
-        if config.metrics_port is None:
-            return
-        if not config.metrics_secure:
-            app = create_metrics_app(self.metrics)
-            self.metrics_server = await serve(app, config.metrics_host, config.metrics_port)
-        else:
-            if config.metrics_cert_dir is not None:
-                cert_dir = config.metrics_cert_dir
-                tls = (str(cert_dir / "tls.crt"), str(cert_dir / "tls.key"))
-            else:
-                tls = self_signed(config.cache_dir.parent / "metrics-tls")
-            app = create_metrics_app(self.metrics, MetricsAuthorizer(self.cluster))
-            self.metrics_server = await serve(
-                app, config.metrics_host, config.metrics_port, tls=tls
-            )
-        log.info("serving /metrics at %s", self.metrics_server.url)
 
     async def _lead(self) -> None:
         log.info("leading: %s", self.config.identity)
@@ -281,37 +266,17 @@ class Controller:
 
         The leader queues them; a standby (no informers, no queue) asks through the API."""
         if not self.leading:
-            return await self._request_reconciles(event)
+            return await request_reconciles(self.cluster, self.config.namespace, event)
         for url in event.repo_urls:
             self.revisions.invalidate(url)
         triggered = 0
         for app in self._apps.items():
-            if not _follows(app, event):
+            if not follows(app, event):
                 continue
             if event.traceparent:
                 self._traceparents[AppKey.of(app)] = event.traceparent
             self.queue.add(AppKey.of(app))
             triggered += 1
-        return triggered
-
-    async def _request_reconciles(self, event: PushEvent) -> int:
-        """Annotate each follower as ``clew reconcile`` does: the leader sees the change, forgets
-        the cached revision and reconciles. One LIST and one PATCH per follower; an API error
-        answers 500, so the sender delivers again."""
-        resource = await self.cluster.resource_for(API_VERSION, KIND)
-        listed = await self.cluster.request("GET", resource.path(self.config.namespace))
-        stamp = format_micro_time(datetime.now(UTC))  # unique per push: each one counts
-        triggered = 0
-        for app in listed.get("items") or []:
-            if not _follows(app, event):
-                continue
-            key = AppKey.of(app)
-            patch = {"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}}
-            with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to reconcile
-                await self.cluster.patch(
-                    API_VERSION, KIND, key.name, patch, namespace=key.namespace
-                )
-                triggered += 1
         return triggered
 
     # -- work -----------------------------------------------------------------------------------
@@ -423,19 +388,3 @@ class Controller:
         await self.events.emit(
             app, type_="Warning", reason="OutOfSync", note=message, action="DetectDrift"
         )
-
-
-def _follows(app: dict[str, Any], event: PushEvent) -> bool:
-    """Whether a push may move what ``app`` applies (same repository; its ref, or one that a
-    push to any ref can move)."""
-    source = (app.get("spec") or {}).get("source") or {}
-    if not source.get("repoURL") or not event.matches(str(source["repoURL"])):
-        return False
-    ref = str(source.get("ref", "main"))
-    followed = ref in (event.ref, f"refs/heads/{event.ref}", f"refs/tags/{event.ref}")
-    return not event.ref or followed or _may_follow(ref)
-
-
-def _may_follow(ref: str) -> bool:
-    """A semver range or tag-like ref may move on any push: let ls-remote decide."""
-    return any(ch in ref for ch in "<>=^~* ") or ref.startswith("v")
