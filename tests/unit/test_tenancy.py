@@ -1,11 +1,12 @@
 """The tenancy rules as pure functions.
 
-It proves that a namespace without the annotations is unrestricted; that either annotation
-restricts it (the own namespace always allowed, unlisted cluster-scoped kinds refused, ``*``
-widening); that objects are judged after namespace defaulting and a refusal names them with
-their namespace or kind; that ``--default-service-account`` applies only where the Application
-names no account; that ``--no-cross-namespace-refs`` refuses dependsOn across namespaces and
-names them; and that ``--metrics-bind-address`` reads as controller-runtime's does.
+It proves that a namespace without the annotations is unrestricted; that rules which cannot be
+read refuse everything; that either annotation restricts it (the own namespace always allowed,
+unlisted cluster-scoped kinds refused, ``*`` widening); that objects are judged after namespace
+defaulting and a refusal names them with their namespace or kind; that
+``--default-service-account`` applies only where the Application names no account; that
+``--no-cross-namespace-refs`` refuses dependsOn across namespaces and names them; and that
+``--metrics-bind-address`` reads as controller-runtime's does.
 """
 
 from __future__ import annotations
@@ -94,6 +95,16 @@ def test_a_star_widens_either_list() -> None:
     assert not Destinations.of(
         "team-a", {ALLOWED_DESTINATIONS: "*", ALLOWED_CLUSTER_KINDS: "*"}
     ).restricted
+
+
+def test_unreadable_rules_refuse_everything() -> None:
+    allowed = Destinations.unreadable("team-a", 'namespaces "team-a" is forbidden')
+    refusal = allowed.check_destination("team-a")
+    assert refusal is not None
+    assert refusal.reason == "DestinationNotAllowed"
+    assert "cannot read Namespace team-a" in refusal.message
+    assert "get on namespaces" in refusal.message
+    assert allowed.check_objects([obj("ConfigMap", "c", "team-a")]) is not None
 
 
 def test_a_long_refusal_names_five_and_counts_the_rest() -> None:

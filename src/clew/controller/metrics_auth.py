@@ -16,6 +16,7 @@ import datetime
 import hashlib
 import ipaddress
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -146,13 +147,15 @@ def self_signed(directory: Path, host: str = "localhost") -> tuple[str, str]:
     )
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "tls.crt", directory / "tls.key"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
-    key_path.chmod(0o600)
+    key_path.unlink(missing_ok=True)
+    # Created private: never readable by others, not even for a moment.
+    descriptor = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(pem)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return str(cert_path), str(key_path)

@@ -218,6 +218,9 @@ class Controller:
             await asyncio.gather(*workers, return_exceptions=True)
             await self.drift.aclose()
             await self.factory.stop_all()
+            for task in list(self._starting):  # no informer may start after this
+                task.cancel()
+            await asyncio.gather(*self._starting, return_exceptions=True)
             for factory in self._drift_factories.values():
                 await factory.stop_all()
             self._drift_factories.clear()

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clew.cluster import Cluster, NotFound
+from clew.cluster import Cluster, Forbidden, NotFound
 from clew.controller.spec import AppSpec
 from clew.model import Manifest
 
@@ -88,6 +88,7 @@ class Destinations:
     namespace: str
     namespaces: frozenset[str] | None = None
     cluster_kinds: frozenset[str] = frozenset({"*"})
+    unknown: str = ""  # why the rules could not be read: then everything is refused
 
     @classmethod
     def of(cls, namespace: str, annotations: Mapping[str, str]) -> Destinations:
@@ -99,6 +100,10 @@ class Destinations:
             None if "*" in listed else frozenset({namespace, *listed}),
             frozenset(_split(annotations.get(ALLOWED_CLUSTER_KINDS, ""))),
         )
+
+    @classmethod
+    def unreadable(cls, namespace: str, why: str) -> Destinations:
+        return cls(namespace, frozenset(), frozenset(), unknown=why)
 
     @property
     def restricted(self) -> bool:
@@ -112,6 +117,12 @@ class Destinations:
         return "*" in kinds or kind in kinds or f"{group}/{kind}" in kinds
 
     def check_destination(self, destination: str) -> Refusal | None:
+        if self.unknown:  # fail closed: restrictions we cannot read may exist
+            return Refusal(
+                DESTINATION_NOT_ALLOWED,
+                f"cannot read Namespace {self.namespace} for its allowed destinations: "
+                f"{self.unknown} (the controller needs get on namespaces)",
+            )
         if self.allows_namespace(destination):
             return None
         return Refusal(
@@ -155,8 +166,10 @@ async def destinations(cluster: Cluster, namespace: str) -> Destinations:
     """The allowed destinations of Applications in ``namespace``, from its annotations."""
     try:
         obj: dict[str, Any] = await cluster.get("v1", "Namespace", namespace)
-    except NotFound:  # being deleted, or a test without one: nothing is allowed to grow there
+    except NotFound:  # being deleted: nothing is allowed to grow there
         return Destinations(namespace, frozenset({namespace}), frozenset())
+    except Forbidden as exc:
+        return Destinations.unreadable(namespace, str(exc))
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return Destinations.of(namespace, annotations)
 
