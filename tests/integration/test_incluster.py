@@ -1,11 +1,12 @@
 """The controller as a cluster runs it, on the real control plane: with only the rights
 ``clew install`` grants, replicas that are all ready, and metrics that are not public.
 
-It proves that two ``clew controller --leader-elect`` processes are both ready, and that a webhook
-sent to the standby gets the commit applied (through the reconcile-request annotation) though
-polling would not look for an hour; that an Application with ``serviceAccountName`` is applied by a
-controller holding the installed least-privilege RBAC (impersonating the user alone) and its drift
-is reverted (watched as that account), while one
+It proves that a controller in a Pod campaigns for its Lease in the Pod's namespace
+(``POD_NAMESPACE``) as the Pod (``POD_NAME``); that two ``clew controller --leader-elect``
+processes are both ready, and that a webhook sent to the standby gets the commit applied (through
+the reconcile-request annotation) though polling would not look for an hour; that an Application
+with ``serviceAccountName`` is applied by a controller holding the installed least-privilege RBAC
+(impersonating the user alone) and its drift is reverted (watched as that account), while one
 whose account lacks rights, or one without an account, fails with a status naming the identity
 that was refused; and that secure metrics answer 401 without a token, 403 to an account without
 the reader role and 200 to one with it, over HTTPS, while the webhook port serves no metrics.
@@ -194,6 +195,35 @@ async def test_a_standby_is_ready_and_forwards_webhooks(
     finally:
         a.stop()
         b.stop()
+
+
+async def test_the_lease_lives_in_the_pods_namespace(
+    kube_cluster: KubeCluster, kube_admin: Cluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    await install_crd(kube_admin, kube_cluster.server)
+    pod = {"POD_NAMESPACE": kube_namespace, "POD_NAME": "clew-controller-7d9f-x2x4q"}
+    process = spawn_controller(
+        kube_cluster.admin_kubeconfig,
+        tmp_path,
+        "--leader-elect",
+        "--namespace",
+        kube_namespace,
+        env=pod,
+    )
+    try:
+        lease = await until(
+            kube_admin,
+            "coordination.k8s.io/v1",
+            "Lease",
+            "clew-controller",
+            kube_namespace,
+            lambda lease: bool(lease and lease["spec"].get("holderIdentity")),
+            30,
+        )
+        assert lease is not None
+        assert lease["spec"]["holderIdentity"] == pod["POD_NAME"]
+    finally:
+        process.stop()
 
 
 async def test_service_account_apply_with_the_installed_rbac(

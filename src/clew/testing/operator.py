@@ -148,16 +148,22 @@ class ControllerProcess:
 
 
 def spawn_controller(
-    kubeconfig: Path, work: Path, *args: str, secret: str = "", timeout: float = 60
+    kubeconfig: Path,
+    work: Path,
+    *args: str,
+    secret: str = "",
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
 ) -> ControllerProcess:
     """Start ``clew controller`` on free ports (webhooks, metrics); return once it serves
-    /healthz. ``args`` come last, so they may override the metrics address."""
+    /healthz. ``args`` come last, so they may override the metrics address; ``env`` adds to
+    the environment (``POD_NAMESPACE``, as a Pod has)."""
     work.mkdir(parents=True, exist_ok=True)
     port, metrics_port = free_port(), free_port()
     log = work / f"controller-{port}.log"
-    env = {**os.environ, "CLEW_CACHE_DIR": str(work / "cache")}
+    environ = {**os.environ, "CLEW_CACHE_DIR": str(work / "cache"), **(env or {})}
     if secret:
-        env["CLEW_WEBHOOK_GENERIC_SECRET"] = secret
+        environ["CLEW_WEBHOOK_GENERIC_SECRET"] = secret
     argv = [
         str(Path(sys.executable).parent / "clew"),
         "controller",
@@ -173,7 +179,7 @@ def spawn_controller(
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv, stdout=out, stderr=subprocess.STDOUT, env=environ, start_new_session=True
         )
     deadline = time.monotonic() + timeout
     while True:
