@@ -88,6 +88,16 @@ def test_cluster_kinds_by_kind_or_group_and_kind() -> None:
     assert not allowed.allows_cluster_kind("", "PersistentVolume")
 
 
+def test_a_namespace_object_must_be_an_allowed_namespace() -> None:
+    allowed = Destinations.of(
+        "team-a", {ALLOWED_DESTINATIONS: "team-a-preview", ALLOWED_CLUSTER_KINDS: "Namespace"}
+    )
+    assert allowed.check_objects([obj("Namespace", "team-a-preview")]) is None
+    refusal = allowed.check_objects([obj("Namespace", "team-b")])
+    assert refusal is not None
+    assert "Namespace/team-b (namespace team-b)" in refusal.message
+
+
 def test_a_star_widens_either_list() -> None:
     anywhere = Destinations.of("team-a", {ALLOWED_DESTINATIONS: "*"})
     assert anywhere.check_destination("team-z") is None

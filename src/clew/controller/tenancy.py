@@ -15,7 +15,8 @@ Three rules, as Flux and Argo CD users know them:
 
   A namespace carrying either annotation is restricted: its Applications may apply namespaced
   objects only in the listed namespaces (their own always counts) and cluster-scoped objects only
-  of the listed kinds (``Kind`` in any group, ``group/Kind`` in one; none when unset). The
+  of the listed kinds (``Kind`` in any group, ``group/Kind`` in one; none when unset); a
+  ``Namespace`` object must also be one of the allowed namespaces. The
   destination is checked before the sync starts, every rendered object (after namespace
   defaulting, so a Kustomize ``namespace:`` counts) before the first write. A namespace without
   either annotation is unrestricted.
@@ -142,6 +143,8 @@ class Destinations:
                     refused.append(f"{ref} (namespace {ref.namespace})")
             elif not self.allows_cluster_kind(ref.group, ref.kind):
                 refused.append(f"{ref} (cluster-scoped {ref.kind})")
+            elif (ref.group, ref.kind) == ("", "Namespace") and not self.allows_namespace(ref.name):
+                refused.append(f"{ref} (namespace {ref.name})")  # a Namespace is in itself
         if not refused:
             return None
         named = ", ".join(refused[:_LISTED])
