@@ -40,9 +40,9 @@ class SyncOptions:
     # False: re-apply only what changed in Git; drift stays (the operator reports it OutOfSync).
     correct_drift: bool = True
     render: render.RenderOptions = field(default_factory=render.RenderOptions)
-    # Admission (the operator's tenancy rules): given the desired objects, namespaces defaulted,
-    # an error message refuses the whole sync before anything is written or pruned.
-    admit: Callable[[list[Manifest]], str | None] | None = None
+    # Admission (the operator's tenancy rules): given every object the sync would write or
+    # prune (namespaces defaulted), an error message refuses it before anything is touched.
+    admit: Callable[[list[ObjectRef]], str | None] | None = None
 
 
 @dataclass
@@ -187,15 +187,17 @@ async def _plan_apply_prune_wait(
                 "that is really intended)",
             )
         prepared = await plan.prepare(cluster, result.manifests, options.namespace)
-        refused = options.admit(prepared.manifests) if options.admit else None
-        if refused:
-            return fail("DestinationNotAllowed", refused)
         labelled = [
             Manifest(apply.label(m.obj, inventory.id), m.origin) for m in prepared.manifests
         ]
         result.desired = labelled
         desired = {m.ref for m in labelled}
         stale = apply.candidates(inventory.members, desired)
+        if options.admit is not None:
+            touched = [m.ref for m in labelled] + [m.ref for m in stale if options.prune]
+            refused = options.admit(touched)
+            if refused:
+                return fail("DestinationNotAllowed", refused)
         order = plan.reverse_order([m.ref for m in stale])
         if options.dry_run:
             return await _dry_run(cluster, options, result, prepared, labelled, stale, order, fail)

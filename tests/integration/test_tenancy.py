@@ -44,7 +44,8 @@ RBAC = "rbac.authorization.k8s.io"
 
 @dataclass
 class Tenants:
-    a: str  # restricted to itself by annotation
+    a: str  # restricted by annotation to itself and its preview namespace
+    preview: str
     b: str  # the victim
     open: str  # no annotations: RBAC of the default account is the only fence
     url: str
@@ -57,9 +58,14 @@ def manifest(kind: str, name: str, api_version: str = "v1", **fields: Any) -> st
     return "\n".join(lines) + "\n" + "".join(f"{k}: {v}\n" for k, v in fields.items())
 
 
-def tree(victim: str) -> dict[str, str]:
+def tree(victim: str, preview: str) -> dict[str, str]:
     return {
         "ok/cm.yaml": manifest("ConfigMap", "mine", data="{v: a}"),
+        "spread/here.yaml": manifest("ConfigMap", "here", data="{v: a}"),
+        "spread/there.yaml": (
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: there, namespace: {preview}}}\n"
+            "data: {v: a}\n"
+        ),
         "kustomized/kustomization.yaml": f"namespace: {victim}\nresources: [cm.yaml]\n",
         "kustomized/cm.yaml": manifest("ConfigMap", "b-data", data="{v: hijacked}"),
         "cluster/crb.yaml": manifest(
@@ -157,13 +163,24 @@ async def tenants(
     await install_crd(kube_admin, kube_cluster.server)
     suffix = secrets.token_hex(3)
     a, b, free = f"tenant-a-{suffix}", f"tenant-b-{suffix}", f"tenant-c-{suffix}"
-    await create_namespace(kube_admin, a, {ALLOWED_DESTINATIONS: a})
+    preview = f"tenant-a-preview-{suffix}"
+    await create_namespace(kube_admin, a, {ALLOWED_DESTINATIONS: preview})
+    await create_namespace(kube_admin, preview, {})
     await create_namespace(kube_admin, b, {})
     await create_namespace(kube_admin, free, {})
     try:
         for namespace in (a, b, free):
             await tenant_account(kube_admin, namespace)
             await git_secret(kube_admin, namespace, "git", git_http)
+        await kube_admin.create(  # A's account is admin of A's preview namespace too
+            {
+                "apiVersion": f"{RBAC}/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": "tenant-a-admin", "namespace": preview},
+                "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "admin"},
+                "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": a}],
+            }
+        )
         await git_secret(kube_admin, b, "b-git", git_http)
         await kube_admin.create(
             {
@@ -175,10 +192,10 @@ async def tenants(
         )
         url = git_http.repo_url(git_repo.name)
         await kube_admin.create(application(b, "b-app", url, "ok"))
-        revision = git_repo.commit(tree(b), "tenants")
-        yield Tenants(a, b, free, url, revision, kube_admin)
+        revision = git_repo.commit(tree(b, preview), "tenants")
+        yield Tenants(a, preview, b, free, url, revision, kube_admin)
     finally:
-        for namespace in (a, b, free):
+        for namespace in (a, preview, b, free):
             with contextlib.suppress(NotFound):
                 await kube_admin.delete("v1", "Namespace", namespace)
 
@@ -294,6 +311,31 @@ async def test_tenant_a_cannot_reach_tenant_b(
     b_data = await t.admin.get("v1", "ConfigMap", "b-data", t.b)
     assert b_data["data"] == {"v": "b"}
     assert "clew.dev" not in str(b_data["metadata"].get("labels") or {})
+
+
+async def test_prune_outside_the_allowed_destinations_is_refused(
+    tenants: Tenants, controller: RunningController, git_repo: Repo
+) -> None:
+    t = tenants
+    await t.admin.create(application(t.a, "spread", t.url, "spread"))
+    await settle(
+        t, t.a, "spread", lambda app: (condition(app, "Ready") or {}).get("status") == "True"
+    )
+    there = await t.admin.get("v1", "ConfigMap", "there", t.preview)
+    # The admin narrows A to itself; then Git drops the object in the preview namespace.
+    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
+    await t.admin.patch("v1", "Namespace", t.a, patch)
+    git_repo.commit({"spread/there.yaml": None}, "drop there")
+    request = {"metadata": {"annotations": {"clew.dev/reconcile-requested-at": "now"}}}
+    await t.admin.patch(API_VERSION, KIND, "spread", request, namespace=t.a)
+    await settle(
+        t,
+        t.a,
+        "spread",
+        refused("DestinationNotAllowed", f"ConfigMap/{t.preview}/there (namespace {t.preview})"),
+    )
+    kept = await t.admin.get("v1", "ConfigMap", "there", t.preview)
+    assert kept["metadata"]["uid"] == there["metadata"]["uid"]
 
 
 async def test_a_secret_ref_cannot_name_another_namespace(

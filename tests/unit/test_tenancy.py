@@ -24,14 +24,14 @@ from clew.controller.tenancy import (
     Destinations,
     Tenancy,
 )
-from clew.model import Manifest
+from clew.model import ObjectRef
 
 
-def obj(kind: str, name: str, namespace: str = "", api_version: str = "v1") -> Manifest:
+def obj(kind: str, name: str, namespace: str = "", api_version: str = "v1") -> ObjectRef:
     metadata: dict[str, Any] = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
-    return Manifest({"apiVersion": api_version, "kind": kind, "metadata": metadata}, "a.yaml#0")
+    return ObjectRef.from_object({"apiVersion": api_version, "kind": kind, "metadata": metadata})
 
 
 def spec(**changes: Any) -> AppSpec:

@@ -18,7 +18,8 @@ Three rules, as Flux and Argo CD users know them:
   of the listed kinds (``Kind`` in any group, ``group/Kind`` in one; none when unset); a
   ``Namespace`` object must also be one of the allowed namespaces. The
   destination is checked before the sync starts, every rendered object (after namespace
-  defaulting, so a Kustomize ``namespace:`` counts) before the first write. A namespace without
+  defaulting, so a Kustomize ``namespace:`` counts) and every object prune would delete before
+  the first write. A namespace without
   either annotation is unrestricted.
 
 Refusals are typed (:class:`Refusal`): a status reason and a message naming what was refused.
@@ -32,7 +33,7 @@ from typing import Any
 
 from clew.cluster import Cluster, Forbidden, NotFound
 from clew.controller.spec import AppSpec
-from clew.model import Manifest
+from clew.model import ObjectRef
 
 __all__ = [
     "ALLOWED_CLUSTER_KINDS",
@@ -133,11 +134,10 @@ class Destinations:
             f"on Namespace {self.namespace})",
         )
 
-    def check_objects(self, manifests: Sequence[Manifest]) -> Refusal | None:
+    def check_objects(self, refs: Sequence[ObjectRef]) -> Refusal | None:
         """Every object in an allowed namespace, or of an allowed cluster-scoped kind."""
         refused: list[str] = []
-        for manifest in manifests:
-            ref = manifest.ref
+        for ref in refs:
             if ref.namespace:
                 if not self.allows_namespace(ref.namespace):
                     refused.append(f"{ref} (namespace {ref.namespace})")
@@ -156,9 +156,9 @@ class Destinations:
             f"{', '.join(sorted(self.cluster_kinds)) or 'none'})",
         )
 
-    def admit(self, manifests: Sequence[Manifest]) -> str | None:
-        """The engine's admission hook: an error message, or None to go on."""
-        refusal = self.check_objects(manifests)
+    def admit(self, refs: list[ObjectRef]) -> str | None:
+        """The engine's admission hook (what it would apply or prune): a message, or None."""
+        refusal = self.check_objects(refs)
         return refusal.message if refusal else None
 
     def _allowed(self) -> str:
