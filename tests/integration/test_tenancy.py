@@ -8,13 +8,15 @@ cluster-scoped object, a credentials Secret that exists only in B, and ``depends
 Application — are each refused with a clear status naming what was refused, while A's own
 Application in the same setup becomes Ready; that in a namespace without annotations the default
 ServiceAccount, never the controller, is what the API server refuses; that a ``repoURL`` with a
-password is refused by the API server pointing to the credentials Secret; and that afterwards
-nothing of B has changed, been added or been deleted.
+password is refused by the API server pointing to the credentials Secret; that afterwards
+nothing of B has changed, been added or been deleted; and that the installed rights were enough
+for all the controller did itself (no "forbidden" warning logged).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -243,8 +245,9 @@ async def settle(t: Tenants, namespace: str, name: str, predicate: Any) -> dict[
 
 
 async def test_tenant_a_cannot_reach_tenant_b(
-    tenants: Tenants, controller: RunningController
+    tenants: Tenants, controller: RunningController, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="clew")
     t = tenants
     before = await snapshot(t.admin, t.b)
     create = t.admin.create
@@ -311,6 +314,11 @@ async def test_tenant_a_cannot_reach_tenant_b(
     b_data = await t.admin.get("v1", "ConfigMap", "b-data", t.b)
     assert b_data["data"] == {"v": "b"}
     assert "clew.dev" not in str(b_data["metadata"].get("labels") or {})
+    # The installed rights were enough for everything the controller did itself: informers,
+    # drift watches as the accounts, audit trails, Events (refusals are status, not warnings).
+    assert any(r.getMessage().startswith("reconciled: ") for r in caplog.records)  # captured
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [w for w in warnings if "forbidden" in w.lower()], warnings
 
 
 async def test_prune_outside_the_allowed_destinations_is_refused(
