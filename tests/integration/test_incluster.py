@@ -113,7 +113,8 @@ def http_status(url: str, token: str | None = None) -> tuple[int, str]:
         with urllib.request.urlopen(request, timeout=10, context=context) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        with exc:  # the error holds the response: close its socket
+            return exc.code, exc.read().decode()
 
 
 async def ready_within(port: int, seconds: float) -> None:
