@@ -100,7 +100,7 @@ class Controller:
         return self.process.process.poll() is None
 
     async def metrics(self, http: httpx.AsyncClient) -> dict[str, float]:
-        resp = await http.get(f"http://127.0.0.1:{self.process.port}/metrics")
+        resp = await http.get(f"http://127.0.0.1:{self.process.metrics_port}/metrics")
         resp.raise_for_status()
         return parse_metrics(resp.text)
 

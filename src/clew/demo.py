@@ -124,6 +124,8 @@ def start_controller(
         "127.0.0.1",
         "--port",
         str(port),
+        "--metrics-bind-address",
+        "0",  # the demo reads no metrics; two demos must not fight over a port
     ]
     proc = subprocess.Popen(
         argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -53,6 +53,9 @@ class SyncOptions:
     # False: re-apply only what changed in Git; drift stays (the operator reports it OutOfSync).
     correct_drift: bool = True
     render: render.RenderOptions = field(default_factory=render.RenderOptions)
+    # Admission (the operator's tenancy rules): given every object the sync would write or
+    # prune (namespaces defaulted), an error message refuses it before anything is touched.
+    admit: Callable[[list[ObjectRef]], str | None] | None = None
 
 
 @dataclass
@@ -209,6 +212,11 @@ async def _plan_apply_prune_wait(
         result.desired = labelled
         desired = {m.ref for m in labelled}
         stale = apply.candidates(inventory.members, desired)
+        if options.admit is not None:
+            touched = [m.ref for m in labelled] + [m.ref for m in stale if options.prune]
+            refused = options.admit(touched)
+            if refused:
+                return fail("DestinationNotAllowed", refused)
         order = plan.reverse_order([m.ref for m in stale])
         if options.dry_run:
             return await _dry_run(

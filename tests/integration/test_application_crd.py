@@ -119,6 +119,7 @@ def invalid(path: str, value: Any) -> dict[str, Any]:
 REJECTED = [
     ("spec.source.repoURL", None, "spec.source.repoURL"),
     ("spec.source.repoURL", "/srv/git/shop", "spec.source.repoURL"),
+    ("spec.source.repoURL", "https://ci:hunter2@git.example.com/x.git", "spec.source.repoURL"),
     ("spec.interval", "5 minutes", "spec.interval"),
     ("spec.interval", "0s", "spec.interval"),
     ("spec.render.kind", "jsonnet", "spec.render.kind"),
@@ -314,7 +315,7 @@ OWN = [  # what the controller's own ClusterRole and Role must allow
         "namespace": "team-a",
     },
     {"verb": "get", "resource": "secrets", "namespace": "team-a"},
-    {"verb": "watch", "resource": "secrets"},
+    {"verb": "get", "resource": "namespaces", "name": "team-a"},
     {"verb": "create", "resource": "events", "namespace": "team-a"},
     {"verb": "create", "group": "events.k8s.io", "resource": "events", "namespace": "team-a"},
     {"verb": "impersonate", "resource": "serviceaccounts", "namespace": "team-a", "name": "dep"},
@@ -325,8 +326,11 @@ NEVER = [  # not even with the apply role bound
     {"verb": "escalate", "group": "rbac.authorization.k8s.io", "resource": "clusterroles"},
     {"verb": "bind", "group": "rbac.authorization.k8s.io", "resource": "clusterroles"},
     {"verb": "deletecollection", "resource": "secrets", "namespace": "team-a"},
+    {"verb": "impersonate", "resource": "groups", "name": "system:serviceaccounts"},
 ]
-APPLY = [  # only with the apply role bound
+APPLY = [  # only with the apply role bound (clew install --cluster-admin)
+    {"verb": "list", "resource": "secrets"},
+    {"verb": "watch", "resource": "secrets", "namespace": "team-a"},
     {"verb": "create", "resource": "configmaps", "namespace": "team-a"},
     {"verb": "patch", "group": "apps", "resource": "deployments", "namespace": "team-a"},
     {"verb": "delete", "group": "example.com", "resource": "widgets"},
@@ -339,10 +343,10 @@ APPLY = [  # only with the apply role bound
 async def test_controller_rbac_is_enough_and_no_more(
     kube_admin: Cluster, kube_namespace: str
 ) -> None:
-    own = renamed(manifests(namespace=kube_namespace, cluster_wide_apply=False), kube_namespace)
+    own = renamed(manifests(namespace=kube_namespace), kube_namespace)
     [apply_binding] = [
         obj
-        for obj in renamed(manifests(namespace=kube_namespace), kube_namespace)
+        for obj in renamed(manifests(namespace=kube_namespace, cluster_admin=True), kube_namespace)
         if obj["kind"] == "ClusterRoleBinding" and "apply" in obj["metadata"]["name"]
     ]
     user = f"system:serviceaccount:{kube_namespace}:clew-controller"

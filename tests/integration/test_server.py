@@ -2,7 +2,8 @@
 HTTP: signed GitHub, GitLab and generic pushes reach ``on_push`` as the right PushEvent and answer
 202 with the trigger count; replays, unsigned, malformed, oversized and unknown requests are refused
 with their status and trigger nothing; disabled receivers do not exist; the probes follow
-``ready()``; and ``/metrics`` exposes every clew family, with the webhook counters moved."""
+``ready()``; and ``/metrics``, on its own server and never on the webhook port, exposes every clew
+family, with the webhook counters moved."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from clew.controller.server import ReceiverSecrets, RunningServer, create_app, serve
+from clew.controller.server import (
+    ReceiverSecrets,
+    RunningServer,
+    create_app,
+    create_metrics_app,
+    serve,
+)
 from clew.controller.webhooks import Provider, PushEvent, RefKind
 from clew.model import Action
 from clew.report import METRIC_NAMES, Metrics
@@ -56,6 +63,7 @@ class Harness:
     recorder: Recorder
     metrics: Metrics
     readiness: list[bool]
+    metrics_server: RunningServer
 
     async def call(
         self,
@@ -64,7 +72,8 @@ class Harness:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
-        return await asyncio.to_thread(http_call, self.server.port, method, path, body, headers)
+        port = self.metrics_server.port if path == "/metrics" else self.server.port
+        return await asyncio.to_thread(http_call, port, method, path, body, headers)
 
 
 def http_call(
@@ -103,8 +112,11 @@ async def harness() -> AsyncIterator[Harness]:
         metrics=metrics,
         max_body=MAX_BODY,
     )
-    async with await serve(app, "127.0.0.1", 0) as server:
-        yield Harness(server, recorder, metrics, readiness)
+    async with (
+        await serve(app, "127.0.0.1", 0) as server,
+        await serve(create_metrics_app(metrics), "127.0.0.1", 0) as metrics_server,
+    ):
+        yield Harness(server, recorder, metrics, readiness, metrics_server)
 
 
 def sign(secret: str, message: bytes) -> str:
@@ -302,6 +314,8 @@ async def test_metrics_expose_every_family_and_count_webhooks(harness: Harness) 
     harness.metrics.forget_application("team-a", "never-existed")
     harness.metrics.set_leader(True)
 
+    public = await asyncio.to_thread(http_call, harness.server.port, "GET", "/metrics")
+    assert public[0] == 404  # the webhook port is public: no metrics there
     status, response_headers, data = await harness.call("GET", "/metrics")
     assert status == 200
     assert response_headers["content-type"].startswith("text/plain")

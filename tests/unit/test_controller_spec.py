@@ -217,6 +217,8 @@ def test_nulls_count_as_absent_and_the_namespace_can_come_from_the_caller() -> N
         "git@github.com:org/shop.git",
         "git.example.com:org/shop.git",
         "file:///srv/git/shop.git",
+        "https://ci@git.example.com/org/shop.git",  # a user name alone is no secret
+        "https://git.example.com/org/shop.git?ref=a:b@c",  # ':' and '@' after the host
     ],
 )
 def test_repository_urls_the_fetcher_understands_are_accepted(url: str) -> None:
@@ -330,6 +332,18 @@ INVALID = [
     ),
     ("spec.dependsOn", [{"name": f"a{i}"} for i in range(65)], "spec.dependsOn", "at most 64"),
     ("spec.serviceAccountName", "deploy.er", "spec.serviceAccountName", "does not match"),
+    (
+        "spec.source.repoURL",
+        "https://ci:hunter2@git.example.com/shop.git",
+        "spec.source.repoURL",
+        "must not carry a password (user:password@): put the credentials in a Secret",
+    ),
+    (
+        "spec.source.repoURL",
+        "ssh://git:x@git.example.com:22/shop.git",
+        "spec.source.repoURL",
+        "spec.source.secretRef",
+    ),
     ("spec.pin", {}, "spec.pin.revision", "required"),
     ("spec.pin.revision", "3f2a", "spec.pin.revision", "does not match"),
     ("spec.pin.revision", "3F2A9C1B" * 5, "spec.pin.revision", "does not match"),

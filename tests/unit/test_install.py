@@ -1,12 +1,15 @@
 """The install manifests grant least privilege and run the controller locked down.
 
 It proves that the objects come in apply order (CRD and Namespace first) and reference each
-other consistently; that the controller's own ClusterRole names no wildcard, no write to Secrets
-and no RBAC escalation, and leases only in its namespace; that the wide apply role is separate,
-carries only apply/prune/watch verbs and is bound only on request; that the Deployment runs
-non-root on a read-only root filesystem with every capability dropped and seccomp RuntimeDefault;
-and that ``clew install --export`` prints exactly these objects while plain ``clew install``
-refuses with exit 2 and says what to run instead.
+other consistently; that the controller's own ClusterRole names no wildcard, only ``get`` on
+Secrets, impersonation of ServiceAccounts alone, no RBAC escalation, and leases only in its
+namespace; that the wide apply role is separate, carries only apply/prune/watch verbs and is bound
+only with ``--cluster-admin``; that the Deployment runs non-root on a read-only root filesystem
+with every capability dropped and seccomp RuntimeDefault, takes its webhook secrets from an
+optional Secret and its tenancy flags from the install options; that the Service exposes the
+webhook port alone, and secure metrics bring their port, review rights and reader role; and that
+``clew install --export`` prints exactly these objects while plain ``clew install`` refuses with
+exit 2 and says what to run instead.
 """
 
 from __future__ import annotations
@@ -78,8 +81,10 @@ def test_controller_role_is_least_privilege(objects: dict[tuple[str, str], Any])
     assert ("clew.dev", "applications", "create") not in grants
     assert ("clew.dev", "applications", "delete") not in grants
     assert {("", "events", "create"), ("events.k8s.io", "events", "create")} <= grants
-    assert {v for g, r, v in grants if r == "secrets"} == {"get", "list", "watch"}
+    assert {v for g, r, v in grants if r == "secrets"} == {"get"}
+    assert {v for g, r, v in grants if r == "namespaces"} == {"get"}
     assert {(g, r) for g, r, v in grants if v == "impersonate"} == {("", "serviceaccounts")}
+    assert not {r for g, r, v in grants if r in ("tokenreviews", "subjectaccessreviews")}
     assert not {r for g, r, v in grants if r == "leases"}, "leases belong in the namespaced Role"
 
 
@@ -112,16 +117,18 @@ def test_apply_role_is_separate_wide_and_bound_only_on_request(
         "resources": ["*"],
         "verbs": ["get", "list", "watch", "create", "patch", "update", "delete"],
     }
-    assert ("ClusterRoleBinding", "clew-controller-apply") in objects
-    narrow = by_kind(manifests(cluster_wide_apply=False))
-    assert ("ClusterRole", "clew-controller-apply") in narrow
-    assert ("ClusterRoleBinding", "clew-controller-apply") not in narrow
+    assert ("ClusterRoleBinding", "clew-controller-apply") not in objects
+    admin = by_kind(manifests(cluster_admin=True))
+    assert ("ClusterRole", "clew-controller-apply") in admin
+    assert admin[("ClusterRoleBinding", "clew-controller-apply")]["roleRef"]["name"] == (
+        "clew-controller-apply"
+    )
 
 
 def test_bindings_name_the_controller_service_account(objects: dict[tuple[str, str], Any]) -> None:
     subject = {"kind": "ServiceAccount", "name": "clew-controller", "namespace": "clew-system"}
     bindings = [o for o in objects.values() if o["kind"] in ("ClusterRoleBinding", "RoleBinding")]
-    assert len(bindings) == 3
+    assert len(bindings) == 2  # the wide apply role is not bound by default
     for binding in bindings:
         assert binding["subjects"] == [subject]
         assert (binding["roleRef"]["kind"], binding["roleRef"]["name"]) in objects
@@ -154,6 +161,9 @@ def test_deployment_runs_the_controller_with_probes(objects: dict[tuple[str, str
     assert container["image"] == f"ghcr.io/clew-dev/clew:{__version__}"
     assert container["args"] == ["controller", "--leader-elect"]
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    env = {e["name"]: e["valueFrom"] for e in container["env"] if "valueFrom" in e}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     selector = deployment["spec"]["selector"]["matchLabels"]
@@ -168,6 +178,68 @@ def test_service_sends_port_80_to_the_controller(objects: dict[tuple[str, str], 
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
     ]
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_webhook_secrets_come_from_an_optional_secret(
+    objects: dict[tuple[str, str], Any],
+) -> None:
+    [container] = objects[("Deployment", "clew-controller")]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    assert refs == {
+        "CLEW_WEBHOOK_GITHUB_SECRET": {"name": "clew-webhooks", "key": "github", "optional": True},
+        "CLEW_WEBHOOK_GITLAB_TOKEN": {"name": "clew-webhooks", "key": "gitlab", "optional": True},
+        "CLEW_WEBHOOK_GENERIC_SECRET": {
+            "name": "clew-webhooks",
+            "key": "generic",
+            "optional": True,
+        },
+    }
+    other = by_kind(manifests(webhook_secret="hooks"))
+    [container] = other[("Deployment", "clew-controller")]["spec"]["template"]["spec"]["containers"]
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"][2:5]} == {"hooks"}
+
+
+def test_tenancy_flags_reach_the_controller() -> None:
+    objects = by_kind(manifests(default_service_account="deployer", no_cross_namespace_refs=True))
+    [container] = objects[("Deployment", "clew-controller")]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert container["args"] == [
+        "controller",
+        "--leader-elect",
+        "--default-service-account=deployer",
+        "--no-cross-namespace-refs",
+    ]
+
+
+def test_metrics_stay_private_unless_secure(objects: dict[tuple[str, str], Any]) -> None:
+    service = objects[("Service", "clew-controller")]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+    assert ("ClusterRole", "clew-metrics-reader") not in objects
+
+    secure = by_kind(manifests(metrics_secure=True))
+    [container] = secure[("Deployment", "clew-controller")]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert container["args"][-2:] == ["--metrics-bind-address=:8443", "--metrics-secure"]
+    assert {"name": "metrics", "containerPort": 8443, "protocol": "TCP"} in container["ports"]
+    # Prometheus scrapes the Pods; the Service still exposes the webhooks alone.
+    ports = secure[("Service", "clew-controller")]["spec"]["ports"]
+    assert [p["targetPort"] for p in ports] == ["http"]
+    rules = secure[("ClusterRole", "clew-controller")]["rules"]
+    reviews = {(r["apiGroups"][0], r["resources"][0]) for r in rules if r["verbs"] == ["create"]}
+    assert {
+        ("authentication.k8s.io", "tokenreviews"),
+        ("authorization.k8s.io", "subjectaccessreviews"),
+    } <= reviews
+    reader = secure[("ClusterRole", "clew-metrics-reader")]
+    assert reader["rules"] == [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}]
 
 
 def test_disruption_budget_only_with_a_standby() -> None:
@@ -185,6 +257,8 @@ def test_disruption_budget_only_with_a_standby() -> None:
         ({"namespace": "x" * 64}, "not a DNS label"),
         ({"replicas": 0}, "at least 1"),
         ({"image": "ghcr.io/clew dev"}, "not an image reference"),
+        ({"default_service_account": "Deploy_er"}, "not a DNS name"),
+        ({"webhook_secret": "a b"}, "not a DNS name"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str) -> None:
@@ -217,11 +291,30 @@ def test_export_prints_the_manifests_as_a_yaml_stream(cli: typer.Typer) -> None:
     assert list(yaml.safe_load_all(result.stdout)) == manifests("gitops", "example/clew:1", 3)
 
 
-def test_export_without_cluster_wide_apply(cli: typer.Typer) -> None:
-    result = CliRunner().invoke(cli, ["install", "--export", "--no-cluster-wide-apply"])
-    assert result.exit_code == 0, result.output
-    names = {(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(result.stdout)}
+def test_export_with_options(cli: typer.Typer) -> None:
+    plain = CliRunner().invoke(cli, ["install", "--export"])
+    names = {(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(plain.stdout)}
     assert ("ClusterRoleBinding", "clew-controller-apply") not in names
+    argv = [
+        "install",
+        "--export",
+        "--cluster-admin",
+        "--metrics-secure",
+        "--default-service-account",
+        "deployer",
+        "--no-cross-namespace-refs",
+        "--webhook-secret",
+        "hooks",
+    ]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    assert list(yaml.safe_load_all(result.stdout)) == manifests(
+        cluster_admin=True,
+        metrics_secure=True,
+        default_service_account="deployer",
+        no_cross_namespace_refs=True,
+        webhook_secret="hooks",
+    )
 
 
 def test_without_export_says_what_to_run_and_exits_2(cli: typer.Typer) -> None:

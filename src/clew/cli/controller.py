@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +28,10 @@ def controller_command(
         bool, typer.Option(help="Campaign for a Lease; only the leader reconciles.")
     ] = False,
     lease_namespace: Annotated[
-        str, typer.Option(help="Namespace of the leader Lease.")
+        str,
+        typer.Option(
+            envvar="POD_NAMESPACE", help="Namespace of the leader Lease (in a Pod: its own)."
+        ),
     ] = "clew-system",
     lease_duration: Annotated[
         float, duration_option("How long a leader's Lease lasts without renewal (10s).")
@@ -37,12 +41,47 @@ def controller_command(
     ] = 7.0,
     retry_period: Annotated[float, duration_option("Time between Lease attempts (2s).")] = 2.0,
     identity: Annotated[
-        str | None, typer.Option(help="Leader-election identity (default: host name + suffix).")
+        str | None,
+        typer.Option(
+            envvar="POD_NAME", help="Leader-election identity (default: host name + suffix)."
+        ),
     ] = None,
     host: Annotated[
-        str, typer.Option(help="Address for webhooks, /metrics and health.")
+        str, typer.Option(help="Address for webhooks and health probes (the public port).")
     ] = "0.0.0.0",  # noqa: S104
-    port: Annotated[int, typer.Option(help="Port for webhooks, /metrics and health.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port for webhooks and health probes.")] = 8080,
+    metrics_bind_address: Annotated[
+        str,
+        typer.Option(
+            help="HOST:PORT for /metrics (':8443' is every address; '0' serves none). Bind it "
+            "beyond localhost only with --metrics-secure."
+        ),
+    ] = "127.0.0.1:8081",
+    metrics_secure: Annotated[
+        bool,
+        typer.Option(
+            help="Serve /metrics over HTTPS to callers whose bearer token passes a TokenReview "
+            "and a SubjectAccessReview (get /metrics)."
+        ),
+    ] = False,
+    metrics_cert_dir: Annotated[
+        Path | None,
+        typer.Option(help="tls.crt and tls.key for --metrics-secure (default: self-signed)."),
+    ] = None,
+    default_service_account: Annotated[
+        str | None,
+        typer.Option(
+            help="Apply Applications without spec.serviceAccountName as this ServiceAccount "
+            "of their own namespace, never as the controller."
+        ),
+    ] = None,
+    no_cross_namespace_refs: Annotated[
+        bool,
+        typer.Option(
+            "--no-cross-namespace-refs",
+            help="Refuse dependsOn on Applications of another namespace.",
+        ),
+    ] = False,
     log_format: Annotated[str, typer.Option(help="json or text.")] = "json",
     log_level: Annotated[str, typer.Option(help="debug, info, warning.")] = "info",
 ) -> None:
@@ -54,6 +93,8 @@ def controller_command(
     from clew.cluster import Cluster
     from clew.controller.runner import Controller, ControllerConfig
     from clew.controller.server import ReceiverSecrets
+    from clew.controller.spec import DNS_LABEL_RE
+    from clew.controller.tenancy import Tenancy
     from clew.report import logs, tracing
     from clew.testing import tools
 
@@ -63,6 +104,17 @@ def controller_command(
     except tools.ToolsMissing:
         helm = None
     extra = {"identity": identity} if identity else {}
+    try:
+        metrics_host, metrics_port = parse_bind_address(metrics_bind_address)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--metrics-bind-address") from None
+    if default_service_account is not None and not re.fullmatch(
+        DNS_LABEL_RE, default_service_account
+    ):
+        raise typer.BadParameter(
+            f"{default_service_account!r} is not a ServiceAccount name",
+            param_hint="--default-service-account",
+        )
     config = ControllerConfig(
         **extra,  # type: ignore[arg-type]
         namespace=namespace,
@@ -74,6 +126,11 @@ def controller_command(
         retry_period=retry_period,
         host=host,
         port=port,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        metrics_secure=metrics_secure,
+        metrics_cert_dir=metrics_cert_dir,
+        tenancy=Tenancy(default_service_account, no_cross_namespace_refs),
         cache_dir=cache_dir() / "sources",
         helm_binary=helm,
         secrets=ReceiverSecrets.from_env(),
@@ -91,3 +148,15 @@ def controller_command(
 
     with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
         asyncio.run(main())
+
+
+def parse_bind_address(text: str) -> tuple[str, int | None]:
+    """``HOST:PORT``, ``:PORT`` (every address) or ``0`` (off), as controller-runtime reads
+    ``--metrics-bind-address``."""
+    if text.strip() == "0":
+        return "127.0.0.1", None
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not HOST:PORT, :PORT or 0")
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - ":PORT" asks for every address
+    return host, int(port)

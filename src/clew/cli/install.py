@@ -14,7 +14,13 @@ import yaml
 from rich.console import Console
 
 from clew import __version__
-from clew.controller.install import APPLY_ROLE, DEFAULT_IMAGE, DEFAULT_NAMESPACE, manifests
+from clew.controller.install import (
+    APPLY_ROLE,
+    DEFAULT_IMAGE,
+    DEFAULT_NAMESPACE,
+    WEBHOOK_SECRET,
+    manifests,
+)
 from clew.model import ClewError
 
 err = Console(stderr=True, highlight=False)
@@ -23,8 +29,9 @@ EXIT_ERROR = 2
 
 _HEADER = f"""\
 # clew {__version__}: the Application CRD and the controller (clew install --export).
-# The ClusterRole {APPLY_ROLE} is the widest grant: every resource, the verbs of apply, prune
-# and watch. --no-cluster-wide-apply leaves it unbound, to bind per namespace.
+# Least privilege: Applications apply as ServiceAccounts (spec.serviceAccountName or
+# --default-service-account). The ClusterRole {APPLY_ROLE} (every resource, the verbs of
+# apply, prune and watch) is bound cluster-wide only with --cluster-admin.
 """
 
 
@@ -39,14 +46,49 @@ def install_command(
     replicas: Annotated[
         int, typer.Option(min=1, help="Controller replicas (one leads, the others stand by).")
     ] = 2,
-    cluster_wide_apply: Annotated[
+    cluster_admin: Annotated[
         bool,
-        typer.Option(help=f"Bind {APPLY_ROLE} (apply any kind anywhere) to the controller."),
-    ] = True,
+        typer.Option(
+            "--cluster-admin",
+            help=f"Bind {APPLY_ROLE} (apply any kind anywhere) to the controller itself.",
+        ),
+    ] = False,
+    default_service_account: Annotated[
+        str | None,
+        typer.Option(
+            help="Applications without spec.serviceAccountName apply as this ServiceAccount of "
+            "their own namespace."
+        ),
+    ] = None,
+    no_cross_namespace_refs: Annotated[
+        bool,
+        typer.Option("--no-cross-namespace-refs", help="Refuse dependsOn across namespaces."),
+    ] = False,
+    metrics_secure: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-secure",
+            help="Serve /metrics on the Pods' port 8443 over HTTPS, for callers bound to "
+            "clew-metrics-reader (default: the Pods' localhost only).",
+        ),
+    ] = False,
+    webhook_secret: Annotated[
+        str,
+        typer.Option(help="Secret with the webhook secrets (keys github, gitlab, generic)."),
+    ] = WEBHOOK_SECRET,
 ) -> None:
     """Print the manifests that install the Application CRD and the clew controller."""
     try:
-        objects = manifests(namespace, image, replicas, cluster_wide_apply=cluster_wide_apply)
+        objects = manifests(
+            namespace,
+            image,
+            replicas,
+            cluster_admin=cluster_admin,
+            metrics_secure=metrics_secure,
+            default_service_account=default_service_account,
+            no_cross_namespace_refs=no_cross_namespace_refs,
+            webhook_secret=webhook_secret,
+        )
     except ClewError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_ERROR) from None

@@ -45,6 +45,8 @@ from clew.controller.spec import (
     REPO_URL_MAX,
     REPO_URL_RE,
     REVISION_RE,
+    URL_PASSWORD_MESSAGE,
+    URL_PASSWORD_RE,
     VERSION,
     RenderKind,
 )
@@ -123,9 +125,11 @@ _SOURCE = _object(
     "Where the manifests come from.",
     {
         "repoURL": _matching(
-            "Git repository: https://, ssh://, or scp-like git@host:path.",
+            "Git repository: https://, ssh://, or scp-like git@host:path. Never with a password:"
+            " credentials go in the Secret named by secretRef.",
             REPO_URL_RE,
             REPO_URL_MAX,
+            **_rule(f"!self.matches('{URL_PASSWORD_RE}')", URL_PASSWORD_MESSAGE),
         ),
         "ref": _string(
             "Branch, tag, semver range ('>=1.2 <2') or commit SHA to follow.",

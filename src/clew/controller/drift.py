@@ -31,6 +31,10 @@ from clew.plan import normalize
 log = logging.getLogger("clew.controller.drift")
 
 ClientFor = Callable[[AppKey, AppSpec], Cluster]
+Watch = tuple[Cluster, str, str, str]
+"""What a drift informer must watch: as which client, apiVersion, kind, namespace ("" for
+cluster-scoped objects). An Application applied as a ServiceAccount is watched as that account,
+in its objects' namespaces, so the controller itself needs no list/watch on managed kinds."""
 OutOfSync = Callable[[AppKey, list[ObjectRef]], Awaitable[None]]
 
 
@@ -63,7 +67,7 @@ class DriftWatcher:
         on_corrected: Notify,
         on_out_of_sync: OutOfSync,
         metrics: DriftMetrics | None = None,
-        on_kinds: Callable[[set[tuple[str, str]]], None] | None = None,
+        on_kinds: Callable[[set[Watch]], None] | None = None,
     ) -> None:
         self._client_for = client_for
         self._on_corrected = on_corrected
@@ -83,6 +87,14 @@ class DriftWatcher:
             for obj in tracked.objects.values()
         }
 
+    def watches(self) -> set[Watch]:
+        out: set[Watch] = set()
+        for key, tracked in self._apps.items():
+            client = self._client_for(key, tracked.spec)
+            for ref, obj in tracked.objects.items():
+                out.add((client, str(obj["apiVersion"]), str(obj["kind"]), ref.namespace))
+        return out
+
     def track(
         self, key: AppKey, spec: AppSpec, objects: list[Manifest], versions: dict[Any, str]
     ) -> None:
@@ -93,7 +105,7 @@ class DriftWatcher:
         for ref in tracked.objects:
             self._owner[ref] = key
         if self._on_kinds is not None:
-            self._on_kinds(self.kinds())
+            self._on_kinds(self.watches())
 
     def untrack(self, key: AppKey, *, notify: bool = True) -> None:
         tracked = self._apps.pop(key, None)
@@ -103,7 +115,7 @@ class DriftWatcher:
             if self._owner.get(ref) == key:
                 del self._owner[ref]
         if notify and self._on_kinds is not None:
-            self._on_kinds(self.kinds())
+            self._on_kinds(self.watches())
 
     def pause(self, key: AppKey) -> None:
         if key in self._apps:

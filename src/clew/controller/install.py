@@ -3,17 +3,25 @@
 Least privilege, in three grants:
 
 - ``clew-controller`` (ClusterRole) is what the controller needs for itself: its Applications,
-  Events, Secrets it reads credentials from, and impersonating ServiceAccounts. Its leader-election
-  Lease is granted by a Role in its own namespace only.
+  Events, ``get`` on Secrets it reads credentials from (no list, no watch), ``get`` on Namespaces
+  (their tenancy annotations), and impersonating ServiceAccounts (Impersonate-User only; the API
+  server adds their groups). With secure metrics, TokenReviews and SubjectAccessReviews too. Its
+  leader-election Lease is granted by a Role in its own namespace only.
 - ``clew-controller-apply`` (ClusterRole) is what applying arbitrary manifests needs, and so the
-  widest grant: every resource, the verbs of apply, prune and watch. With
-  ``cluster_wide_apply=True`` (the default) it is bound cluster-wide; without, nothing is bound and
-  an administrator grants it per namespace (a RoleBinding to the ClusterRole), or each
-  Application names a ``serviceAccountName`` to apply as.
+  widest grant: every resource, the verbs of apply, prune and watch. It is bound cluster-wide only
+  when the administrator opts in (``cluster_admin=True``, ``clew install --cluster-admin``).
+  Otherwise Applications apply as ServiceAccounts (``spec.serviceAccountName``, or the
+  controller's ``--default-service-account``), whose RBAC decides what they touch; their drift
+  is watched as those accounts too, so the controller needs no list/watch on managed kinds.
 - ``clew-controller-audit`` (ClusterRole) lets the controller keep each Application's audit trail
   (ConfigMaps ``clew-audit-<name>``, docs/audit.md): get, create and patch ConfigMaps. Never
   bound here: the cluster-wide apply role covers it; without that, an administrator binds it in
   each namespace holding Applications.
+
+Webhook secrets come from the Secret ``clew-webhooks`` (keys ``github``, ``gitlab``,
+``generic``; each optional, a missing one disables that receiver). ``/metrics`` listens on the
+Pod's localhost only unless ``metrics_secure``: then on port 8443 of the Pod, HTTPS, for callers
+that ``clew-metrics-reader`` is bound to. The Service exposes the webhook port alone.
 
 Objects come in apply order: the CRDs (Application first, NotificationPolicy after the
 Namespace) before anything that uses them.
@@ -28,7 +36,7 @@ from typing import Any
 from clew import __version__
 from clew.controller.crd import APPLICATION_CRD
 from clew.controller.notification_crd import NOTIFICATION_POLICY_CRD
-from clew.controller.spec import DNS_LABEL_MAX, DNS_LABEL_RE, GROUP, PLURAL
+from clew.controller.spec import DNS_LABEL_MAX, DNS_LABEL_RE, DNS_SUBDOMAIN_RE, GROUP, PLURAL
 from clew.model import ClewError
 from clew.notify.policy import PLURAL as POLICY_PLURAL
 
@@ -39,6 +47,9 @@ __all__ = [
     "DEFAULT_IMAGE",
     "DEFAULT_NAMESPACE",
     "HTTP_PORT",
+    "METRICS_PORT",
+    "METRICS_READER",
+    "WEBHOOK_SECRET",
     "manifests",
 ]
 
@@ -47,7 +58,15 @@ DEFAULT_IMAGE = f"ghcr.io/clew-dev/clew:{__version__}"
 CONTROLLER = "clew-controller"  # ServiceAccount, ClusterRole, Role, Deployment, Service
 APPLY_ROLE = "clew-controller-apply"
 AUDIT_ROLE = "clew-controller-audit"
-HTTP_PORT = 8080  # webhook receivers, /metrics, /healthz, /readyz
+HTTP_PORT = 8080  # webhook receivers, /healthz, /readyz: the only public port
+METRICS_PORT = 8443  # /metrics with --metrics-secure (else 127.0.0.1:8081, never exposed)
+METRICS_READER = "clew-metrics-reader"
+WEBHOOK_SECRET = "clew-webhooks"  # noqa: S105 - the name of a Secret, not a secret
+_WEBHOOK_KEYS = {
+    "CLEW_WEBHOOK_GITHUB_SECRET": "github",
+    "CLEW_WEBHOOK_GITLAB_TOKEN": "gitlab",
+    "CLEW_WEBHOOK_GENERIC_SECRET": "generic",
+}
 
 _LABELS = {"app.kubernetes.io/name": "clew", "app.kubernetes.io/part-of": "clew"}
 _SELECTOR = {"app.kubernetes.io/name": "clew", "app.kubernetes.io/component": "controller"}
@@ -61,13 +80,27 @@ def manifests(
     image: str = DEFAULT_IMAGE,
     replicas: int = 2,
     *,
-    cluster_wide_apply: bool = True,
+    cluster_admin: bool = False,
+    metrics_secure: bool = False,
+    default_service_account: str | None = None,
+    no_cross_namespace_refs: bool = False,
+    webhook_secret: str = WEBHOOK_SECRET,
 ) -> list[Obj]:
     """Every object of an installation, in apply order (CRD and Namespace first).
 
     A PodDisruptionBudget keeps one replica through voluntary disruptions when there are two or
     more (with one, it would block node drains forever).
     """
+    for label, value in (("ServiceAccount", default_service_account), ("Secret", webhook_secret)):
+        if value is not None and not re.fullmatch(DNS_SUBDOMAIN_RE, value):
+            raise ClewError(f"{label} name {value!r} is not a DNS name")
+    args = ["controller", "--leader-elect"]
+    if default_service_account:
+        args.append(f"--default-service-account={default_service_account}")
+    if no_cross_namespace_refs:
+        args.append("--no-cross-namespace-refs")
+    if metrics_secure:
+        args += [f"--metrics-bind-address=:{METRICS_PORT}", "--metrics-secure"]
     if not (len(namespace) <= DNS_LABEL_MAX and re.fullmatch(DNS_LABEL_RE, namespace)):
         raise ClewError(
             f"namespace {namespace!r} is not a DNS label", hint="use lowercase letters, digits, -"
@@ -86,14 +119,15 @@ def manifests(
         ),
         NOTIFICATION_POLICY_CRD,
         _meta("v1", "ServiceAccount", CONTROLLER, namespace),
-        _controller_role(),
+        _controller_role(metrics_secure),
         _apply_role(),
         _audit_role(),
+        *([_metrics_reader_role()] if metrics_secure else []),
         _cluster_binding(CONTROLLER, CONTROLLER, namespace),
-        *([_cluster_binding(APPLY_ROLE, APPLY_ROLE, namespace)] if cluster_wide_apply else []),
+        *([_cluster_binding(APPLY_ROLE, APPLY_ROLE, namespace)] if cluster_admin else []),
         _lease_role(namespace),
         _lease_binding(namespace),
-        _deployment(namespace, image, replicas),
+        _deployment(namespace, image, replicas, args, webhook_secret, metrics_secure),
         _service(namespace),
     ]
     if replicas >= 2:
@@ -122,7 +156,12 @@ def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> Obj:
     return {"apiGroups": groups, "resources": resources, "verbs": verbs}
 
 
-def _controller_role() -> Obj:
+def _controller_role(metrics_secure: bool) -> Obj:
+    # Secure metrics ask the API server who a scraper is and whether it may read /metrics.
+    reviews = [
+        _rule(["authentication.k8s.io"], ["tokenreviews"], ["create"]),
+        _rule(["authorization.k8s.io"], ["subjectaccessreviews"], ["create"]),
+    ]
     return {
         **_meta("rbac.authorization.k8s.io/v1", "ClusterRole", CONTROLLER),
         "rules": [
@@ -137,13 +176,25 @@ def _controller_role() -> Obj:
             _rule([GROUP], [f"{POLICY_PLURAL}/status"], ["get", "patch", "update"]),
             _rule([""], ["events"], ["create", "patch"]),
             _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
-            # Git credentials (spec.source.secretRef), signer keys (spec.source.verify) and webhook
-            # tokens live in Secrets next to each Application, in any namespace; watching them
-            # lets a rotated credential take effect without a restart. Read-only.
-            _rule([""], ["secrets"], ["get", "list", "watch"]),
-            # spec.serviceAccountName: apply as that ServiceAccount, with its permissions only.
+            # Git credentials (spec.source.secretRef), signer keys (spec.source.verify) and
+            # notification tokens live in Secrets next to each Application, in any namespace.
+            # Each is read by name when used: get only, never list or watch.
+            _rule([""], ["secrets"], ["get"]),
+            # Tenancy: the allowed destinations are annotations of the Application's namespace.
+            _rule([""], ["namespaces"], ["get"]),
+            # Apply as the Application's ServiceAccount, with its permissions only (users and
+            # groups are never impersonated: the API server adds the account's groups).
             _rule([""], ["serviceaccounts"], ["impersonate"]),
+            *(reviews if metrics_secure else []),
         ],
+    }
+
+
+def _metrics_reader_role() -> Obj:
+    # Bind it to Prometheus' ServiceAccount to let it scrape the secure /metrics.
+    return {
+        **_meta("rbac.authorization.k8s.io/v1", "ClusterRole", METRICS_READER),
+        "rules": [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}],
     }
 
 
@@ -203,16 +254,32 @@ def _field_env(name: str, path: str) -> Obj:
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
 
-def _deployment(namespace: str, image: str, replicas: int) -> Obj:
+def _secret_env(name: str, secret: str, key: str) -> Obj:
+    ref = {"name": secret, "key": key, "optional": True}  # absent: that receiver is off
+    return {"name": name, "valueFrom": {"secretKeyRef": ref}}
+
+
+def _deployment(
+    namespace: str,
+    image: str,
+    replicas: int,
+    args: list[str],
+    webhook_secret: str,
+    metrics_secure: bool,
+) -> Obj:
     probe = {"httpGet": {"port": "http"}, "periodSeconds": 10, "timeoutSeconds": 2}
+    ports = [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}]
+    if metrics_secure:
+        ports.append({"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"})
     container = {
         "name": "controller",
         "image": image,
-        "args": ["controller", "--leader-elect"],
-        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "args": args,
+        "ports": ports,
         "env": [
             _field_env("POD_NAME", "metadata.name"),  # leader-election identity
             _field_env("POD_NAMESPACE", "metadata.namespace"),  # where the Lease lives
+            *(_secret_env(env, webhook_secret, key) for env, key in _WEBHOOK_KEYS.items()),
             # The root filesystem is read-only: Git snapshots and temporary files go to
             # emptyDir volumes.
             {"name": "CLEW_CACHE_DIR", "value": "/var/cache/clew"},

@@ -22,6 +22,7 @@ from clew.cluster import Cluster, ClusterError, NotFound
 from clew.controller import credentials
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
+from clew.controller.tenancy import Destinations, Tenancy, destinations
 from clew.controller.webhooks import normalize_repo_url
 from clew.model import Action, Change, ChangeSet, ClewError, Health, Manifest, Snapshot
 from clew.report import audit, conditions, history, tracing
@@ -74,6 +75,7 @@ class Reconciler:
         observers: Sequence[Observer] = (),
         rng: Callable[[], float] = random.random,
         audit_log: audit.AuditRecorder | None = None,
+        tenancy: Tenancy | None = None,
     ) -> None:
         self.cluster = cluster
         self.snapshots = snapshots
@@ -85,9 +87,11 @@ class Reconciler:
         self.observers = list(observers)
         self.audit = audit_log or audit.AuditRecorder(cluster)  # docs/audit.md
         self._rng = rng
+        self.tenancy = tenancy or Tenancy()
         self._failures: dict[AppKey, int] = {}
         self._requested: dict[AppKey, str] = {}  # the `clew reconcile` request each run handles
         self._impersonated: dict[str, Cluster] = {}
+        self._audits: dict[int, audit.AuditRecorder] = {}  # by impersonating client
 
     async def aclose(self) -> None:
         for client in self._impersonated.values():
@@ -127,6 +131,14 @@ class Reconciler:
                 message="reconciliation is suspended; run `clew resume`",
             )
             return Outcome(None, True, "Suspended")
+        # Tenancy first: a refused reference or destination is never read (docs/operator.md).
+        refusal = self.tenancy.check_refs(spec)
+        allowed = await destinations(self.cluster, key.namespace)
+        refusal = refusal or allowed.check_destination(spec.destination_namespace)
+        if refusal is not None:
+            await self._finish(app, ok=False, reason=refusal.reason, message=refusal.message)
+            await self._event(app, "Warning", refusal.reason, refusal.message)
+            return Outcome(self._jittered(spec.interval), False, refusal.reason)
         waiting = await self._unready_dependencies(spec)
         if waiting:
             message = "waiting for " + ", ".join(waiting)
@@ -140,7 +152,7 @@ class Reconciler:
         if self.drift is not None:
             self.drift.pause(key)  # the engine's own writes are not drift
         try:
-            result = await self._sync(key, spec)
+            result = await self._sync(key, spec, allowed)
             # Track while still paused: the engine's own writes must not look like drift, and an
             # edit made the moment Ready turns True already must.
             if (
@@ -169,8 +181,8 @@ class Reconciler:
 
     # -- steps ----------------------------------------------------------------------------------
 
-    async def _sync(self, key: AppKey, spec: AppSpec) -> engine.SyncResult:
-        options = self._options(key, spec)
+    async def _sync(self, key: AppKey, spec: AppSpec, allowed: Destinations) -> engine.SyncResult:
+        options = self._options(key, spec, allowed)
         return await engine.sync(self._client_for(key, spec), self._fetcher(key, spec), options)
 
     def _fetcher(self, key: AppKey, spec: AppSpec, revision: str = "") -> engine.FetchSnapshot:
@@ -202,7 +214,9 @@ class Reconciler:
 
         return fetch
 
-    def _options(self, key: AppKey, spec: AppSpec) -> engine.SyncOptions:
+    def _options(
+        self, key: AppKey, spec: AppSpec, allowed: Destinations | None = None
+    ) -> engine.SyncOptions:
         return engine.SyncOptions(
             name=inventory_name(key),
             namespace=spec.destination_namespace,
@@ -219,21 +233,31 @@ class Reconciler:
                 values=dict(spec.render.helm.values),
                 helm_binary=self.helm_binary,
             ),
+            admit=allowed.admit if allowed is not None and allowed.restricted else None,
         )
 
     def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
-        """The controller's client, or one impersonating the Application's ServiceAccount."""
-        if not spec.service_account_name:
+        """The controller's client, or one impersonating the Application's ServiceAccount.
+
+        Only Impersonate-User: the API server adds a ServiceAccount's groups itself, and
+        impersonating groups would need a grant the installed role does not give."""
+        account = self.tenancy.service_account(spec)
+        if not account:
             return self.cluster
-        user = f"system:serviceaccount:{key.namespace}:{spec.service_account_name}"
+        user = f"system:serviceaccount:{key.namespace}:{account}"
         if user not in self._impersonated:
-            groups = (
-                "system:serviceaccounts",
-                f"system:serviceaccounts:{key.namespace}",
-                "system:authenticated",
-            )
-            self._impersonated[user] = self.cluster.impersonating(user, groups)
+            self._impersonated[user] = self.cluster.impersonating(user)
         return self._impersonated[user]
+
+    def _audit_for(self, key: AppKey, spec: AppSpec) -> audit.AuditRecorder:
+        """The trail is written as whoever applies: a tenant's account may write ConfigMaps in
+        its namespace, the least-privilege controller may not."""
+        client = self._client_for(key, spec)
+        if client is self.cluster:
+            return self.audit
+        if id(client) not in self._audits:
+            self._audits[id(client)] = audit.AuditRecorder(client)
+        return self._audits[id(client)]
 
     async def _unready_dependencies(self, spec: AppSpec) -> list[str]:
         waiting: list[str] = []
@@ -382,7 +406,7 @@ class Reconciler:
                 ),
             )
         await self._patch_status(app, status)
-        await self.audit.write(  # best effort: never raises
+        await self._audit_for(AppKey.of(app), spec).write(  # best effort: never raises
             app,
             audit.record(
                 revision=revision,

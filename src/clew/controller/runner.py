@@ -1,9 +1,14 @@
 """The controller process: informers feed a work queue, workers reconcile, drift is watched,
-webhooks trigger, and only the elected leader does any of it.
+webhooks trigger, and only the elected leader reconciles.
 
-``Controller.run()`` serves HTTP at once (health, metrics, webhooks; ready only while leading,
-so a Service sends webhooks to the leader), then campaigns for the Lease and, once leading,
-starts the informers and workers. Losing the lease stops them; SIGTERM releases the lease.
+``Controller.run()`` serves HTTP at once (webhooks and probes on the public port, ``/metrics`` on
+its own, localhost unless secured), then campaigns for the Lease and, once leading, starts the
+informers and workers. Losing the lease stops them; SIGTERM releases the lease.
+
+Every replica is ready as soon as it serves, leader or not: a Deployment's rollout and a node
+drain must not wait for leadership. So any replica may receive a webhook. The leader queues the
+Applications it concerns at once; a standby asks the leader through the API, setting the same
+reconcile-request annotation as ``clew reconcile`` on each of them.
 """
 
 from __future__ import annotations
@@ -22,14 +27,17 @@ from opentelemetry import trace
 
 from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
-from clew.controller.drift import DriftWatcher
+from clew.controller.drift import DriftWatcher, Watch
 from clew.controller.informer import InformerFactory
 from clew.controller.leader import LeaderElector
+from clew.controller.metrics_auth import serve_metrics
 from clew.controller.queue import QueueShutdown, WorkQueue
 from clew.controller.reconciler import RECONCILE_ANNOTATION, Outcome, Reconciler
 from clew.controller.revisions import RevisionCache
 from clew.controller.server import ReceiverSecrets, RunningServer, create_app, serve
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec
+from clew.controller.tenancy import Tenancy
+from clew.controller.triggers import follows, request_reconciles
 from clew.controller.webhooks import PushEvent, normalize_repo_url
 from clew.model import ObjectRef
 from clew.notify import API_VERSION as POLICY_API_VERSION
@@ -58,12 +66,19 @@ class ControllerConfig:
     renew_deadline: float = 7.0
     retry_period: float = 2.0
     host: str = "0.0.0.0"  # noqa: S104 - in a Pod the Service must reach it
-    port: int = 8080
+    port: int = 8080  # webhooks and probes: the only public port
+    # /metrics: localhost unless secured (TokenReview + SubjectAccessReview, over HTTPS); a port
+    # of None serves no metrics at all.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 8081
+    metrics_secure: bool = False
+    metrics_cert_dir: Path | None = None  # tls.crt and tls.key; None: self-signed at start
     cache_dir: Path = field(default_factory=lambda: Path("/tmp/clew-cache"))  # noqa: S108
     cache_max_bytes: int = 2 << 30
     helm_binary: str | None = None
     secrets: ReceiverSecrets = field(default_factory=ReceiverSecrets)
     notifications: bool = True  # send what NotificationPolicies ask for (docs/notifications.md)
+    tenancy: Tenancy = field(default_factory=Tenancy)  # docs/operator.md, multi-tenancy
 
 
 class Controller:
@@ -111,12 +126,18 @@ class Controller:
             drift=self.drift,
             helm_binary=config.helm_binary,
             observers=self.observers,
+            tenancy=config.tenancy,
         )
         self.leading = False
+        self.serving = False
         self.became_leader = asyncio.Event()  # set each time this instance starts leading
         self.server: RunningServer | None = None
+        self.metrics_server: RunningServer | None = None
         self._apps = self.factory.informer(API_VERSION, KIND, config.namespace)
-        self._drift_kinds: set[tuple[str, str]] = set()
+        self._drift_watches: set[tuple[int, str, str, str | None]] = set()
+        # Drift informers of Applications applied as a ServiceAccount run as that account.
+        self._drift_factories: dict[int, InformerFactory] = {}
+        self._starting: set[asyncio.Task[None]] = set()
         # The queue carries keys only: a webhook's W3C traceparent waits here for the next
         # reconcile of its key, whose root span continues the caller's trace (latest push wins).
         self._traceparents: dict[AppKey, str] = {}
@@ -128,12 +149,24 @@ class Controller:
         app = create_app(
             secrets=self.config.secrets,
             on_push=self.on_push,
-            ready=lambda: self.leading,
+            ready=lambda: self.serving,
             metrics=self.metrics,
         )
         self.server = await serve(app, self.config.host, self.config.port)
-        log.info("serving on port %d", self.server.port)
+        log.info("serving webhooks and probes on port %d", self.server.port)
         try:
+            config = self.config
+            if config.metrics_port is not None:
+                self.metrics_server = await serve_metrics(
+                    self.metrics,
+                    config.metrics_host,
+                    config.metrics_port,
+                    cluster=self.cluster if config.metrics_secure else None,
+                    cert_dir=config.metrics_cert_dir,
+                    scratch=config.cache_dir.parent / "metrics-tls",
+                )
+                log.info("serving /metrics at %s", self.metrics_server.url)
+            self.serving = True
             if self.config.leader_elect:
                 elector = LeaderElector(
                     self.cluster,
@@ -149,6 +182,9 @@ class Controller:
             else:
                 await self._lead()
         finally:
+            self.serving = False
+            if self.metrics_server is not None:
+                await self.metrics_server.stop()
             await self.server.stop()
             await self.reconciler.aclose()
 
@@ -182,7 +218,13 @@ class Controller:
             await asyncio.gather(*workers, return_exceptions=True)
             await self.drift.aclose()
             await self.factory.stop_all()
-            self._drift_kinds.clear()
+            for task in list(self._starting):  # no informer may start after this
+                task.cancel()
+            await asyncio.gather(*self._starting, return_exceptions=True)
+            for factory in self._drift_factories.values():
+                await factory.stop_all()
+            self._drift_factories.clear()
+            self._drift_watches.clear()
             log.info("stopped leading")
 
     # -- events ---------------------------------------------------------------------------------
@@ -223,17 +265,16 @@ class Controller:
                 self.revisions.invalidate(normalize_repo_url(str(url)))
 
     async def on_push(self, event: PushEvent) -> int:
-        """A webhook push: forget cached revisions of the repository, reconcile its followers."""
+        """A webhook push: forget cached revisions of the repository, reconcile its followers.
+
+        The leader queues them; a standby (no informers, no queue) asks through the API."""
+        if not self.leading:
+            return await request_reconciles(self.cluster, self.config.namespace, event)
         for url in event.repo_urls:
             self.revisions.invalidate(url)
         triggered = 0
         for app in self._apps.items():
-            source = (app.get("spec") or {}).get("source") or {}
-            if not source.get("repoURL") or not event.matches(str(source["repoURL"])):
-                continue
-            ref = str(source.get("ref", "main"))
-            followed = ref in (event.ref, f"refs/heads/{event.ref}", f"refs/tags/{event.ref}")
-            if event.ref and not followed and not _may_follow(ref):
+            if not follows(app, event):
                 continue
             if event.traceparent:
                 self._traceparents[AppKey.of(app)] = event.traceparent
@@ -287,11 +328,29 @@ class Controller:
 
     # -- drift ----------------------------------------------------------------------------------
 
-    def _watch_kinds(self, kinds: set[tuple[str, str]]) -> None:
-        for api_version, kind in kinds - self._drift_kinds:
-            informer = self.factory.informer(api_version, kind, label_selector=PART_OF)
+    def _watch_kinds(self, watches: set[Watch]) -> None:
+        """Start the informers drift needs: cluster-wide per kind as the controller, or per
+        namespace as an Application's ServiceAccount (which may list only there)."""
+        for client, api_version, kind, namespace in watches:
+            own = client is self.cluster
+            where = None if own or not namespace else namespace
+            seen = (id(client), api_version, kind, where)
+            if seen in self._drift_watches:
+                continue
+            self._drift_watches.add(seen)
+            factory = self.factory if own else self._drift_factory(client)
+            informer = factory.informer(api_version, kind, where, label_selector=PART_OF)
             informer.on_event(lambda t, obj, _old: self.drift.handle(t, obj))
-            self._drift_kinds.add((api_version, kind))
+
+    def _drift_factory(self, client: Cluster) -> InformerFactory:
+        factory = self._drift_factories.get(id(client))
+        if factory is None:
+            factory = self._drift_factories[id(client)] = InformerFactory(client)
+            # Started on the next loop turn, with the informers asked for until then.
+            task = asyncio.create_task(factory.start_all())
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
+        return factory
 
     def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
         return self.reconciler._client_for(key, spec)
@@ -337,8 +396,3 @@ class Controller:
         await self.events.emit(
             app, type_="Warning", reason="OutOfSync", note=message, action="DetectDrift"
         )
-
-
-def _may_follow(ref: str) -> bool:
-    """A semver range or tag-like ref may move on any push: let ls-remote decide."""
-    return any(ch in ref for ch in "<>=^~* ") or ref.startswith("v")

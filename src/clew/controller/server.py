@@ -1,12 +1,17 @@
-"""The controller's HTTP server: webhook receivers, liveness and readiness probes, metrics.
+"""The controller's HTTP servers: the public one (webhook receivers, liveness and readiness
+probes) and the metrics one, on its own port (localhost by default, or authenticated).
 
-Routes::
+Routes of :func:`create_app`, the only port a Service exposes::
 
     POST /hooks/github | /hooks/gitlab | /hooks/generic   a receiver exists only when its secret
                                                           is configured (else 404)
     GET  /healthz    200 while the process serves
     GET  /readyz     200 when ready() holds, else 503
-    GET  /metrics    the Prometheus (or OpenMetrics, by Accept) exposition of the Metrics registry
+
+Routes of :func:`create_metrics_app`::
+
+    GET  /metrics    the Prometheus (or OpenMetrics, by Accept) exposition of the Metrics registry;
+                     with an ``authorize`` check, 401/403 unless it admits the bearer token
 
 A webhook body is read once, as raw bytes (signatures are over them), and capped (413 beyond).
 Secrets, tokens and signatures are never logged or echoed; rejections answer with a short reason.
@@ -43,12 +48,24 @@ from clew.controller.webhooks import (
 )
 from clew.report.metrics import Metrics, WebhookOutcome
 
-__all__ = ["MAX_BODY", "OnPush", "ReceiverSecrets", "RunningServer", "create_app", "serve"]
+__all__ = [
+    "MAX_BODY",
+    "Authorize",
+    "OnPush",
+    "ReceiverSecrets",
+    "RunningServer",
+    "create_app",
+    "create_metrics_app",
+    "serve",
+]
 
 MAX_BODY = 5 * 1024 * 1024
 
 OnPush = Callable[[PushEvent], Awaitable[int]]
 """Trigger the Applications a push concerns; returns how many were triggered."""
+
+Authorize = Callable[[str | None], Awaitable[int]]
+"""Check a scrape's bearer token (None: no Authorization header); returns 200, 401 or 403."""
 
 _log = logging.getLogger(__name__)
 
@@ -143,8 +160,30 @@ def create_app(
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "not ready"}, status_code=503)
 
+    return app
+
+
+def create_metrics_app(metrics: Metrics, authorize: Authorize | None = None) -> FastAPI:
+    """``/metrics`` alone, for its own port. With ``authorize`` (``--metrics-secure``), a scrape
+    needs a bearer token that it admits, as controller-runtime's secure metrics do."""
+    app = FastAPI(
+        title="clew metrics",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry={"exclude": lambda scope: True, "metrics": False},
+    )
+
     @app.get("/metrics")
     async def metrics_endpoint(request: Request) -> Response:
+        if authorize is not None:
+            header = request.headers.get("authorization", "")
+            scheme, _, token = header.partition(" ")
+            bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            status = await authorize(bearer)
+            if status != 200:
+                error = "unauthorized" if status == 401 else "forbidden"
+                return JSONResponse({"error": error}, status_code=status)
         body, content_type = metrics.exposition(request.headers.get("accept"))
         return Response(body, headers={"content-type": content_type})
 
@@ -225,10 +264,12 @@ class RunningServer:
     port: int
     _task: asyncio.Task[None] = field(repr=False)
 
+    scheme: str = "http"
+
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     async def stop(self) -> None:
         """Stop accepting, finish the requests in flight, and return when the server is done."""
@@ -248,10 +289,16 @@ class RunningServer:
 
 
 async def serve(
-    app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, graceful_timeout: int = 5
+    app: ASGIApp,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    graceful_timeout: int = 5,
+    tls: tuple[str, str] | None = None,
 ) -> RunningServer:
     """Start ``app`` on the running loop and return once it accepts connections. The socket is
-    bound here, so a taken port raises OSError (uvicorn would call sys.exit) and port 0 works."""
+    bound here, so a taken port raises OSError (uvicorn would call sys.exit) and port 0 works.
+    ``tls`` is a (certificate file, key file) pair to serve HTTPS with."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = infos[0]
@@ -263,7 +310,12 @@ async def serve(
         sock.close()
         raise
     config = uvicorn.Config(
-        app, lifespan="off", log_config=None, timeout_graceful_shutdown=graceful_timeout
+        app,
+        lifespan="off",
+        log_config=None,
+        timeout_graceful_shutdown=graceful_timeout,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"clew-http-{host}")
@@ -274,4 +326,5 @@ async def serve(
             raise RuntimeError("the HTTP server exited during startup")
         await asyncio.sleep(0.01)
     bound: int = sock.getsockname()[1]
-    return RunningServer(server=server, host=host, port=bound, _task=task)
+    scheme = "https" if tls else "http"
+    return RunningServer(server=server, host=host, port=bound, _task=task, scheme=scheme)

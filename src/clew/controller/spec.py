@@ -67,6 +67,13 @@ DNS_SUBDOMAIN_RE = rf"{DNS_LABEL_RE}(\.{DNS_LABEL_RE})*"
 # https://, http://, ssh://, git://, file:// (the fetcher decides which it allows), or scp-like
 # [user@]host:path. Never a leading "-", which git would read as an option.
 REPO_URL_RE = r"((https?|ssh|git|file)://|([^-@/:\s][^@/:\s]*@)?[^-@/:\s][^@/:\s]*:)\S+"
+# A password in the URL's userinfo (https://user:pass@host/...) would sit in plain sight in the
+# Application, its status, events and logs: refused, pointing to spec.source.secretRef.
+URL_PASSWORD_RE = r"^[a-zA-Z][-a-zA-Z0-9+.]*://[^/@]*:[^/@]*@"  # noqa: S105 - a pattern
+URL_PASSWORD_MESSAGE = (
+    "must not carry a password (user:password@): put the credentials in a Secret (keys "  # noqa: S105
+    "username and password) and name it in spec.source.secretRef"
+)
 # Paths inside the repository: relative, and no ".." segment (the renderer checks symlinks too).
 ESCAPING_PATH_RE = r"(^|/)[.][.](/|$)"
 
@@ -258,8 +265,11 @@ def _source(source: _Fields) -> SourceSpec:
     source.only("repoURL", "ref", "path", "secretRef", "verify")
     verify = source.mapping("verify")
     verify.only("secretRef")
+    repo_url = source.required_string("repoURL", pattern=REPO_URL_RE, max_length=REPO_URL_MAX)
+    if re.search(URL_PASSWORD_RE, repo_url):
+        raise InvalidSpec(URL_PASSWORD_MESSAGE, field=source.child("repoURL"))
     return SourceSpec(
-        repo_url=source.required_string("repoURL", pattern=REPO_URL_RE, max_length=REPO_URL_MAX),
+        repo_url=repo_url,
         ref=source.string("ref", max_length=REF_MAX) or DEFAULT_REF,
         path=source.repo_path("path") or DEFAULT_PATH,
         secret_name=_secret_name(source.mapping("secretRef")),

@@ -1,7 +1,8 @@
 """kstatus conditions on an Application's status: Ready, Reconciling, Stalled.
 
 Ready carries one reason per outcome (Succeeded, or the failing stage: FetchFailed, RenderFailed,
-ApplyFailed, PruneFailed, HealthCheckFailed, DependencyNotReady, Suspended, OutOfSync).
+ApplyFailed, PruneFailed, HealthCheckFailed, DependencyNotReady, Suspended, OutOfSync, and the
+tenancy refusals DestinationNotAllowed and CrossNamespaceRef).
 Reconciling is True while work is under way; Stalled is True when only a change to the
 Application can help (an invalid spec). ``lastTransitionTime`` moves only when status changes.
 """

@@ -61,28 +61,33 @@ class RunningController:
         self, repo_url: str, ref: str = "main", traceparent: str | None = None
     ) -> dict[str, Any]:
         """A signed generic webhook, as CI would send after a push."""
-        body = json.dumps({"repository": repo_url, "ref": ref}).encode()
-        stamp = str(int(time.time()))
-        signature = hmac.new(
-            self.webhook_secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256
-        )
-        headers = {
-            "Content-Type": "application/json",
-            "X-Clew-Timestamp": stamp,
-            "X-Clew-Signature": f"sha256={signature.hexdigest()}",
-            "X-Clew-Delivery": secrets.token_hex(8),
-        }
-        if traceparent:
-            headers["traceparent"] = traceparent
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/hooks/generic", data=body, headers=headers, method="POST"
-        )
+        return await push_generic(self.port, self.webhook_secret, repo_url, ref, traceparent)
 
-        def send() -> dict[str, Any]:
-            with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback http
-                return dict(json.loads(resp.read()))
 
-        return await asyncio.to_thread(send)
+async def push_generic(
+    port: int, secret: str, repo_url: str, ref: str = "main", traceparent: str | None = None
+) -> dict[str, Any]:
+    """A signed generic webhook to a controller on ``127.0.0.1:port``; the decoded answer."""
+    body = json.dumps({"repository": repo_url, "ref": ref}).encode()
+    stamp = str(int(time.time()))
+    signature = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    headers = {
+        "Content-Type": "application/json",
+        "X-Clew-Timestamp": stamp,
+        "X-Clew-Signature": f"sha256={signature.hexdigest()}",
+        "X-Clew-Delivery": secrets.token_hex(8),
+    }
+    if traceparent:
+        headers["traceparent"] = traceparent
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/hooks/generic", data=body, headers=headers, method="POST"
+    )
+
+    def send() -> dict[str, Any]:
+        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback http
+            return dict(json.loads(resp.read()))
+
+    return await asyncio.to_thread(send)
 
 
 async def start_controller(cluster: Cluster, cache: Path, **overrides: Any) -> RunningController:
@@ -93,7 +98,7 @@ async def start_controller(cluster: Cluster, cache: Path, **overrides: Any) -> R
         cache_dir=cache,
         secrets=ReceiverSecrets(generic=secret),
         workers=4,
-        **overrides,
+        **{"metrics_port": 0, **overrides},
     )
     controller = Controller(cluster, config)
     task = asyncio.create_task(controller.run())
@@ -119,8 +124,9 @@ class ControllerProcess:
     """``clew controller`` as its own process, as users run it (for kill and failover tests)."""
 
     process: subprocess.Popen[bytes]
-    port: int
+    port: int  # webhooks and probes
     log: Path
+    metrics_port: int = 0  # /metrics on 127.0.0.1
 
     @property
     def pid(self) -> int:
@@ -142,16 +148,22 @@ class ControllerProcess:
 
 
 def spawn_controller(
-    kubeconfig: Path, work: Path, *args: str, secret: str = "", timeout: float = 60
+    kubeconfig: Path,
+    work: Path,
+    *args: str,
+    secret: str = "",
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
 ) -> ControllerProcess:
-    """Start ``clew controller`` on a free port; return once it serves /healthz (a standby
-    replica is healthy but not ready)."""
+    """Start ``clew controller`` on free ports (webhooks, metrics); return once it serves
+    /healthz. ``args`` come last, so they may override the metrics address; ``env`` adds to
+    the environment (``POD_NAMESPACE``, as a Pod has)."""
     work.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     log = work / f"controller-{port}.log"
-    env = {**os.environ, "CLEW_CACHE_DIR": str(work / "cache")}
+    environ = {**os.environ, "CLEW_CACHE_DIR": str(work / "cache"), **(env or {})}
     if secret:
-        env["CLEW_WEBHOOK_GENERIC_SECRET"] = secret
+        environ["CLEW_WEBHOOK_GENERIC_SECRET"] = secret
     argv = [
         str(Path(sys.executable).parent / "clew"),
         "controller",
@@ -161,17 +173,19 @@ def spawn_controller(
         "127.0.0.1",
         "--port",
         str(port),
+        "--metrics-bind-address",
+        f"127.0.0.1:{metrics_port}",
         *args,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv, stdout=out, stderr=subprocess.STDOUT, env=environ, start_new_session=True
         )
     deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return ControllerProcess(process, port, log)
+                return ControllerProcess(process, port, log, metrics_port)
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = log.read_text(errors="replace")[-3000:]
