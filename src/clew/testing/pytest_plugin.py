@@ -9,6 +9,8 @@ manifests the same way clew tests itself:
 - ``kube_admin`` / ``kube_restricted``: :class:`clew.cluster.Cluster` clients, as cluster admin and
   as a ServiceAccount that priority and fairness applies to.
 - ``kube_namespace``: a fresh namespace per test, deleted afterwards.
+- ``clew_image`` (session): clew's container image (:mod:`clew.testing.image`), built or taken
+  from the cache.
 
 A test that needs the cluster fails (never skips) when the binaries are missing, with the command
 that builds them.
@@ -37,6 +39,8 @@ from clew.testing.controlplane import (
     ControlPlane,
     StartupError,
 )
+from clew.testing.image import Image
+from clew.testing.image import build as build_image
 from clew.testing.restricted import ensure_restricted_account
 
 pytest_plugins = ["clew.testing.git_fixtures"]
@@ -104,6 +108,15 @@ def kube_cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
         yield KubeCluster(plane.admin_kubeconfig, plane.restricted_kubeconfig, plane.server, plane)
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def clew_image() -> Image:
+    """clew's image, built from this checkout (minutes cold; cached by its inputs)."""
+    try:
+        return build_image(lambda _: None)
+    except (tools.ToolsMissing, PermissionError) as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture
