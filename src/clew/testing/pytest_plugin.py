@@ -9,6 +9,9 @@ manifests the same way clew tests itself:
 - ``kube_admin`` / ``kube_restricted``: :class:`clew.cluster.Cluster` clients, as cluster admin and
   as a ServiceAccount that priority and fairness applies to.
 - ``kube_namespace``: a fresh namespace per test, deleted afterwards.
+- ``kube_node_cluster`` (session): a control plane whose node is real (containerd, the kubelet,
+  kube-scheduler): Pods really run. ``--clew-kubelet=real`` (or ``CLEW_KUBELET=real``) makes
+  ``kube_cluster`` that cluster too; by default it keeps the fast kubelet stand-in.
 - ``clew_image`` (session): clew's container image (:mod:`clew.testing.image`), built or taken
   from the cache.
 
@@ -64,6 +67,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("CLEW_EXISTING_CLUSTER") == "1",
         help="test against the cluster of $KUBECONFIG instead of a local control plane",
     )
+    group.addoption(
+        "--clew-kubelet",
+        choices=("standin", "real"),
+        default=os.environ.get("CLEW_KUBELET", "standin"),
+        help="kube_cluster's node: the fast stand-in (default) or a real kubelet with containerd",
+    )
 
 
 def _existing(tmp: Path) -> KubeCluster:
@@ -97,8 +106,17 @@ def kube_cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
         with tempfile.TemporaryDirectory(prefix="clew-existing-") as tmp:
             yield _existing(Path(tmp))
         return
-    plane = ControlPlane()
+    if request.config.getoption("--clew-kubelet") == "real":
+        yield request.getfixturevalue("kube_node_cluster")
+        return
+    yield from _local_cluster("standin")
+
+
+def _local_cluster(kubelet: str) -> Iterator[KubeCluster]:
+    plane = ControlPlane(kubelet=kubelet)
     try:
+        if kubelet == "real":
+            tools.build(lambda _: None, tools.REAL_NODE)
         plane.start()
     except tools.ToolsMissing as exc:
         pytest.fail(str(exc), pytrace=False)
@@ -108,6 +126,14 @@ def kube_cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
         yield KubeCluster(plane.admin_kubeconfig, plane.restricted_kubeconfig, plane.server, plane)
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_node_cluster() -> Iterator[KubeCluster]:
+    """A local control plane with a real node: containerd + runc + CNI, the kubelet and
+    kube-scheduler (builds them the first time). Import images with
+    ``clew.testing.node.import_image(cluster.control_plane.dir, tarball)``."""
+    yield from _local_cluster("real")
 
 
 @pytest.fixture(scope="session")
