@@ -28,13 +28,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # cold builds 
 SERVE = "clew version && id && exec python3 -m http.server 8080 --directory /tmp"
 
 
-@pytest.fixture(scope="module")
-def imported(kube_node_cluster: KubeCluster, clew_image: Image) -> Image:
-    assert kube_node_cluster.control_plane is not None
-    node.import_image(kube_node_cluster.control_plane.dir, clew_image.archive)
-    return clew_image
-
-
 @pytest.fixture
 async def node_admin(kube_node_cluster: KubeCluster) -> AsyncIterator[Cluster]:
     async with Cluster.from_kubeconfig(kube_node_cluster.admin_kubeconfig) as cluster:
@@ -106,13 +99,13 @@ def _ready(obj: dict[str, Any] | None) -> bool:
 
 
 async def test_a_pod_of_the_clew_image_runs_is_probed_logs_and_goes(
-    kube_node_cluster: KubeCluster, node_admin: Cluster, imported: Image
+    kube_node_cluster: KubeCluster, node_admin: Cluster, node_clew_image: Image
 ) -> None:
     namespace = "real-node-test"
     await node_admin.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     )
-    await node_admin.create(pod("clew", namespace, imported.name))
+    await node_admin.create(pod("clew", namespace, node_clew_image.name))
 
     running = await until(node_admin, "v1", "Pod", "clew", namespace, _serving, seconds=120)
     assert running is not None

@@ -32,6 +32,7 @@ from clew.testing.pki import PKI
 PAUSE_IMAGE = "clew.local/pause:v1"
 NAMESPACE = "k8s.io"  # containerd's namespace for the CRI
 CNI_BIN = "/usr/lib/cni"  # Debian's containernetworking-plugins
+SERVICE_IP = "10.0.0.1"  # the kubernetes Service (the control plane's service range)
 DEBIAN_PACKAGES = ("containerd", "runc", "containernetworking-plugins")
 
 Launch = Callable[[str, list[str]], None]
@@ -156,6 +157,25 @@ def _bridge(name: str, gateway: str) -> None:
         subprocess.run(argv, capture_output=True, text=True, check=True)
 
 
+def _nat_rules(bridge: str, address: str, apiserver_port: int) -> list[list[str]]:
+    """What kube-proxy would do for the one Service Pods need, and a way to the host's loopback
+    services: from the bridge, ``10.0.0.1:443`` (the ``kubernetes`` Service) goes to the API
+    server, and any port of the node's IP to the same port on 127.0.0.1 (the Git servers)."""
+    rule = ["PREROUTING", "-i", bridge, "-p", "tcp"]
+    return [
+        [*rule, "-d", f"{SERVICE_IP}/32", "--dport", "443", "-j", "DNAT",
+         "--to-destination", f"127.0.0.1:{apiserver_port}"],
+        [*rule, "-d", f"{address}/32", "-j", "DNAT", "--to-destination", "127.0.0.1"],
+    ]  # fmt: skip
+
+
+def _route_to_host(bridge: str, address: str, apiserver_port: int) -> None:
+    # DNAT to 127.0.0.1 from another interface needs route_localnet on that interface.
+    Path(f"/proc/sys/net/ipv4/conf/{bridge}/route_localnet").write_text("1")
+    for rule in _nat_rules(bridge, address, apiserver_port):
+        subprocess.run(["iptables", "-t", "nat", "-A", *rule], capture_output=True, check=True)
+
+
 def node_ip(data_dir: Path) -> str:
     """The node's IP: its bridge's address, which Pods and the API server reach it at."""
     return str(json.loads((data_dir / "bridge").read_text())["ip"])
@@ -233,8 +253,11 @@ def start(
     bridge = f"clew{ports['kubelet'] % 100000}"
     third = _subnet(ports["kubelet"])
     address = f"10.244.{third}.1"
-    (data_dir / "bridge").write_text(json.dumps({"name": bridge, "ip": address}))
+    apiserver_port = int(server.rsplit(":", 1)[1])
+    state = {"name": bridge, "ip": address, "apiserver_port": apiserver_port}
+    (data_dir / "bridge").write_text(json.dumps(state))
     _bridge(bridge, address)
+    _route_to_host(bridge, address, apiserver_port)
     (cni_dir / "10-clew.conflist").write_text(
         json.dumps(_cni_config(data_dir, bridge, third), indent=2)
     )
@@ -335,8 +358,10 @@ def cleanup(data_dir: Path) -> None:
         subprocess.run(["umount", "-l", point], capture_output=True, check=False)
     bridge = data_dir / "bridge"
     if bridge.is_file():
-        name = json.loads(bridge.read_text())["name"]
-        subprocess.run(["ip", "link", "del", name], capture_output=True, check=False)
+        state = json.loads(bridge.read_text())
+        for rule in _nat_rules(state["name"], state["ip"], state["apiserver_port"]):
+            subprocess.run(["iptables", "-t", "nat", "-D", *rule], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", state["name"]], capture_output=True, check=False)
 
 
 def _zombie(pid: int) -> bool:

@@ -13,7 +13,7 @@ manifests the same way clew tests itself:
   kube-scheduler): Pods really run. ``--clew-kubelet=real`` (or ``CLEW_KUBELET=real``) makes
   ``kube_cluster`` that cluster too; by default it keeps the fast kubelet stand-in.
 - ``clew_image`` (session): clew's container image (:mod:`clew.testing.image`), built or taken
-  from the cache.
+  from the cache; ``node_clew_image`` (session): that image imported into the real node.
 
 A test that needs the cluster fails (never skips) when the binaries are missing, with the command
 that builds them.
@@ -35,7 +35,7 @@ import pytest
 import yaml
 
 from clew.cluster import Cluster, NotFound
-from clew.testing import tools
+from clew.testing import node, tools
 from clew.testing.controlplane import (
     RESTRICTED_NAMESPACE,
     RESTRICTED_SA,
@@ -143,6 +143,14 @@ def clew_image() -> Image:
         return build_image(lambda _: None)
     except (tools.ToolsMissing, PermissionError) as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def node_clew_image(kube_node_cluster: KubeCluster, clew_image: Image) -> Image:
+    """clew's image, imported into the real node's containerd (Pods use it by its name)."""
+    assert kube_node_cluster.control_plane is not None
+    node.import_image(kube_node_cluster.control_plane.dir, clew_image.archive)
+    return clew_image
 
 
 @pytest.fixture
