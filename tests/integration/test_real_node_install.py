@@ -6,11 +6,10 @@ server, reached through the node's network, becomes Ready with its objects appli
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,29 +51,24 @@ def _status_true(kind: str) -> Any:
     return check
 
 
-@pytest.fixture
-async def installed(
-    kube_node_cluster: KubeCluster, node_clew_image: Image
-) -> AsyncIterator[Cluster]:
+@pytest.fixture(scope="module")
+def install(kube_node_cluster: KubeCluster, node_clew_image: Image) -> Iterator[None]:
+    """clew installed once for this module's tests; uninstalled at the end."""
     # One replica: with two, the standby's /readyz answers 503 until it leads (issue 9), so the
     # Deployment would never be Available.
     clew = str(Path(sys.executable).parent / "clew")
     argv = [clew, "install", "--export", "--replicas", "1", "--image", node_clew_image.name]
-    export = await asyncio.to_thread(
-        subprocess.run, argv, capture_output=True, text=True, check=True
-    )
-    applied = await asyncio.to_thread(
-        _kubectl, kube_node_cluster, "apply", "--server-side", "-f", "-", stdin=export.stdout
-    )
+    export = subprocess.run(argv, capture_output=True, text=True, check=True)
+    applied = _kubectl(kube_node_cluster, "apply", "--server-side", "-f", "-", stdin=export.stdout)
     assert applied.returncode == 0, applied.stderr
+    yield
+    _kubectl(kube_node_cluster, "delete", "--ignore-not-found", "-f", "-", stdin=export.stdout)
+
+
+@pytest.fixture
+async def installed(install: None, kube_node_cluster: KubeCluster) -> AsyncIterator[Cluster]:
     async with Cluster.from_kubeconfig(kube_node_cluster.admin_kubeconfig) as cluster:
-        try:
-            yield cluster
-        finally:
-            await asyncio.to_thread(
-                _kubectl, kube_node_cluster, "delete", "--wait=false", "--ignore-not-found",
-                "-f", "-", stdin=export.stdout,
-            )  # fmt: skip
+        yield cluster
 
 
 async def test_installed_controller_syncs_an_application_from_git(
