@@ -93,7 +93,7 @@ def up(
     )
     try:
         plane.start()
-    except (StartupError, tools.ToolsMissing) as exc:
+    except (StartupError, tools.ToolsMissing, PermissionError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     directory = state_dir(name)

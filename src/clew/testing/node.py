@@ -237,6 +237,8 @@ def start(
     """Start containerd, kube-scheduler and the kubelet; return once containerd answers (the
     caller waits for the Node to be Ready). ``kubeconfig(name, common_name, organizations)``
     writes a kubeconfig with a client certificate and returns its path."""
+    if os.geteuid() != 0:
+        raise PermissionError("a real node needs root (containerd, network namespaces, mounts)")
     missing = tools.missing(tools.REAL_NODE)
     if missing:
         raise tools.ToolsMissing(

@@ -118,7 +118,7 @@ def _local_cluster(kubelet: str) -> Iterator[KubeCluster]:
         if kubelet == "real":
             tools.build(lambda _: None, tools.REAL_NODE)
         plane.start()
-    except tools.ToolsMissing as exc:
+    except (tools.ToolsMissing, PermissionError) as exc:
         pytest.fail(str(exc), pytrace=False)
     except StartupError as exc:
         pytest.fail(f"the local control plane did not start: {exc}", pytrace=False)
