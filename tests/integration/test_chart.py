@@ -1,7 +1,7 @@
 """The Helm chart in charts/clew, with the real helm: it lints clean under --strict; with its
-defaults it renders exactly what `clew install --export` prints (RBAC, Deployment, Service,
-budget), and its CRDs are the ones clew defines; replicas, resources, extra arguments, the
-apply binding, webhook secrets and metrics annotations follow the values; bad values are refused
+defaults, and with each option `clew install` has, it renders exactly what `clew install
+--export` prints (RBAC, Deployment, Service, budget), and its CRDs are the ones clew defines;
+image, resources, extra arguments and webhook secrets follow the values; bad values are refused
 by the schema with the value's name; and `helm install` on the control plane creates a
 Deployment that becomes Available, which `helm uninstall` removes."""
 
@@ -67,21 +67,30 @@ def test_chart_version_is_clews() -> None:
     assert chart["appVersion"] == __version__
 
 
-@pytest.mark.parametrize(
-    ("namespace", "replicas", "cluster_wide"),
-    [("clew-system", 2, True), ("gitops", 1, False), ("gitops", 3, True)],
-)
+OPTIONS = [
+    ("clew-system", {}, {}),
+    ("gitops", {"replicaCount": "1"}, {"replicas": 1}),
+    (
+        "gitops",
+        {"replicaCount": "3", "clusterAdmin": "true"},
+        {"replicas": 3, "cluster_admin": True},
+    ),
+    ("clew-system", {"metrics.secure": "true"}, {"metrics_secure": True}),
+    (
+        "clew-system",
+        {"tenancy.defaultServiceAccount": "deployer", "tenancy.noCrossNamespaceRefs": "true"},
+        {"default_service_account": "deployer", "no_cross_namespace_refs": True},
+    ),
+    ("clew-system", {"webhook.secretName": "hooks"}, {"webhook_secret": "hooks"}),
+]
+
+
+@pytest.mark.parametrize(("namespace", "values", "options"), OPTIONS)
 def test_renders_what_clew_install_exports(
-    helm: Path, namespace: str, replicas: int, cluster_wide: bool
+    helm: Path, namespace: str, values: dict[str, str], options: dict[str, Any]
 ) -> None:
-    rendered = template(
-        helm,
-        namespace,
-        f"replicaCount={replicas}",
-        f"clusterWideApply={str(cluster_wide).lower()}",
-        "metrics.podAnnotations=false",
-    )
-    expected = exported(namespace=namespace, replicas=replicas, cluster_wide_apply=cluster_wide)
+    rendered = template(helm, namespace, *(f"{k}={v}" for k, v in values.items()))
+    expected = exported(namespace=namespace, **options)
     assert sorted(rendered) == sorted(expected)
     for key, obj in expected.items():
         assert rendered[key] == obj, key
@@ -113,8 +122,6 @@ def test_values_reach_the_deployment(helm: Path) -> None:
     assert container["image"] == "registry.example/clew:1.2.3"
     assert container["resources"]["limits"] == {"cpu": "2", "memory": "3Gi"}
     assert container["args"] == ["controller", "--leader-elect", "--workers=8", "--log-level=debug"]
-    annotations = objects[("Deployment", "clew-controller")]["spec"]["template"]["metadata"]
-    assert annotations["annotations"]["prometheus.io/port"] == "8080"
 
 
 def _secret_refs(container: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -128,27 +135,20 @@ def _secret_refs(container: dict[str, Any]) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_webhook_secrets_come_from_a_secret(helm: Path) -> None:
-    assert _secret_refs(_container(template(helm))) == {}  # no secret: receivers disabled
+def test_webhook_secrets_the_chart_makes(helm: Path) -> None:
+    assert ("Secret", "clew-webhooks") not in template(helm)  # yours to create, or none
 
     objects = template(helm, "clew-system", "webhook.github=s3cret", "webhook.generic=other")
-    secret = objects[("Secret", "clew-webhook")]
-    assert base64.b64decode(secret["data"]["github-secret"]).decode() == "s3cret"
-    assert base64.b64decode(secret["data"]["generic-secret"]).decode() == "other"
-    assert "gitlab-token" not in secret["data"]
+    secret = objects[("Secret", "clew-webhooks")]
+    assert base64.b64decode(secret["data"]["github"]).decode() == "s3cret"
+    assert base64.b64decode(secret["data"]["generic"]).decode() == "other"
+    assert "gitlab" not in secret["data"]
     refs = _secret_refs(_container(objects))
-    assert refs["CLEW_WEBHOOK_GITHUB_SECRET"] == ("clew-webhook", "github-secret")
-    assert refs["CLEW_WEBHOOK_GITLAB_TOKEN"] == ("clew-webhook", "gitlab-token")  # optional
+    assert refs["CLEW_WEBHOOK_GITHUB_SECRET"] == ("clew-webhooks", "github")
+    assert refs["CLEW_WEBHOOK_GITLAB_TOKEN"] == ("clew-webhooks", "gitlab")  # optional
     pod = objects[("Deployment", "clew-controller")]["spec"]["template"]["metadata"]
     assert "checksum/webhook" in pod["annotations"]  # a new secret rolls the Pods
     assert "s3cret" not in yaml.safe_dump(objects[("Deployment", "clew-controller")])
-
-    mine = template(helm, "clew-system", "webhook.existingSecret=my-hooks")
-    assert ("Secret", "clew-webhook") not in mine
-    assert _secret_refs(_container(mine))["CLEW_WEBHOOK_GENERIC_SECRET"] == (
-        "my-hooks",
-        "generic-secret",
-    )
 
 
 @pytest.mark.parametrize(
@@ -157,6 +157,7 @@ def test_webhook_secrets_come_from_a_secret(helm: Path) -> None:
         ("replicaCount=0", "replicaCount"),
         ("image.pullPolicy=Sometimes", "pullPolicy"),
         ("image.tag=a b", "tag"),
+        ("tenancy.defaultServiceAccount=Not_A_Name", "defaultServiceAccount"),
     ],
 )
 def test_bad_values_are_refused(helm: Path, value: str, named: str) -> None:

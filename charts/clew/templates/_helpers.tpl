@@ -19,10 +19,6 @@ app.kubernetes.io/component: controller
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end }}
 
-{{- define "clew.webhookSecret" -}}
-{{- if .Values.webhook.existingSecret -}}
-{{ .Values.webhook.existingSecret }}
-{{- else if or .Values.webhook.github .Values.webhook.gitlab .Values.webhook.generic -}}
-clew-webhook
-{{- end -}}
+{{- define "clew.createsWebhookSecret" -}}
+{{- if or .Values.webhook.github .Values.webhook.gitlab .Values.webhook.generic }}true{{ end }}
 {{- end }}
