@@ -1,7 +1,9 @@
 """``clew local``: a real Kubernetes control plane on this machine, for trying clew and for tests.
 
 ``up`` builds the binaries if needed (cached by version), starts etcd, kube-apiserver,
-kube-controller-manager and a kubelet stand-in on free loopback ports, and leaves them running;
+kube-controller-manager and a kubelet stand-in on free loopback ports, and leaves them running
+(``--kubelet real``: containerd, the real kubelet and kube-scheduler instead of the stand-in;
+``import-image`` loads an image tarball into that node's containerd);
 ``down`` stops them and removes the data; state is kept per ``--name`` under
 ``$XDG_STATE_HOME/clew/local/``.
 """
@@ -59,6 +61,13 @@ def up(
     timeout: Annotated[
         float, duration_option("How long each component may take to start (90s).")
     ] = 90,
+    kubelet: Annotated[
+        str,
+        typer.Option(
+            help="standin: a fast loop that marks Pods Ready; real: containerd, the kubelet "
+            "and kube-scheduler (Pods really run; needs root and Debian's containerd)."
+        ),
+    ] = "standin",
 ) -> None:
     """Start the local control plane (building its binaries first if needed)."""
     existing = _load(name)
@@ -71,15 +80,23 @@ def up(
         existing.stop()
     from clew.testing.controlplane import ControlPlane, StartupError
 
-    if tools.missing(tools.CONTROL_PLANE):
+    if kubelet not in ("standin", "real"):
+        err.print(f"[red]error:[/red] --kubelet is standin or real, not {kubelet!r}")
+        raise typer.Exit(2)
+    wanted = tools.CONTROL_PLANE + (tools.REAL_NODE if kubelet == "real" else ())
+    if tools.missing(wanted):
         _say("building the control-plane binaries (cold builds take many minutes)")
-        tools.build(_say, tools.CONTROL_PLANE)
+        tools.build(_say, wanted)
     plane = ControlPlane(
-        data_dir=data_dir, persist=data_dir is not None, start_timeout=timeout, say=_say
+        data_dir=data_dir,
+        persist=data_dir is not None,
+        start_timeout=timeout,
+        say=_say,
+        kubelet=kubelet,
     )
     try:
         plane.start()
-    except StartupError as exc:
+    except (StartupError, tools.ToolsMissing, PermissionError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     directory = state_dir(name)
@@ -137,3 +154,19 @@ def kubeconfig(
         err.print(f"no local control plane '{name}'; start one with: clew local up")
         raise typer.Exit(1)
     typer.echo(plane.restricted_kubeconfig if restricted else plane.admin_kubeconfig)
+
+
+@app.command("import-image")
+def import_image(
+    archive: Annotated[Path, typer.Argument(help="An OCI or Docker image tarball.")],
+    name: NameOption = "default",
+) -> None:
+    """Load an image tarball into the real node's containerd (``up --kubelet real``)."""
+    plane = _load(name)
+    if plane is None or plane.kubelet != "real":
+        err.print(f"no local control plane '{name}' with --kubelet real is running")
+        raise typer.Exit(1)
+    from clew.testing import node
+
+    node.import_image(plane.dir, archive)
+    err.print(f"imported {archive} into '{name}'")

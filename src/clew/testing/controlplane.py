@@ -1,5 +1,7 @@
 """A real local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager, and a
-small kubelet stand-in, started from the binaries :mod:`clew.testing.tools` builds.
+small kubelet stand-in, started from the binaries :mod:`clew.testing.tools` builds. With
+``kubelet="real"`` the node is real instead: containerd, the kubelet and kube-scheduler
+(:mod:`clew.testing.node`), so Pods really run.
 
 Every port is picked free at start, so several control planes can run side by side. The data lives
 in a temporary directory that :meth:`ControlPlane.stop` deletes, unless ``persist`` is set.
@@ -29,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from clew.testing import tools
+from clew.testing import node, tools
 from clew.testing.pki import PKI, KeyPair
 from clew.testing.processes import Component, free_port, log_tail, stop_pid
 
@@ -112,6 +114,7 @@ class ControlPlane:
     start_timeout: float = 90.0
     say: Callable[[str], None] = field(default=lambda _msg: None, repr=False)
     extra_args: dict[str, list[str]] = field(default_factory=dict)
+    kubelet: str = "standin"  # or "real": containerd + the kubelet + kube-scheduler
     _readiness: dict[str, Callable[[], bool]] = field(default_factory=dict, repr=False)
     components: dict[str, Component] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
@@ -162,6 +165,10 @@ class ControlPlane:
         )
         admin = pki.issue("admin", common_name="clew-admin", organizations=("system:masters",))
         kcm = pki.issue("kcm", common_name="system:kube-controller-manager")
+        # The API server's identity towards kubelets (logs, exec); the kubelet trusts the CA.
+        to_kubelet = pki.issue(
+            "apiserver-kubelet", common_name="kube-apiserver", organizations=("system:masters",)
+        )
         sa = pki.service_account_keys()
         self.ports = {
             "etcd": free_port(),
@@ -169,6 +176,10 @@ class ControlPlane:
             "apiserver": free_port(),
             "controller-manager": free_port(),
         }
+        if self.kubelet == "real":
+            self.ports.update(
+                kubelet=free_port(), scheduler=free_port(), **{"kubelet-healthz": free_port()}
+            )
         _write_private(
             self.admin_kubeconfig,
             yaml.safe_dump(kubeconfig(self.server, pki.ca_pem, "clew-admin", cert=admin)),
@@ -216,7 +227,10 @@ class ControlPlane:
                 f"--service-account-key-file={sa.cert}",
                 f"--service-account-signing-key-file={sa.key}",
                 "--service-cluster-ip-range=10.0.0.0/24",
-                "--authorization-mode=RBAC",
+                "--authorization-mode=Node,RBAC",  # Node: what a kubelet may read and write
+                f"--kubelet-client-certificate={to_kubelet.cert}",
+                f"--kubelet-client-key={to_kubelet.key}",
+                "--kubelet-preferred-address-types=InternalIP",  # the node name does not resolve
                 "--allow-privileged=true",
                 "--profiling=false",
             ],
@@ -236,7 +250,7 @@ class ControlPlane:
                 f"--secure-port={self.ports['controller-manager']}",
                 f"--cert-dir={self.dir / 'kcm'}",
                 "--leader-elect=false",
-                f"--controllers={','.join(CONTROLLERS)}",
+                f"--controllers={','.join(self._controllers())}",
                 f"--root-ca-file={pki.ca.cert}",
                 f"--service-account-private-key-file={sa.key}",
                 "--use-service-account-credentials=true",
@@ -256,16 +270,19 @@ class ControlPlane:
         )
         self.say("kube-controller-manager ready")
 
-        self._launch(
-            "kubelet",
-            [
-                sys.executable,
-                "-m",
-                "clew.testing.kubelet",
-                f"--kubeconfig={self.admin_kubeconfig}",
-                f"--node={NODE_NAME}",
-            ],
-        )
+        if self.kubelet == "real":
+            self._start_real_node(pki)
+        else:
+            self._launch(
+                "kubelet",
+                [
+                    sys.executable,
+                    "-m",
+                    "clew.testing.kubelet",
+                    f"--kubeconfig={self.admin_kubeconfig}",
+                    f"--node={NODE_NAME}",
+                ],
+            )
         self._wait("kubelet", lambda: _node_ready(self.server, admin_tls))
         self.say(f"node {NODE_NAME} Ready")
 
@@ -274,6 +291,22 @@ class ControlPlane:
             self.restricted_kubeconfig,
             yaml.safe_dump(kubeconfig(self.server, pki.ca_pem, RESTRICTED_SA, token=token)),
         )
+
+    def _controllers(self) -> tuple[str, ...]:
+        # A real kubelet registers its Node tainted not-ready; this controller lifts the taint
+        # once the Node is Ready (the stand-in's Node never carries it).
+        return CONTROLLERS + (("node-lifecycle-controller",) if self.kubelet == "real" else ())
+
+    def _start_real_node(self, pki: PKI) -> None:
+        def client(name: str, common_name: str, organizations: tuple[str, ...]) -> Path:
+            cert = pki.issue(name, common_name=common_name, organizations=organizations)
+            config = kubeconfig(self.server, pki.ca_pem, common_name, cert=cert)
+            return _write_private(self.dir / f"{name}.kubeconfig", yaml.safe_dump(config))
+
+        node.start(
+            self.dir, pki, self.server, NODE_NAME, client, self._launch, self._wait, self.ports
+        )
+        self.say("containerd ready; kubelet and kube-scheduler started")
 
     def _launch(self, name: str, argv: list[str]) -> None:
         if name not in self.components:
@@ -313,10 +346,13 @@ class ControlPlane:
     # -- stop -----------------------------------------------------------------------------------
 
     def stop(self) -> None:
-        for name in ("kubelet", "kube-controller-manager", "kube-apiserver", "etcd"):
+        order = ("kubelet", "kube-scheduler", "containerd", "kube-controller-manager")
+        for name in (*order, "kube-apiserver", "etcd"):
             component = self.components.pop(name, None)
             if component is not None:
                 stop_pid(component.pid)
+            if name == "containerd" and self.kubelet == "real" and self.data_dir is not None:
+                node.cleanup(self.data_dir)  # the shims (and containers) outlive containerd
         if self.data_dir is not None and not self.persist:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -333,11 +369,16 @@ class ControlPlane:
             "restricted_kubeconfig": str(self.restricted_kubeconfig),
             "kubernetes": tools.K8S_VERSION,
             "etcd": tools.ETCD_VERSION,
+            "kubelet": self.kubelet,
         }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ControlPlane:
-        plane = cls(data_dir=Path(state["data_dir"]), persist=bool(state.get("persist")))
+        plane = cls(
+            data_dir=Path(state["data_dir"]),
+            persist=bool(state.get("persist")),
+            kubelet=state.get("kubelet", "standin"),
+        )
         plane.ports = {k: int(v) for k, v in state["ports"].items()}
         for name, pid in state["pids"].items():
             plane.components[name] = Component(

@@ -9,6 +9,11 @@ manifests the same way clew tests itself:
 - ``kube_admin`` / ``kube_restricted``: :class:`clew.cluster.Cluster` clients, as cluster admin and
   as a ServiceAccount that priority and fairness applies to.
 - ``kube_namespace``: a fresh namespace per test, deleted afterwards.
+- ``kube_node_cluster`` (session): a control plane whose node is real (containerd, the kubelet,
+  kube-scheduler): Pods really run. ``--clew-kubelet=real`` (or ``CLEW_KUBELET=real``) makes
+  ``kube_cluster`` that cluster too; by default it keeps the fast kubelet stand-in.
+- ``clew_image`` (session): clew's container image (:mod:`clew.testing.image`), built or taken
+  from the cache; ``node_clew_image`` (session): that image imported into the real node.
 
 A test that needs the cluster fails (never skips) when the binaries are missing, with the command
 that builds them.
@@ -30,13 +35,15 @@ import pytest
 import yaml
 
 from clew.cluster import Cluster, NotFound
-from clew.testing import tools
+from clew.testing import node, tools
 from clew.testing.controlplane import (
     RESTRICTED_NAMESPACE,
     RESTRICTED_SA,
     ControlPlane,
     StartupError,
 )
+from clew.testing.image import Image
+from clew.testing.image import build as build_image
 from clew.testing.restricted import ensure_restricted_account
 
 pytest_plugins = ["clew.testing.git_fixtures"]
@@ -59,6 +66,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=os.environ.get("CLEW_EXISTING_CLUSTER") == "1",
         help="test against the cluster of $KUBECONFIG instead of a local control plane",
+    )
+    group.addoption(
+        "--clew-kubelet",
+        choices=("standin", "real"),
+        default=os.environ.get("CLEW_KUBELET", "standin"),
+        help="kube_cluster's node: the fast stand-in (default) or a real kubelet with containerd",
     )
 
 
@@ -93,10 +106,19 @@ def kube_cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
         with tempfile.TemporaryDirectory(prefix="clew-existing-") as tmp:
             yield _existing(Path(tmp))
         return
-    plane = ControlPlane()
+    if request.config.getoption("--clew-kubelet") == "real":
+        yield request.getfixturevalue("kube_node_cluster")
+        return
+    yield from _local_cluster("standin")
+
+
+def _local_cluster(kubelet: str) -> Iterator[KubeCluster]:
+    plane = ControlPlane(kubelet=kubelet)
     try:
+        if kubelet == "real":
+            tools.build(lambda _: None, tools.REAL_NODE)
         plane.start()
-    except tools.ToolsMissing as exc:
+    except (tools.ToolsMissing, PermissionError) as exc:
         pytest.fail(str(exc), pytrace=False)
     except StartupError as exc:
         pytest.fail(f"the local control plane did not start: {exc}", pytrace=False)
@@ -104,6 +126,31 @@ def kube_cluster(request: pytest.FixtureRequest) -> Iterator[KubeCluster]:
         yield KubeCluster(plane.admin_kubeconfig, plane.restricted_kubeconfig, plane.server, plane)
     finally:
         plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_node_cluster() -> Iterator[KubeCluster]:
+    """A local control plane with a real node: containerd + runc + CNI, the kubelet and
+    kube-scheduler (builds them the first time). Import images with
+    ``clew.testing.node.import_image(cluster.control_plane.dir, tarball)``."""
+    yield from _local_cluster("real")
+
+
+@pytest.fixture(scope="session")
+def clew_image() -> Image:
+    """clew's image, built from this checkout (minutes cold; cached by its inputs)."""
+    try:
+        return build_image(lambda _: None)
+    except (tools.ToolsMissing, PermissionError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def node_clew_image(kube_node_cluster: KubeCluster, clew_image: Image) -> Image:
+    """clew's image, imported into the real node's containerd (Pods use it by its name)."""
+    assert kube_node_cluster.control_plane is not None
+    node.import_image(kube_node_cluster.control_plane.dir, clew_image.archive)
+    return clew_image
 
 
 @pytest.fixture

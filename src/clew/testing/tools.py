@@ -105,18 +105,31 @@ TOOLS: tuple[GoTool, ...] = (
 ON_DEMAND: tuple[GoTool, ...] = (
     # A wrapper module with its own main.go (gomod/otelcol): otlp receiver, file exporter.
     GoTool("otelcol", "otelcol", "clew.dev/tools/otelcol"),
+    # The real node (`clew local up --kubelet real`): the kubelet and the scheduler that binds
+    # Pods to it, from the same pinned module as the API server, and the sandbox's pause process.
+    GoTool("kubelet", "k8s", "k8s.io/kubernetes/cmd/kubelet", _k8s_ldflags(), "selinux,notest"),
+    GoTool(
+        "kube-scheduler",
+        "k8s",
+        "k8s.io/kubernetes/cmd/kube-scheduler",
+        _k8s_ldflags(),
+        "selinux,notest",
+    ),
+    GoTool("pause", "pause", "clew.dev/tools/pause"),
 )
 """Tools that ``build()`` without names leaves alone: a test builds them when it needs them
 (``build(say, ("otelcol",))``), so a plain bootstrap costs what it did."""
 
 CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager")
+REAL_NODE = ("kubelet", "kube-scheduler", "pause")
+"""What ``clew local up --kubelet real`` needs besides the control plane."""
 """The tools a local control plane needs, for ``missing(CONTROL_PLANE)`` and
 ``build(say, CONTROL_PLANE)``."""
 
 # Go modules whose binaries share one cache directory (keyed by ``tools_key()``); every other
 # module gets a directory keyed by its own version and files.
 _CONTROL_PLANE_MODULES = ("etcd", "k8s")
-_MODULE_VERSIONS = {"helm": HELM_VERSION, "otelcol": OTELCOL_VERSION}
+_MODULE_VERSIONS = {"helm": HELM_VERSION, "otelcol": OTELCOL_VERSION, "pause": "v1"}
 
 
 def cache_root() -> Path:
