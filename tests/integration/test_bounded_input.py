@@ -25,6 +25,7 @@ from clew.cluster import Cluster, RequestTooLarge
 from clew.controller.reconciler import RECONCILE_ANNOTATION
 from clew.controller.spec import API_VERSION, KIND
 from clew.render import MAX_OBJECT_BYTES
+from clew.report.logs import JsonFormatter
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.operator import RunningController
@@ -190,7 +191,9 @@ async def test_operator_reports_a_non_utf8_file_name_as_render_failed(
     warned = asyncio.Event()
 
     def on_record(record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
+        # The controller is shared: only this Application's failure counts.
+        line = json.loads(JsonFormatter().format(record))  # with the reconcile's context
+        if line["msg"] == "reconciled: RenderFailed" and ns in str(line.get("application")):
             warned.set()  # the controller logs on this event loop
         return True
 

@@ -143,6 +143,15 @@ async def configmap_events(
             await task
 
 
+async def seen(events: list[tuple[str, str]], event: tuple[str, str], times: int) -> None:
+    """Until the watch has delivered ``event`` ``times`` times: a GET can see an object before
+    the watch stream reports it."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while events.count(event) < times:
+        assert asyncio.get_running_loop().time() < deadline, events
+        await asyncio.sleep(0.05)
+
+
 async def exists(cluster: Cluster, name: str, namespace: str) -> bool:
     try:
         await cluster.get("v1", "ConfigMap", name, namespace)
@@ -289,6 +298,7 @@ async def test_a_failing_post_delete_hook_is_retried_without_the_pre_delete_hook
         # ConfigMap that already succeeded does not.
         await until(kube_admin, "batch/v1", "Job", "drain", ns, lambda j: j is None, 60)
         await until(kube_admin, "batch/v1", "Job", "drain", ns, lambda j: j is not None, 60)
+        await seen(jobs, ("ADDED", "drain"), 2)
     assert jobs.count(("ADDED", "drain")) == 2
     assert configmaps.count(("ADDED", "goodbye")) == 1
     await kube_admin.patch(

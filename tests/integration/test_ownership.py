@@ -168,7 +168,7 @@ async def test_recreated_object_is_not_pruned_legacy_member_still_is(
 ) -> None:
     ns = kube_namespace
     src = write(
-        tmp_path / "a", configmap("keep", k="1"), configmap("x", k="1"), configmap("y", k="1")
+        tmp_path / "a", configmap("keep", k="1"), configmap("x", k="1"), configmap("legacy", k="1")
     )
     code, _ = await clew.apply(src, "a")
     assert code == 0
@@ -191,11 +191,14 @@ async def test_recreated_object_is_not_pruned_legacy_member_still_is(
     )
     new_uid = await uid_of(kube_admin, "x", ns)
     assert new_uid != recorded["x"]
-    # y's record loses its uid, as in an inventory written by an older clew.
+    # The legacy record loses its uid, as in an inventory written by an older clew.
     await save(
         kube_admin,
         inventory,
-        [dataclasses.replace(m, uid="") if m.ref.name == "y" else m for m in inventory.members],
+        [
+            dataclasses.replace(m, uid="") if m.ref.name == "legacy" else m
+            for m in inventory.members
+        ],
     )
 
     code, result = await clew.apply(write(src, configmap("keep", k="1")), "a", "--prune")
@@ -203,9 +206,9 @@ async def test_recreated_object_is_not_pruned_legacy_member_still_is(
     seen = changes(result)
     assert seen[f"ConfigMap/{ns}/x"]["action"] == "skipped"
     assert "re-created since clew applied it" in seen[f"ConfigMap/{ns}/x"]["reason"]
-    assert seen[f"ConfigMap/{ns}/y"]["action"] == "deleted"  # label-only check for legacy rows
+    assert seen[f"ConfigMap/{ns}/legacy"]["action"] == "deleted"  # label-only check for legacy rows
     assert await uid_of(kube_admin, "x", ns) == new_uid
-    assert not await exists(kube_admin, "y", ns)
+    assert not await exists(kube_admin, "legacy", ns)
 
 
 async def test_second_inventory_conflicts_and_only_adopt_takes_over(
