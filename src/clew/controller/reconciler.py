@@ -467,14 +467,16 @@ class Reconciler:
         corrected: bool,
         new: int | None = None,
     ) -> None:
-        """Count drift in ``status.drift``; a revert also goes into the audit trail. Best
-        effort, like the Event: a failed write is logged, and self-heal goes on."""
+        """A revert goes into the audit trail, then drift is counted in ``status.drift`` (so
+        a reader who sees the count finds the record). Best effort, like the Event: a failed
+        write is logged, and self-heal goes on."""
         try:
+            app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
+            if corrected:
+                await self._audit_drift(key, app, refs, note)
             for _ in range(5):  # a conflicting write (a reconcile, another revert): read again
-                app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
-                status = app.get("status") or {}
                 counted = drift.status_after(
-                    status.get("drift"),
+                    (app.get("status") or {}).get("drift"),
                     refs,
                     corrected=corrected,
                     now=conditions.now_rfc3339(),
@@ -493,17 +495,16 @@ class Reconciler:
                         namespace=key.namespace,
                         subresource="status",
                     )
-                    break
+                    return
                 except Conflict:
-                    continue
-            else:
-                log.warning("status.drift of %s not written: conflicting writes", key)
-                return
+                    app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
+            log.warning("status.drift of %s not written: conflicting writes", key)
         except ClusterError as exc:
             log.warning("status.drift of %s not written: %s", key, exc)
-            return
-        if not corrected:
-            return
+
+    async def _audit_drift(
+        self, key: AppKey, app: dict[str, Any], refs: list[ObjectRef], note: str
+    ) -> None:
         try:
             spec = parse(app, namespace=key.namespace)
         except InvalidSpec:
@@ -514,7 +515,7 @@ class Reconciler:
         await self._audit_for(key, spec).write(  # best effort: never raises
             app,
             audit.record(
-                revision=str(status.get("lastAppliedRevision") or ""),
+                revision=str((app.get("status") or {}).get("lastAppliedRevision") or ""),
                 commit=None,
                 result=Reason.DRIFT_CORRECTED,
                 changes=changes,
