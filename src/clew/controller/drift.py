@@ -241,6 +241,11 @@ class DriftWatcher:
             what = "re-created after deletion" if event_type == "DELETED" else "reverted"
             await self._on_corrected(key, ref, f"{ref}: {what} a change made outside Git")
 
+    async def idle(self) -> None:
+        """Wait until no check is under way (including checks that ended by starting another)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     async def aclose(self) -> None:
         for task in list(self._tasks):
             task.cancel()
