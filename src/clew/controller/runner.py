@@ -302,10 +302,10 @@ class Controller:
             ):
                 try:
                     outcome = await self.reconciler.reconcile(key)
-                except (ClusterError, OSError) as exc:  # the API server or disk, not the app
+                except ClusterError as exc:  # the API server before any status was written
                     log.warning("reconcile failed: %s", exc)
-                    outcome = Outcome(None, False, "Error")
-                    self.queue.add_rate_limited(key)
+                    outcome = Outcome(None, False, Reason.RECONCILE_ERROR)
+                    self.queue.add_rate_limited(key, at_least=exc.delay or 0.0)
                 except Exception:  # the reconciler reports its own crashes; this is a bug there
                     log.exception("reconcile crashed")
                     outcome = Outcome(None, False, Reason.RECONCILE_ERROR)

@@ -51,6 +51,9 @@ class Reason(enum.StrEnum):
     INTERRUPTED = "Interrupted"  # the previous attempt never finished (the process died)
     DRIFT_CORRECTED = "DriftCorrected"
     DELETED = "Deleted"
+    # A NotificationPolicy's Ready condition.
+    ACCEPTED = "Accepted"
+    DELIVERY_FAILED = "DeliveryFailed"
 
 
 class ClewError(Exception):
