@@ -12,7 +12,7 @@ import pytest
 
 from clew.cluster import errors as cluster_errors
 from clew.controller import webhooks
-from clew.controller.drift import OBJECTS_MAX, status_after
+from clew.controller.driftrecord import OBJECTS_MAX, status_after
 from clew.controller.outcomes import Retry, after_failure, crash_message, interrupted
 from clew.controller.spec import InvalidSpec
 from clew.model import ClewError, ObjectRef, Reason, RenderError, SourceError

@@ -13,7 +13,7 @@ any other change is checked within the second, and only fields clew manages coun
 
 A reconcile of the Application pauses its drift checks: the engine's own writes are not drift.
 Each self-heal check is a ``drift`` span; the controller records a revert in ``status.drift``
-(:func:`status_after`) and in the audit trail.
+and in the audit trail (:mod:`clew.controller.driftrecord`).
 """
 
 from __future__ import annotations
@@ -41,29 +41,7 @@ Watch = tuple[Cluster, str, str, str]
 cluster-scoped objects). An Application applied as a ServiceAccount is watched as that account,
 in its objects' namespaces, so the controller itself needs no list/watch on managed kinds."""
 OutOfSync = Callable[[AppKey, list[ObjectRef]], Awaitable[None]]
-OBJECTS_MAX = 5  # status.drift.lastObjects (the CRD's maxItems)
 _tracer = trace.get_tracer(tracing.TRACER)
-
-
-def status_after(
-    previous: dict[str, Any] | None,
-    refs: list[ObjectRef],
-    *,
-    corrected: bool,
-    now: str,
-    new: int | None = None,
-) -> dict[str, Any]:
-    """``status.drift`` once ``refs`` drifted: reverted (``corrected``) or only seen; ``new``
-    of them (default: all) are counted, the others were counted before."""
-    drift = dict(previous or {})
-    field_ = "corrected" if corrected else "detected"
-    drift[field_] = int(drift.get(field_) or 0) + (len(refs) if new is None else new)
-    if corrected:
-        drift["lastCorrected"] = now
-    named = [str(r) for r in refs]
-    older = [o for o in drift.get("lastObjects") or [] if o not in named]
-    drift["lastObjects"] = (named + older)[:OBJECTS_MAX]
-    return drift
 
 
 class DriftMetrics(Protocol):

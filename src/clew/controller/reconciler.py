@@ -27,8 +27,8 @@ from typing import Any, Protocol
 from opentelemetry import trace
 
 from clew import apply, engine, render
-from clew.cluster import Cluster, ClusterError, Conflict, NotFound
-from clew.controller import credentials, drift, outcomes
+from clew.cluster import Cluster, ClusterError, NotFound
+from clew.controller import credentials, driftrecord, outcomes
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
 from clew.controller.tenancy import Destinations, Tenancy, destinations
@@ -467,60 +467,16 @@ class Reconciler:
         corrected: bool,
         new: int | None = None,
     ) -> None:
-        """A revert goes into the audit trail, then drift is counted in ``status.drift`` (so
-        a reader who sees the count finds the record). Best effort, like the Event: a failed
-        write is logged, and self-heal goes on."""
-        try:
-            app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
-            if corrected:
-                await self._audit_drift(key, app, refs, note)
-            for _ in range(5):  # a conflicting write (a reconcile, another revert): read again
-                counted = drift.status_after(
-                    (app.get("status") or {}).get("drift"),
-                    refs,
-                    corrected=corrected,
-                    now=conditions.now_rfc3339(),
-                    new=new,
-                )
-                patch = {
-                    "metadata": {"resourceVersion": app["metadata"]["resourceVersion"]},
-                    "status": {"drift": counted},
-                }
-                try:
-                    await self.cluster.patch(
-                        API_VERSION,
-                        KIND,
-                        key.name,
-                        patch,
-                        namespace=key.namespace,
-                        subresource="status",
-                    )
-                    return
-                except Conflict:
-                    app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
-            log.warning("status.drift of %s not written: conflicting writes", key)
-        except ClusterError as exc:
-            log.warning("status.drift of %s not written: %s", key, exc)
-
-    async def _audit_drift(
-        self, key: AppKey, app: dict[str, Any], refs: list[ObjectRef], note: str
-    ) -> None:
-        try:
-            spec = parse(app, namespace=key.namespace)
-        except InvalidSpec:
-            return
-        changes = ChangeSet()
-        for ref in refs:
-            changes.add(Change(ref, Action.CONFIGURED, reason=Reason.DRIFT_CORRECTED))
-        await self._audit_for(key, spec).write(  # best effort: never raises
-            app,
-            audit.record(
-                revision=str((app.get("status") or {}).get("lastAppliedRevision") or ""),
-                commit=None,
-                result=Reason.DRIFT_CORRECTED,
-                changes=changes,
-                message=note,
-            ),
+        """Drift seen (or reverted, ``corrected``) in ``refs``: status.drift and the audit trail
+        (:func:`clew.controller.driftrecord.record`)."""
+        await driftrecord.record(
+            self.cluster,
+            lambda spec: self._audit_for(key, spec),
+            key,
+            refs,
+            note,
+            corrected=corrected,
+            new=new,
         )
 
     async def _record(
