@@ -134,7 +134,10 @@ class Reconciler:
             app = self._attempts.get(key)
             if app is None or (isinstance(exc, ClusterError) and key not in self._open):
                 raise
-            log.exception("reconcile crashed")
+            if isinstance(exc, ClusterError):  # the API server went away mid-attempt
+                log.warning("reconcile failed: %s", exc)
+            else:
+                log.exception("reconcile crashed")
             return await self._crashed(key, app, exc)
         finally:
             self._attempts.pop(key, None)
