@@ -30,6 +30,7 @@ from clew.model import (
     Hooks,
     Manifest,
     ObjectRef,
+    Reason,
     Snapshot,
 )
 from clew.report import tracing
@@ -71,6 +72,7 @@ class SyncResult:
     hook_changes: ChangeSet = field(default_factory=ChangeSet)  # one Change per hook run
     reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
     error: str = ""
+    cause: Exception | None = None  # the error that ended the sync, if one did (its retry hint)
     durations: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -145,6 +147,7 @@ async def _sync(
 
     def fail(reason: str, error: ClewError | ClusterError | str) -> SyncResult:
         result.reason, result.error = reason, str(error)
+        result.cause = error if isinstance(error, Exception) else None
         progress.stage("failed", f"{reason}: {error}")
         tracing.fail(trace.get_current_span(), reason, str(error))  # the failing stage's span
         return result
@@ -155,7 +158,7 @@ async def _sync(
         try:
             result.snapshot = await fetch()
         except (ClewError, ClusterError) as exc:
-            return fail("FetchFailed", exc)
+            return fail(Reason.FETCH_FAILED, exc)
         span.set_attribute(tracing.REPOSITORY, tracing.safe_url(result.snapshot.source))
         span.set_attribute(tracing.REVISION, result.snapshot.revision)
     timed("source", started)
@@ -173,7 +176,7 @@ async def _sync(
             )
             result.manifests, result.hooks = render.split_hooks(result.manifests)
         except ClewError as exc:
-            return fail("RenderFailed", exc)
+            return fail(Reason.RENDER_FAILED, exc)
         span.set_attribute("clew.objects.count", len(result.manifests))
     timed("render", started)
     hooks = f" and {len(result.hooks)} hooks" if result.hooks else ""
@@ -182,7 +185,7 @@ async def _sync(
     try:
         return await _plan_apply_prune_wait(cluster, options, progress, result, fail, timed)
     except ClusterError as exc:  # the cluster went away mid-sync; nothing was pruned
-        return fail("ApplyFailed", exc)
+        return fail(Reason.APPLY_FAILED, exc)
 
 
 async def _plan_apply_prune_wait(
@@ -199,7 +202,7 @@ async def _plan_apply_prune_wait(
         inventory = await apply.load(cluster, options.name, options.namespace)
         if options.prune and not result.manifests and inventory.members and not options.allow_empty:
             return fail(
-                "PruneFailed",
+                Reason.PRUNE_FAILED,
                 f"Git renders no objects but the inventory '{options.name}' holds "
                 f"{len(inventory.members)}; refusing to delete everything (pass --allow-empty if "
                 "that is really intended)",
@@ -216,7 +219,7 @@ async def _plan_apply_prune_wait(
             touched = [m.ref for m in labelled] + [m.ref for m in stale if options.prune]
             refused = options.admit(touched)
             if refused:
-                return fail("DestinationNotAllowed", refused)
+                return fail(Reason.DESTINATION_NOT_ALLOWED, refused)
         order = plan.reverse_order([m.ref for m in stale])
         if options.dry_run:
             return await _dry_run(
@@ -254,7 +257,7 @@ async def _plan_apply_prune_wait(
     install = not inventory.members  # helm's first install; every later sync is an upgrade
     pre = HookEvent.PRE_INSTALL if install else HookEvent.PRE_UPGRADE
     if failed := await _run_hooks(cluster, hook_run, result, pre, progress):
-        return fail("HookFailed", failed)  # nothing applied, nothing pruned
+        return fail(Reason.HOOK_FAILED, failed)  # nothing applied, nothing pruned
 
     started = time.monotonic()
     with _tracer.start_as_current_span("apply") as span:
@@ -302,7 +305,7 @@ async def _plan_apply_prune_wait(
         if failures:
             # Keep owning everything we may have created; prune waits for a clean apply.
             await apply.save(cluster, inventory, [*inventory.members, *members])
-            return fail("ApplyFailed", _summary(failures))
+            return fail(Reason.APPLY_FAILED, _summary(failures))
 
     kept = list(members)
     # The prune span also covers the inventory update (what clew owns from now on).
@@ -331,7 +334,7 @@ async def _plan_apply_prune_wait(
             await apply.save(cluster, inventory, kept)
         timed("inventory", started)
         if result.pruned.failed:
-            return fail("PruneFailed", _summary(result.pruned.failed))
+            return fail(Reason.PRUNE_FAILED, _summary(result.pruned.failed))
 
     if options.wait:
         started = time.monotonic()
@@ -342,10 +345,10 @@ async def _plan_apply_prune_wait(
             )
             timed("wait", started)
             if not result.health.ok:
-                return fail("HealthCheckFailed", result.health.summary())
+                return fail(Reason.HEALTH_CHECK_FAILED, result.health.summary())
     post = HookEvent.POST_INSTALL if install else HookEvent.POST_UPGRADE
     if failed := await _run_hooks(cluster, hook_run, result, post, progress):
-        return fail("HookFailed", failed)
+        return fail(Reason.HOOK_FAILED, failed)
     return result
 
 
@@ -381,7 +384,7 @@ async def _dry_run(
     if options.prune:
         result.pruned = await apply.prune(cluster, stale, order, set_id=set_id, dry_run=True)
     failed = the_plan.changeset().failed
-    return fail("ApplyFailed", _summary(failed)) if failed else result
+    return fail(Reason.APPLY_FAILED, _summary(failed)) if failed else result
 
 
 async def delete_all(
@@ -465,6 +468,7 @@ async def uninstall(
 
     def fail(reason: str, error: ClewError | str) -> SyncResult:
         result.reason, result.error = reason, str(error)
+        result.cause = error if isinstance(error, Exception) else None
         return result
 
     inventory = await apply.load(cluster, options.name, options.namespace)
@@ -480,22 +484,24 @@ async def uninstall(
             )
             result.manifests, result.hooks = render.split_hooks(manifests)
         except ClewError as exc:
-            return fail("FetchFailed" if result.snapshot is None else "RenderFailed", exc)
+            return fail(
+                Reason.FETCH_FAILED if result.snapshot is None else Reason.RENDER_FAILED, exc
+            )
     run = await _hook_run(cluster, options, progress, result, inventory, record)
     if failed := await _run_hooks(cluster, run, result, HookEvent.PRE_DELETE, progress):
-        return fail("HookFailed", failed)
+        return fail(Reason.HOOK_FAILED, failed)
     result.pruned = await delete_all(
         cluster, options.name, options.namespace, concurrency=options.concurrency
     )
     if result.pruned.failed:
-        return fail("PruneFailed", _summary(result.pruned.failed))
+        return fail(Reason.PRUNE_FAILED, _summary(result.pruned.failed))
     # The record went with the inventory; it is written back only for a retry after a failure.
     if run is not None:
         run.record.stored = ""
     if failed := await _run_hooks(
         cluster, run, result, HookEvent.POST_DELETE, progress, save=False
     ):
-        return fail("HookFailed", failed)
+        return fail(Reason.HOOK_FAILED, failed)
     return result
 
 

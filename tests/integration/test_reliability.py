@@ -1,5 +1,6 @@
 """The operator survives what production throws at it, on real processes: a controller killed
-with SIGKILL mid-sync restarts and converges with nothing lost or duplicated; a Git server that
+with SIGKILL mid-sync leaves status saying an attempt was under way, and restarts and converges
+with nothing lost or duplicated, saying the attempt was interrupted; a Git server that
 goes away is reported (FetchFailed) while the cluster keeps its state, and recovery follows; a
 force-pushed branch is applied; the API server restarted mid-sync is survived; two controllers
 with leader election: exactly one reconciles, and the other takes over within 15 s of the
@@ -123,11 +124,20 @@ async def test_sigkill_mid_sync_converges(
         )
     finally:
         first.kill()
+    # The dead process left status saying an attempt of that revision was under way.
+    app = await kube_admin.get(API_VERSION, KIND, "app", kube_namespace)
+    assert (condition(app, "Reconciling") or {}).get("status") == "True"
+    assert app["status"]["lastAttemptedRevision"] == sha
     second = spawn_controller(kube_cluster.admin_kubeconfig, tmp_path)
     try:
         await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(sha), 90)
     finally:
         second.stop()
+    # The next attempt said that the previous one was interrupted.
+    events, _ = await kube_admin.list_objects("events.k8s.io/v1", "Event", kube_namespace)
+    interrupted = [e for e in events if e.get("reason") == "Interrupted"]
+    assert len(interrupted) == 1
+    assert f"of revision {sha[:12]}" in interrupted[0]["note"]
     items, _ = await kube_admin.list_objects(
         "v1", "ConfigMap", kube_namespace, label_selector="applyset.kubernetes.io/part-of"
     )

@@ -1,8 +1,9 @@
 """Traces on the real control plane. ``engine.sync`` of a local directory makes one trace: a
 ``sync`` root with fetch, render, plan, apply (an ``apply.wave`` per wave, with its kinds and
 count), prune and wait, carrying the revision, the counts by action and the result; a failing
-stage is ERROR with its message and the stages after it are absent. End to end: a real
-controller exports OTLP/HTTP to a real OpenTelemetry Collector (built from pinned Go modules);
+stage is ERROR with its message and the stages after it are absent; a drift correction is a
+``drift`` span naming the Application and the object. End to end: a real controller exports
+OTLP/HTTP to a real OpenTelemetry Collector (built from pinned Go modules);
 a signed webhook with a W3C ``traceparent`` makes the reconcile of the pushed commit a child of
 the caller's span, with every stage in that trace, and the Event and log lines of that reconcile
 carry its trace id."""
@@ -27,8 +28,9 @@ from opentelemetry.trace import StatusCode
 
 from clew import engine, plan
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
-from clew.model import Snapshot
+from clew.controller.drift import DriftWatcher
+from clew.controller.spec import API_VERSION, KIND, AppKey, parse
+from clew.model import Manifest, ObjectRef, Snapshot
 from clew.report import logs, tracing
 from clew.report.events import TRACE_ID_ANNOTATION
 from clew.source import SnapshotCache
@@ -380,3 +382,47 @@ def applied(revision: str) -> Any:
         )
 
     return check
+
+
+async def test_a_drift_correction_is_a_span(
+    memory: InMemorySpanExporter, kube_admin: Cluster, kube_namespace: str
+) -> None:
+    key = AppKey(kube_namespace, "app")
+    spec = parse(
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "metadata": {"name": "app", "namespace": kube_namespace},
+            "spec": {"source": {"repoURL": "https://example.com/r.git"}},
+        }
+    )
+    desired = {
+        **configmap("drifting", k="1"),
+        "metadata": {"name": "drifting", "namespace": kube_namespace},
+    }
+    stored = await kube_admin.apply(desired, force=True)
+    corrected: list[str] = []
+
+    async def on_corrected(key: AppKey, ref: ObjectRef, note: str) -> None:
+        corrected.append(note)
+
+    async def on_out_of_sync(_key: AppKey, _refs: Any) -> None:
+        raise AssertionError("selfHeal is on")
+
+    watcher = DriftWatcher(
+        lambda _k, _s: kube_admin, on_corrected=on_corrected, on_out_of_sync=on_out_of_sync
+    )
+    manifest = Manifest(desired, "all.yaml#0")
+    watcher.track(key, spec, [manifest], {manifest.ref: stored["metadata"]["resourceVersion"]})
+    edited = await kube_admin.patch(
+        "v1", "ConfigMap", "drifting", {"data": {"k": "edited"}}, namespace=kube_namespace
+    )
+    watcher.handle("MODIFIED", edited)
+    await watcher.idle()
+    assert corrected == [f"ConfigMap/{kube_namespace}/drifting: reverted a change made outside Git"]
+    [span] = by_name(memory.get_finished_spans())["drift"]
+    assert attrs(span) == {
+        tracing.APPLICATION: str(key),
+        "clew.object": f"ConfigMap/{kube_namespace}/drifting",
+        tracing.RESULT: "DriftCorrected",
+    }

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from clew.controller.webhooks import Malformed, Provider, Receiver, Unauthorized
+from clew.controller.webhooks import Malformed, NotAuthenticated, Provider, Receiver
 from clew.notify import payloads
 from clew.report.notices import NoticeKind, SyncNotice
 
@@ -208,11 +208,11 @@ def test_signature_is_accepted_by_the_generic_receiver() -> None:
     # as far as parsing and no further.
     with pytest.raises(Malformed, match="repository"):
         receiver.receive(signed(secret, body, stamp), body)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         receiver.receive(signed(secret, body, stamp), body.replace(b"shop", b"shoq"))
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         receiver.receive(signed("another secret", body, stamp), body)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         receiver.receive(
             {**signed(secret, body, stamp), payloads.TIMESTAMP_HEADER: "1750000001"}, body
         )

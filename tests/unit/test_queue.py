@@ -96,6 +96,22 @@ async def test_rate_limited_retries_back_off_exponentially_up_to_the_cap() -> No
     assert queue.num_requeues("a") == 6
 
 
+async def test_an_errors_own_delay_is_a_floor_for_the_backoff() -> None:
+    clock = FakeClock()
+    queue: WorkQueue[str] = WorkQueue(base_delay=1.0, max_delay=8.0, clock=clock)
+    queue.add_rate_limited("a", at_least=5.0)  # a 429 with Retry-After: 5
+    clock.advance(4.99)
+    assert len(queue) == 0, "retried before the server's Retry-After"
+    clock.advance(0.01)
+    assert await get_now(queue) == "a"
+    queue.done("a")
+    queue.add_rate_limited("a", at_least=0.5)  # the backoff (2 s) is longer: it wins
+    clock.advance(1.99)
+    assert len(queue) == 0
+    clock.advance(0.01)
+    assert len(queue) == 1
+
+
 async def test_backoff_is_per_key_and_forget_starts_it_again() -> None:
     clock = FakeClock()
     queue: WorkQueue[str] = WorkQueue(base_delay=1.0, max_delay=60.0, clock=clock)

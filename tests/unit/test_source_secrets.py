@@ -182,7 +182,8 @@ def test_stderr_is_classified(stderr: str, cls: type[SourceError], hint_word: st
     assert hint_word in error.hint
     assert TOKEN not in str(error)
     assert "https://***@h/r.git" in error.message
-    assert getattr(error, "retryable", False) is (cls is Unreachable)
+    # An error git has not told us about is retried with backoff, like a network failure.
+    assert error.retryable is (cls in (Unreachable, SourceError))
 
 
 def test_classified_message_redacts_secret_echoed_by_git() -> None:

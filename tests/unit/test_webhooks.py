@@ -17,13 +17,13 @@ import pytest
 from clew.controller.webhooks import (
     Ignored,
     Malformed,
+    NotAuthenticated,
     Provider,
     PushEvent,
     Receiver,
     RefKind,
     Replayed,
     ReplayGuard,
-    Unauthorized,
     normalize_repo_url,
     parse_traceparent,
 )
@@ -125,7 +125,7 @@ def test_github_ping_is_ignored_after_authentication() -> None:
     assert isinstance(result, Ignored)
     assert result.ping
 
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         github().receive(github_headers(body, event="ping") | {"X-Hub-Signature-256": ""}, body)
 
 
@@ -151,16 +151,16 @@ def test_github_other_events_and_refs_are_ignored() -> None:
 def test_github_refuses_bad_signatures(change: dict[str, str | None], message: str) -> None:
     body = json.dumps(github_push()).encode()
     headers = {k: v for k, v in (github_headers(body) | change).items() if v is not None}
-    with pytest.raises(Unauthorized, match=message):
+    with pytest.raises(NotAuthenticated, match=message):
         github().receive(headers, body)
 
 
 def test_github_refuses_wrong_secret_and_tampered_body() -> None:
     body = json.dumps(github_push()).encode()
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         Receiver(Provider.GITHUB, "another secret").receive(github_headers(body), body)
     tampered = body.replace(b"Shop", b"Evil")
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         github().receive(github_headers(body), tampered)
 
 
@@ -199,7 +199,7 @@ def test_unauthenticated_replay_does_not_poison_the_delivery_id() -> None:
     receiver = github()
     body = json.dumps(github_push()).encode()
     forged = github_headers(body) | {"X-Hub-Signature-256": sign(body, "guess")}
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         receiver.receive(forged, body)
     assert isinstance(receiver.receive(github_headers(body), body), PushEvent)
 
@@ -294,7 +294,7 @@ def test_gitlab_refuses_bad_token(token: str | None) -> None:
         del headers["X-Gitlab-Token"]
     else:
         headers["X-Gitlab-Token"] = token
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         gitlab().receive(headers, json.dumps(gitlab_push()).encode())
 
 
@@ -373,7 +373,7 @@ def test_generic_full_refs_and_optional_revision() -> None:
 )
 def test_generic_refuses_timestamps_out_of_window(offset: float, message: str) -> None:
     payload = {"repository": "https://git.example.com/org/shop", "ref": "main"}
-    with pytest.raises(Unauthorized, match=message):
+    with pytest.raises(NotAuthenticated, match=message):
         generic().receive(*generic_request(payload, timestamp=NOW + offset))
 
 
@@ -389,7 +389,7 @@ def test_generic_signature_covers_the_timestamp() -> None:
     payload = {"repository": "https://git.example.com/org/shop", "ref": "main"}
     headers, body = generic_request(payload, timestamp=NOW - 1000)
     headers["X-Clew-Timestamp"] = str(int(NOW))  # freshen the stamp, keep the old signature
-    with pytest.raises(Unauthorized, match="does not match"):
+    with pytest.raises(NotAuthenticated, match="does not match"):
         generic().receive(headers, body)
 
 
@@ -397,19 +397,19 @@ def test_generic_signature_covers_the_timestamp() -> None:
 def test_generic_refuses_missing_headers(missing: str) -> None:
     headers, body = generic_request({"repository": "https://x.example/r", "ref": "main"})
     del headers[missing]
-    with pytest.raises(Unauthorized, match="missing"):
+    with pytest.raises(NotAuthenticated, match="missing"):
         generic().receive(headers, body)
 
 
 def test_generic_refuses_wrong_secret_tampered_body_and_bad_timestamp() -> None:
     payload = {"repository": "https://x.example/r", "ref": "main"}
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         generic().receive(*generic_request(payload, secret="wrong"))
     headers, body = generic_request(payload)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(NotAuthenticated):
         generic().receive(headers, body.replace(b"x.example", b"y.example"))
     headers["X-Clew-Timestamp"] = "soon"
-    with pytest.raises(Unauthorized, match="unix seconds"):
+    with pytest.raises(NotAuthenticated, match="unix seconds"):
         generic().receive(headers, body)
 
 

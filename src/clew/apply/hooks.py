@@ -38,6 +38,7 @@ from clew.model import (
     Hooks,
     Manifest,
     ObjectRef,
+    Reason,
 )
 
 HOOK_OF = "clew.dev/hook-of"
@@ -227,11 +228,13 @@ async def _run_one(
                     await _delete(cluster, stored, wait=False, timeout=run.timeout)
                 raise _HookFailed(outcome.message or outcome.health.value)
     except _HookFailed as exc:
-        return Change(ref, Action.FAILED, reason="HookFailed", error=f"{what} failed: {exc}"), None
+        return Change(
+            ref, Action.FAILED, reason=Reason.HOOK_FAILED, error=f"{what} failed: {exc}"
+        ), None
     except (ClusterError, TimeoutError) as exc:
         error = exc.message if isinstance(exc, ClusterError) else "timed out deleting the old one"
         return Change(
-            ref, Action.FAILED, reason="HookFailed", error=f"{what} failed: {error}"
+            ref, Action.FAILED, reason=Reason.HOOK_FAILED, error=f"{what} failed: {error}"
         ), None
     run.record.mark(run.release, event.slot, str(ref))
     version = str(stored.get("metadata", {}).get("resourceVersion", ""))
@@ -262,5 +265,5 @@ async def run_phase(
             except ClusterError as exc:
                 ref = ObjectRef.from_object(stored)
                 error = f"{event.value} hook {ref} succeeded but was not deleted: {exc.message}"
-                result.add(Change(ref, Action.FAILED, reason="HookFailed", error=error))
+                result.add(Change(ref, Action.FAILED, reason=Reason.HOOK_FAILED, error=error))
     return result

@@ -88,7 +88,7 @@ def err() -> Console:
 
 def _report(exc: BaseException) -> None:
     console = err()
-    if isinstance(exc, ClewError):
+    if isinstance(exc, ClewError) and not isinstance(exc, ClusterError):
         console.print(f"[red]error:[/] {escape(exc.message)}")
         if exc.hint:
             console.print(f"  {escape(exc.hint)}")

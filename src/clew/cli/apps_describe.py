@@ -135,6 +135,7 @@ def describe(
                 ("Detected", drift.get("detected")),
                 ("Corrected", drift.get("corrected")),
                 ("Last corrected", drift.get("lastCorrected")),
+                ("Objects", ", ".join(drift.get("lastObjects") or []) or None),
             ]
         ),
         _heading("History"),

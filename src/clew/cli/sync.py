@@ -29,7 +29,7 @@ from clew.cli.local_source import Filename, SourceArg, as_directory, default_nam
 from clew.cli.paths import cache_dir
 from clew.cli.render_flags import MaxBytes, MaxObjects, Values, render_options
 from clew.cluster import Cluster, ClusterError
-from clew.model import Action, Change, ChangeSet, ClewError, Snapshot
+from clew.model import Action, Change, ChangeSet, ClewError, Reason, Snapshot
 from clew.plan import mask, to_yaml
 from clew.report import tracing
 
@@ -37,7 +37,7 @@ err = Console(stderr=True, highlight=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
-_EARLY = {"FetchFailed", "RenderFailed"}
+_EARLY = {Reason.FETCH_FAILED, Reason.RENDER_FAILED}
 
 Repo = Annotated[str | None, typer.Option(help="Git repository URL (https:// or ssh://).")]
 Ref = Annotated[str, typer.Option(help="Branch, tag, semver range (e.g. '>=1.2 <2') or commit.")]
@@ -270,7 +270,7 @@ def apply_command(
     if result.ok:
         raise typer.Exit(EXIT_OK)
     # Exit 2 when nothing was applied: fetch, render, or the cluster unreachable before apply.
-    nothing = result.reason == "ApplyFailed" and not result.changes().changes
+    nothing = result.reason == Reason.APPLY_FAILED and not result.changes().changes
     raise typer.Exit(EXIT_ERROR if result.reason in _EARLY or nothing else EXIT_FAILED)
 
 

@@ -1,7 +1,9 @@
 """The errors of the cluster boundary.
 
 Every failure of a call to the API server becomes one of these, so callers decide on the class,
-never on HTTP codes or strings::
+never on HTTP codes or strings. ``ClusterError`` is a :class:`clew.model.ClewError` (the one
+root, where the whole tree is drawn); ``retryable`` and ``delay`` are what the controller's
+backoff reads::
 
     ClusterError
     ├── RetryableError          try again later (``delay`` says when, if the server said)
@@ -28,8 +30,9 @@ data cannot leak through an error.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
+from clew.model.errors import ClewError
 from clew.model.refs import ObjectRef
 
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
@@ -41,7 +44,7 @@ drops the connection while a larger body is still being sent."""
 _STORAGE_TOO_LARGE = re.compile(r"request is too large|message larger than max", re.IGNORECASE)
 
 
-class ClusterError(Exception):
+class ClusterError(ClewError):
     """Base of every error raised by :mod:`clew.cluster`."""
 
     code: int = 0
@@ -53,9 +56,9 @@ class ClusterError(Exception):
         ref: ObjectRef | None = None,
         reason: str = "",
         code: int | None = None,
+        delay: float | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, delay=delay)
         self.ref = ref
         self.reason = reason
         if code is not None:
@@ -68,9 +71,7 @@ class ClusterError(Exception):
 class RetryableError(ClusterError):
     """The request may succeed if repeated; ``delay`` is the server's hint in seconds, if any."""
 
-    def __init__(self, message: str, *, delay: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.delay = delay
+    retryable = True
 
 
 class ConnectionFailed(RetryableError):
@@ -87,6 +88,8 @@ class ServerError(RetryableError):
 
 class PermanentError(ClusterError):
     """Repeating the same request will fail the same way."""
+
+    retryable: ClassVar[bool] = False
 
 
 class BadRequest(PermanentError):

@@ -55,6 +55,7 @@ __all__ = ["APPLICATION_CRD", "CRD_NAME"]
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
 _HISTORY_MAX = 10
+DRIFT_OBJECTS_MAX = 5
 
 Schema = dict[str, Any]
 
@@ -355,6 +356,15 @@ _STATUS = _object(
                 "detected": _count("Drifted objects seen but not reverted."),
                 "corrected": _count("Drifted objects reverted (self-heal)."),
                 "lastCorrected": _time("When drift was last reverted."),
+                "lastObjects": {
+                    "type": "array",
+                    "description": (
+                        "The objects of the latest drift, newest first, at most "
+                        f"{DRIFT_OBJECTS_MAX} (Kind/namespace/name)."
+                    ),
+                    "maxItems": DRIFT_OBJECTS_MAX,
+                    "items": {"type": "string", "maxLength": 512},
+                },
             },
         ),
         "history": {

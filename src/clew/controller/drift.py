@@ -12,6 +12,8 @@ any other change is checked within the second, and only fields clew manages coun
   the Application is reported OutOfSync (``clew diff app`` shows the diff).
 
 A reconcile of the Application pauses its drift checks: the engine's own writes are not drift.
+Each self-heal check is a ``drift`` span; the controller records a revert in ``status.drift``
+and in the audit trail (:mod:`clew.controller.driftrecord`).
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opentelemetry import trace
+
 from clew.apply import PART_OF, foreign_owner
 from clew.cluster import Cluster, ClusterError
 from clew.controller.spec import AppKey, AppSpec
-from clew.model import Manifest, ObjectRef
+from clew.model import Manifest, ObjectRef, Reason
 from clew.plan import normalize
+from clew.report import tracing
 
 log = logging.getLogger("clew.controller.drift")
 
@@ -36,6 +41,7 @@ Watch = tuple[Cluster, str, str, str]
 cluster-scoped objects). An Application applied as a ServiceAccount is watched as that account,
 in its objects' namespaces, so the controller itself needs no list/watch on managed kinds."""
 OutOfSync = Callable[[AppKey, list[ObjectRef]], Awaitable[None]]
+_tracer = trace.get_tracer(tracing.TRACER)
 
 
 class DriftMetrics(Protocol):
@@ -166,15 +172,7 @@ class DriftWatcher:
             return
         try:
             if tracked.spec.self_heal:
-                stored = await client.apply(desired, force=True)
-                version = str(stored["metadata"].get("resourceVersion", ""))
-                tracked.versions[ref] = version
-                if event_type == "DELETED" or version != seen:
-                    if self._metrics is not None:
-                        self._metrics.drift_detected()
-                        self._metrics.drift_corrected()
-                    what = "re-created after deletion" if event_type == "DELETED" else "reverted"
-                    await self._on_corrected(key, ref, f"{ref}: {what} a change made outside Git")
+                await self._heal(key, tracked, client, ref, event_type, seen)
             else:
                 dry = (
                     None
@@ -196,6 +194,35 @@ class DriftWatcher:
         later = tracked.pending.pop(ref, None)
         if later is not None:
             self.handle(*later)  # ignored when it is the echo of the write just made
+
+    async def _heal(
+        self,
+        key: AppKey,
+        tracked: _Tracked,
+        client: Cluster,
+        ref: ObjectRef,
+        event_type: str,
+        seen: str,
+    ) -> None:
+        attributes = {tracing.APPLICATION: str(key), "clew.object": str(ref)}
+        with _tracer.start_as_current_span("drift", attributes=attributes) as span:
+            stored = await client.apply(tracked.objects[ref], force=True)
+            version = str(stored["metadata"].get("resourceVersion", ""))
+            tracked.versions[ref] = version
+            if event_type != "DELETED" and version == seen:
+                span.set_attribute(tracing.RESULT, "Unchanged")  # nothing clew manages moved
+                return
+            span.set_attribute(tracing.RESULT, Reason.DRIFT_CORRECTED)
+            if self._metrics is not None:
+                self._metrics.drift_detected()
+                self._metrics.drift_corrected()
+            what = "re-created after deletion" if event_type == "DELETED" else "reverted"
+            await self._on_corrected(key, ref, f"{ref}: {what} a change made outside Git")
+
+    async def idle(self) -> None:
+        """Wait until no check is under way (including checks that ended by starting another)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

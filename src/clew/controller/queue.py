@@ -9,10 +9,11 @@ once, and a key is never handed to two workers at the same time. Three rules giv
 - delays (``add_after``, ``add_rate_limited``) are timers that end in ``add``; for one key the
   earliest timer wins, so a retry in 1 s is not pushed back by an interval of 5 min.
 
-Failures back off per key (``base * 2**failures``, capped) until the controller calls
-``forget`` after a success. Time comes from an injected :class:`Clock`, so tests drive timers by
-hand instead of sleeping; readiness is computed from the clock whenever the queue is looked at,
-and a single timer task only exists to wake waiting workers.
+Failures back off per key (``base * 2**failures``, capped, and never sooner than the error's
+own delay) until the controller calls ``forget`` after a success. Time comes from an injected
+:class:`Clock`, so tests drive timers by hand instead of sleeping; readiness is computed from
+the clock whenever the queue is looked at, and a single timer task only exists to wake waiting
+workers.
 """
 
 from __future__ import annotations
@@ -129,12 +130,13 @@ class WorkQueue(Generic[K]):
         heapq.heappush(self._timers, (due, next(self._seq), key))
         self._arm_timer()
 
-    def add_rate_limited(self, key: K) -> None:
+    def add_rate_limited(self, key: K, at_least: float = 0.0) -> None:
         """Queue ``key`` after its backoff, ``base_delay * 2**failures`` capped at ``max_delay``,
-        and count one more failure for it."""
+        and count one more failure for it. ``at_least`` is the error's own delay (a server's
+        Retry-After): the backoff never retries sooner than that."""
         failures = self._failures.get(key, 0)
         self._failures[key] = failures + 1
-        self.add_after(key, self.backoff(failures))
+        self.add_after(key, max(self.backoff(failures), at_least))
 
     def backoff(self, failures: int) -> float:
         """The delay after ``failures`` earlier failures (0 for the first retry)."""

@@ -4,11 +4,20 @@ status conditions and history, Events, metrics, and drift registration.
 
 The engine does the GitOps work; this module only decides whether to run it and records what
 happened. ``reconcile`` never raises for an Application's own failures: they become status.
+
+Each attempt is visible while it runs: once the revision is known, before the long work,
+status says ``Reconciling=True`` (its ``lastTransitionTime`` is the attempt's start) with
+``lastAttemptedRevision``. The attempt ends in one outcome write, whatever ended it: a stage
+failure, a permanent error (``Stalled=True``, retried at the interval, see
+:mod:`clew.controller.outcomes`), or an unexpected exception (``ReconcileError``). A Reconciling
+condition still True when an attempt begins was left by a process that died mid-reconcile: the
+new attempt says so (its message, and an ``Interrupted`` Event).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,12 +28,22 @@ from opentelemetry import trace
 
 from clew import apply, engine, render
 from clew.cluster import Cluster, ClusterError, NotFound
-from clew.controller import credentials
+from clew.controller import credentials, driftrecord, outcomes
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
 from clew.controller.tenancy import Destinations, Tenancy, destinations
 from clew.controller.webhooks import normalize_repo_url
-from clew.model import Action, Change, ChangeSet, ClewError, Health, Manifest, Snapshot
+from clew.model import (
+    Action,
+    Change,
+    ChangeSet,
+    ClewError,
+    Health,
+    Manifest,
+    ObjectRef,
+    Reason,
+    Snapshot,
+)
 from clew.report import audit, conditions, history, tracing
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
@@ -36,6 +55,7 @@ RECONCILE_ANNOTATION = "clew.dev/reconcile-requested-at"
 DEPENDENCY_RETRY = 10.0
 
 _tracer = trace.get_tracer(tracing.TRACER)
+log = logging.getLogger("clew.controller")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +65,7 @@ class Outcome:
     requeue_after: float | None  # None: wait for a change to the Application
     ok: bool
     reason: str
+    stalled: bool = False  # a permanent failure: no retry before the interval or a spec change
 
 
 class DriftSink(Protocol):
@@ -91,6 +112,9 @@ class Reconciler:
         self._failures: dict[AppKey, int] = {}
         self._requested: dict[AppKey, str] = {}  # the `clew reconcile` request each run handles
         self._impersonated: dict[str, Cluster] = {}
+        # The Application of each attempt under way, and whether its Reconciling was written.
+        self._attempts: dict[AppKey, dict[str, Any]] = {}
+        self._open: set[AppKey] = set()
         self._audits: dict[int, audit.AuditRecorder] = {}  # by impersonating client
 
     async def aclose(self) -> None:
@@ -101,11 +125,31 @@ class Reconciler:
     # -- the entry point ------------------------------------------------------------------------
 
     async def reconcile(self, key: AppKey) -> Outcome:
+        """One attempt. An unexpected exception (a bug, a full disk) ends it like any failure:
+        Ready=False ``ReconcileError`` with a one-line message, and a backoff. Only an API
+        error before anything was written is raised: then no status can be written either."""
+        try:
+            return await self._reconcile(key)
+        except Exception as exc:
+            app = self._attempts.get(key)
+            if app is None or (isinstance(exc, ClusterError) and key not in self._open):
+                raise
+            if isinstance(exc, ClusterError):  # the API server went away mid-attempt
+                log.warning("reconcile failed: %s", exc)
+            else:
+                log.exception("reconcile crashed")
+            return await self._crashed(key, app, exc)
+        finally:
+            self._attempts.pop(key, None)
+            self._open.discard(key)
+
+    async def _reconcile(self, key: AppKey) -> Outcome:
         try:
             app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
         except NotFound:
             self._forget(key)
-            return Outcome(None, True, "Deleted")
+            return Outcome(None, True, Reason.DELETED)
+        self._attempts[key] = app
         if (app.get("metadata") or {}).get("deletionTimestamp"):
             return await self._finalize(key, app)
         requested = ((app["metadata"].get("annotations") or {}).get(RECONCILE_ANNOTATION)) or ""
@@ -114,51 +158,51 @@ class Reconciler:
             self._invalidate_source(app)
         self._requested[key] = requested
         await self._ensure_finalizer(key, app)
-        generation = int(app["metadata"].get("generation", 0))
         try:
             spec = parse(app, namespace=key.namespace)
         except InvalidSpec as exc:
-            await self._finish(app, ok=False, reason="InvalidSpec", message=str(exc), stalled=True)
-            await self._event(app, "Warning", "InvalidSpec", str(exc))
-            return Outcome(None, False, "InvalidSpec")
+            await self._finish(
+                app, ok=False, reason=Reason.INVALID_SPEC, message=str(exc), stalled=True
+            )
+            await self._event(app, "Warning", Reason.INVALID_SPEC, str(exc))
+            return Outcome(None, False, Reason.INVALID_SPEC, stalled=True)
         root = trace.get_current_span()  # the runner's ``reconcile`` span
         root.set_attribute(tracing.REPOSITORY, tracing.safe_url(spec.source.repo_url))
         if spec.suspend:
             await self._finish(
                 app,
                 ok=False,
-                reason="Suspended",
+                reason=Reason.SUSPENDED,
                 message="reconciliation is suspended; run `clew resume`",
             )
-            return Outcome(None, True, "Suspended")
+            return Outcome(None, True, Reason.SUSPENDED)
         # Tenancy first: a refused reference or destination is never read (docs/operator.md).
         refusal = self.tenancy.check_refs(spec)
         allowed = await destinations(self.cluster, key.namespace)
         refusal = refusal or allowed.check_destination(spec.destination_namespace)
-        if refusal is not None:
-            await self._finish(app, ok=False, reason=refusal.reason, message=refusal.message)
+        if refusal is not None:  # permanent: only a change to the Application or policy helps
+            await self._finish(
+                app, ok=False, reason=refusal.reason, message=refusal.message, stalled=True
+            )
             await self._event(app, "Warning", refusal.reason, refusal.message)
-            return Outcome(self._jittered(spec.interval), False, refusal.reason)
+            return Outcome(self._jittered(spec.interval), False, refusal.reason, stalled=True)
         waiting = await self._unready_dependencies(spec)
         if waiting:
             message = "waiting for " + ", ".join(waiting)
-            await self._finish(app, ok=False, reason="DependencyNotReady", message=message)
-            return Outcome(DEPENDENCY_RETRY, False, "DependencyNotReady")
+            await self._finish(app, ok=False, reason=Reason.DEPENDENCY_NOT_READY, message=message)
+            return Outcome(DEPENDENCY_RETRY, False, Reason.DEPENDENCY_NOT_READY)
 
-        await self._patch_status(
-            app, {"conditions": conditions.progressing(_conditions(app), "syncing", generation)}
-        )
         started = time.monotonic()
         if self.drift is not None:
             self.drift.pause(key)  # the engine's own writes are not drift
         try:
-            result = await self._sync(key, spec, allowed)
+            result = await self._sync(key, spec, allowed, app)
             # Track while still paused: the engine's own writes must not look like drift, and an
             # edit made the moment Ready turns True already must.
             if (
                 self.drift is not None
                 and result.desired
-                and result.reason in ("", "HealthCheckFailed")
+                and result.reason in ("", Reason.HEALTH_CHECK_FAILED)
             ):
                 versions = {c.ref: c.version for c in result.applied.changes if c.version}
                 self.drift.track(key, spec, result.desired, versions)
@@ -170,20 +214,83 @@ class Reconciler:
             if result.snapshot is not None:
                 root.set_attribute(tracing.REVISION, result.snapshot.revision)
             tracing.record_counts(root, engine.count(result.changes()))
+        retry = None
+        if not result.ok:
+            failures = self._failures[key] = self._failures.get(key, 0) + 1
+            retry = outcomes.after_failure(
+                result.cause,
+                failures,
+                initial=spec.retry.initial_delay,
+                maximum=spec.retry.max_delay,
+                interval=spec.interval,
+            )
         with _tracer.start_as_current_span("report"):
-            await self._record(app, spec, result, elapsed)
-        if result.ok:
+            await self._record(app, spec, result, elapsed, stalled=bool(retry and retry.stalled))
+        if retry is None:
             self._failures.pop(key, None)
-            return Outcome(self._jittered(spec.interval), True, "Succeeded")
-        failures = self._failures[key] = self._failures.get(key, 0) + 1
-        delay = min(spec.retry.initial_delay * 2 ** (failures - 1), spec.retry.max_delay)
-        return Outcome(delay, False, result.reason)
+            return Outcome(self._jittered(spec.interval), True, Reason.SUCCEEDED)
+        if retry.stalled:
+            return Outcome(self._jittered(retry.after), False, result.reason, stalled=True)
+        return Outcome(retry.after, False, result.reason)
 
     # -- steps ----------------------------------------------------------------------------------
 
-    async def _sync(self, key: AppKey, spec: AppSpec, allowed: Destinations) -> engine.SyncResult:
+    async def _sync(
+        self, key: AppKey, spec: AppSpec, allowed: Destinations, app: dict[str, Any]
+    ) -> engine.SyncResult:
         options = self._options(key, spec, allowed)
-        return await engine.sync(self._client_for(key, spec), self._fetcher(key, spec), options)
+        fetcher = self._fetcher(key, spec)
+
+        async def fetch() -> Snapshot:
+            snapshot = await fetcher()
+            await self._begin(app, snapshot.revision)  # before the long work
+            return snapshot
+
+        return await engine.sync(self._client_for(key, spec), fetch, options)
+
+    async def _begin(self, app: dict[str, Any], revision: str) -> None:
+        """Say that an attempt of ``revision`` is under way: one status write."""
+        key = AppKey.of(app)
+        status = app.get("status") or {}
+        note = outcomes.interrupted(
+            conditions.get_condition(app, conditions.RECONCILING),
+            str(status.get("lastAttemptedRevision") or ""),
+        )
+        message = f"syncing revision {revision[:12]}" + (f"; {note}" if note else "")
+        generation = int(app["metadata"].get("generation", 0))
+        await self._patch_status(
+            app,
+            {
+                "conditions": conditions.progressing(_conditions(app), message, generation),
+                "lastAttemptedRevision": revision,
+            },
+        )
+        self._open.add(key)
+        if note:
+            await self._event(app, "Warning", Reason.INTERRUPTED, note, revision=revision)
+
+    async def _crashed(self, key: AppKey, app: dict[str, Any], exc: Exception) -> Outcome:
+        """End an attempt that raised: best effort, as the API server may be the cause."""
+        message = outcomes.crash_message(exc)
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        with contextlib.suppress(ClusterError):
+            await self._finish(app, ok=False, reason=Reason.RECONCILE_ERROR, message=message)
+            await self._event(app, "Warning", Reason.RECONCILE_ERROR, message)
+        if self.metrics is not None:
+            self.metrics.observe_reconcile(Reason.RECONCILE_ERROR, 0.0)
+        try:
+            spec = parse(app, namespace=key.namespace)
+            initial, maximum, interval = (
+                spec.retry.initial_delay,
+                spec.retry.max_delay,
+                spec.interval,
+            )
+        except InvalidSpec:
+            initial, maximum, interval = 1.0, 300.0, 300.0
+        retry = outcomes.after_failure(
+            exc, failures, initial=initial, maximum=maximum, interval=interval
+        )
+        return Outcome(retry.after, False, Reason.RECONCILE_ERROR)
 
     def _fetcher(self, key: AppKey, spec: AppSpec, revision: str = "") -> engine.FetchSnapshot:
         """Fetch ``revision``, else the pinned one, else what the ref resolves to now."""
@@ -274,7 +381,7 @@ class Reconciler:
     async def _finalize(self, key: AppKey, app: dict[str, Any]) -> Outcome:
         finalizers = list(app["metadata"].get("finalizers") or [])
         if FINALIZER not in finalizers:
-            return Outcome(None, True, "Deleted")
+            return Outcome(None, True, Reason.DELETED)
         if self.drift is not None:
             self.drift.untrack(key)  # deleting its objects now is not drift to repair
         try:
@@ -317,7 +424,7 @@ class Reconciler:
             namespace=key.namespace,
         )
         self._forget(key)
-        return Outcome(None, True, "Deleted")
+        return Outcome(None, True, Reason.DELETED)
 
     async def _terminating(self, *namespaces: str) -> str:
         """The first of ``namespaces`` that is being deleted (or is gone), else ""."""
@@ -354,8 +461,35 @@ class Reconciler:
 
     # -- recording ------------------------------------------------------------------------------
 
+    async def record_drift(
+        self,
+        key: AppKey,
+        refs: list[ObjectRef],
+        note: str,
+        *,
+        corrected: bool,
+        new: int | None = None,
+    ) -> None:
+        """Drift seen (or reverted, ``corrected``) in ``refs``: status.drift and the audit trail
+        (:func:`clew.controller.driftrecord.record`)."""
+        await driftrecord.record(
+            self.cluster,
+            lambda spec: self._audit_for(key, spec),
+            key,
+            refs,
+            note,
+            corrected=corrected,
+            new=new,
+        )
+
     async def _record(
-        self, app: dict[str, Any], spec: AppSpec, result: engine.SyncResult, elapsed: float
+        self,
+        app: dict[str, Any],
+        spec: AppSpec,
+        result: engine.SyncResult,
+        elapsed: float,
+        *,
+        stalled: bool = False,
     ) -> None:
         snapshot = result.snapshot
         revision = snapshot.revision if snapshot else ""
@@ -363,7 +497,7 @@ class Reconciler:
         counts = changes.counts()
         created, configured = counts[Action.CREATED], counts[Action.CONFIGURED]
         deleted = counts[Action.DELETED]
-        outcome_reason = "Succeeded" if result.ok else result.reason
+        outcome_reason = Reason.SUCCEEDED if result.ok else result.reason
         if result.ok:
             message = (
                 f"applied revision {revision[:12]}: {created} created, "
@@ -380,12 +514,13 @@ class Reconciler:
                 reason=outcome_reason,
                 message=message,
                 generation=int(app["metadata"].get("generation", 0)),
+                stalled=stalled,
             ),
             "observedGeneration": int(app["metadata"].get("generation", 0)),
         }
         if revision:
             status["lastAttemptedRevision"] = revision
-        if revision and result.reason in ("", "HealthCheckFailed"):
+        if revision and result.reason in ("", Reason.HEALTH_CHECK_FAILED):
             status["lastAppliedRevision"] = revision
             status["inventory"] = {"entries": len(result.desired)}
         if result.health is not None:
@@ -518,7 +653,7 @@ def _notice(
 ) -> SyncNotice:
     if result.ok:
         kind = NoticeKind.ROLLBACK if spec.pin_revision else NoticeKind.SYNCED
-    elif result.reason == "HealthCheckFailed":
+    elif result.reason == Reason.HEALTH_CHECK_FAILED:
         kind = NoticeKind.HEALTH_DEGRADED
     else:
         kind = NoticeKind.FAILED

@@ -39,7 +39,7 @@ from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec
 from clew.controller.tenancy import Tenancy
 from clew.controller.triggers import follows, request_reconciles
 from clew.controller.webhooks import PushEvent, normalize_repo_url
-from clew.model import ObjectRef
+from clew.model import ObjectRef, Reason
 from clew.notify import API_VERSION as POLICY_API_VERSION
 from clew.notify import KIND as POLICY_KIND
 from clew.notify import Notifier
@@ -302,13 +302,13 @@ class Controller:
             ):
                 try:
                     outcome = await self.reconciler.reconcile(key)
-                except (ClusterError, OSError) as exc:  # the API server or disk, not the app
+                except ClusterError as exc:  # the API server before any status was written
                     log.warning("reconcile failed: %s", exc)
-                    outcome = Outcome(None, False, "Error")
-                    self.queue.add_rate_limited(key)
-                except Exception:
+                    outcome = Outcome(None, False, Reason.RECONCILE_ERROR)
+                    self.queue.add_rate_limited(key, at_least=exc.delay or 0.0)
+                except Exception:  # the reconciler reports its own crashes; this is a bug there
                     log.exception("reconcile crashed")
-                    outcome = Outcome(None, False, "Error")
+                    outcome = Outcome(None, False, Reason.RECONCILE_ERROR)
                     self.queue.add_rate_limited(key)
                 else:
                     self.queue.forget(key)
@@ -363,8 +363,9 @@ class Controller:
         app = self._apps.get(key.namespace, key.name)
         if app is not None:
             await self.events.emit(
-                app, type_="Normal", reason="DriftCorrected", note=note, action="SelfHeal"
+                app, type_="Normal", reason=Reason.DRIFT_CORRECTED, note=note, action="SelfHeal"
             )
+        await self.reconciler.record_drift(key, [ref], note, corrected=True)
 
     async def _out_of_sync(self, key: AppKey, refs: list[ObjectRef]) -> None:
         try:
@@ -379,7 +380,7 @@ class Controller:
             "conditions": conditions.outcome(
                 list((app.get("status") or {}).get("conditions") or []),
                 ready=False,
-                reason="OutOfSync",
+                reason=Reason.OUT_OF_SYNC,
                 message=message,
                 generation=int(app["metadata"].get("generation", 0)),
             )
@@ -394,5 +395,7 @@ class Controller:
                 subresource="status",
             )
         await self.events.emit(
-            app, type_="Warning", reason="OutOfSync", note=message, action="DetectDrift"
+            app, type_="Warning", reason=Reason.OUT_OF_SYNC, note=message, action="DetectDrift"
         )
+        # One object more each time (the watcher calls once per newly drifted object).
+        await self.reconciler.record_drift(key, refs, message, corrected=False, new=1)

@@ -39,11 +39,11 @@ from starlette.types import ASGIApp
 from clew.controller.webhooks import (
     Ignored,
     Malformed,
+    NotAuthenticated,
     Provider,
     PushEvent,
     Receiver,
     Replayed,
-    Unauthorized,
     WebhookRejected,
 )
 from clew.report.metrics import Metrics, WebhookOutcome
@@ -105,7 +105,7 @@ class ReceiverSecrets:
 
 
 _OUTCOMES: dict[type[WebhookRejected], WebhookOutcome] = {
-    Unauthorized: WebhookOutcome.UNAUTHORIZED,
+    NotAuthenticated: WebhookOutcome.UNAUTHORIZED,
     Malformed: WebhookOutcome.INVALID,
     Replayed: WebhookOutcome.REPLAYED,
 }

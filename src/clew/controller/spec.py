@@ -103,7 +103,9 @@ DEFAULT_ADOPT = False
 
 class InvalidSpec(ClewError):
     """An Application does not match its schema; ``field`` is the path, as the API server names
-    it (``spec.dependsOn[1].name``)."""
+    it (``spec.dependsOn[1].name``). Permanent: only a change to the Application helps."""
+
+    retryable = False
 
     def __init__(self, message: str, *, field: str = "", hint: str = "") -> None:
         super().__init__(f"{field}: {message}" if field else message, hint=hint)

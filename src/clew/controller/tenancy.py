@@ -33,7 +33,7 @@ from typing import Any
 
 from clew.cluster import Cluster, Forbidden, NotFound
 from clew.controller.spec import AppSpec
-from clew.model import ObjectRef
+from clew.model import ObjectRef, Reason
 
 __all__ = [
     "ALLOWED_CLUSTER_KINDS",
@@ -46,8 +46,8 @@ __all__ = [
 
 ALLOWED_DESTINATIONS = "clew.dev/allowed-destinations"
 ALLOWED_CLUSTER_KINDS = "clew.dev/allowed-cluster-kinds"
-CROSS_NAMESPACE_REF = "CrossNamespaceRef"
-DESTINATION_NOT_ALLOWED = "DestinationNotAllowed"
+CROSS_NAMESPACE_REF = Reason.CROSS_NAMESPACE_REF
+DESTINATION_NOT_ALLOWED = Reason.DESTINATION_NOT_ALLOWED
 _LISTED = 5  # objects named in a message; the rest are counted
 
 

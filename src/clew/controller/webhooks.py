@@ -6,7 +6,7 @@ Pure: no I/O. The HTTP server hands in the headers and the raw body exactly as r
 
     PushEvent       202  the controller triggers the Applications that follow the repo and ref
     Ignored         200  GitHub's ping; 202 any other event we do not act on
-    Unauthorized    401  missing or wrong signature or token, generic timestamp out of window
+    NotAuthenticated 401  missing or wrong signature or token, generic timestamp out of window
     Malformed       400  not JSON, or a push without the fields we need
     Replayed        409  a delivery already accepted within the TTL
 
@@ -37,13 +37,13 @@ from clew.model import ClewError
 __all__ = [
     "Ignored",
     "Malformed",
+    "NotAuthenticated",
     "Provider",
     "PushEvent",
     "Receiver",
     "RefKind",
     "ReplayGuard",
     "Replayed",
-    "Unauthorized",
     "WebhookRejected",
     "normalize_repo_url",
     "parse_traceparent",
@@ -106,7 +106,7 @@ class WebhookRejected(ClewError):
     status: ClassVar[int] = 400
 
 
-class Unauthorized(WebhookRejected):
+class NotAuthenticated(WebhookRejected):
     status = 401
 
 
@@ -232,35 +232,35 @@ _HEADERS = {
 def _check_hmac(h: Mapping[str, str], header: str, secret: bytes, message: bytes) -> None:
     given = h.get(header)
     if not given:
-        raise Unauthorized(f"missing {header} header")
+        raise NotAuthenticated(f"missing {header} header")
     scheme, _, digest = given.partition("=")
     if scheme != "sha256" or not digest:
-        raise Unauthorized(f"{header} must be sha256=<hex digest>")
+        raise NotAuthenticated(f"{header} must be sha256=<hex digest>")
     expected = hmac.new(secret, message, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(digest.encode(), expected.encode()):
-        raise Unauthorized(f"{header} does not match the body")
+        raise NotAuthenticated(f"{header} does not match the body")
 
 
 def _check_token(h: Mapping[str, str], secret: bytes) -> None:
     token = h.get("x-gitlab-token")
     if not token:
-        raise Unauthorized("missing x-gitlab-token header")
+        raise NotAuthenticated("missing x-gitlab-token header")
     if not hmac.compare_digest(token.encode(), secret):
-        raise Unauthorized("x-gitlab-token does not match")
+        raise NotAuthenticated("x-gitlab-token does not match")
 
 
 def _check_generic(h: Mapping[str, str], secret: bytes, body: bytes, now: float) -> None:
     stamp = h.get("x-clew-timestamp")
     if not stamp:
-        raise Unauthorized("missing x-clew-timestamp header")
+        raise NotAuthenticated("missing x-clew-timestamp header")
     if not re.fullmatch(r"\d{1,12}", stamp):
-        raise Unauthorized("x-clew-timestamp must be unix seconds")
+        raise NotAuthenticated("x-clew-timestamp must be unix seconds")
     _check_hmac(h, "x-clew-signature", secret, stamp.encode() + b"." + body)
     skew = now - int(stamp)
     if skew > TIMESTAMP_TOLERANCE:
-        raise Unauthorized("x-clew-timestamp is more than 5 minutes old")
+        raise NotAuthenticated("x-clew-timestamp is more than 5 minutes old")
     if skew < -TIMESTAMP_TOLERANCE:
-        raise Unauthorized("x-clew-timestamp is more than 5 minutes in the future")
+        raise NotAuthenticated("x-clew-timestamp is more than 5 minutes in the future")
 
 
 # -- parsing ----------------------------------------------------------------------------------

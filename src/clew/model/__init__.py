@@ -2,7 +2,7 @@
 the base error of each stage. Depends on nothing else in clew."""
 
 from clew.model.changes import Action, Change, ChangeSet
-from clew.model.errors import ClewError, RenderError, SourceError
+from clew.model.errors import ClewError, Reason, RenderError, SourceError
 from clew.model.health import Health, HealthResult
 from clew.model.hooks import DeletePolicy, Hook, HookEvent, Hooks
 from clew.model.manifest import Manifest
@@ -23,6 +23,7 @@ __all__ = [
     "Hooks",
     "Manifest",
     "ObjectRef",
+    "Reason",
     "RenderError",
     "Snapshot",
     "SourceError",

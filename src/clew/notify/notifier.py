@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError, NotFound, RetryableError
+from clew.model import Reason
 from clew.notify.http import Sender, UrllibSender
 from clew.notify.limits import Deduper, TokenBucket
 from clew.notify.policy import InvalidPolicy, Policy, RateLimit, Target, parse
@@ -324,7 +325,7 @@ def _completed(notice: SyncNotice, app: Mapping[str, Any] | None) -> SyncNotice:
     """A drift notice names no reason, revision or repository: say DriftCorrected, and take
     the others from the Application."""
     if not notice.reason and notice.kind is NoticeKind.DRIFT_CORRECTED:
-        notice = replace(notice, reason="DriftCorrected")
+        notice = replace(notice, reason=Reason.DRIFT_CORRECTED)
     if app is None or (notice.revision and notice.repo_url):
         return notice
     status, source = app.get("status") or {}, (app.get("spec") or {}).get("source") or {}

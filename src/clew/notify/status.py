@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError, NotFound
+from clew.model import Reason
 from clew.notify.policy import API_VERSION, KIND, Policy
 from clew.report import conditions
 
@@ -164,11 +165,11 @@ class StatusBook:
                 "observedGeneration": generation,
                 "conditions": conditions.set_condition(
                     conditions.set_condition(
-                        previous, conditions.READY, False, "InvalidSpec", message, generation
+                        previous, conditions.READY, False, Reason.INVALID_SPEC, message, generation
                     ),
                     conditions.STALLED,
                     True,
-                    "InvalidSpec",
+                    Reason.INVALID_SPEC,
                     message,
                     generation,
                 ),
@@ -179,16 +180,16 @@ class StatusBook:
         states = [self._state(key, t.name, t.type.value) for t in policy.targets]
         failing = [s for s in states if s.failing]
         if failing:
-            ready, reason = False, "DeliveryFailed"
+            ready, reason = False, Reason.DELIVERY_FAILED
             message = "; ".join(f"target {s.name}: {s.last_error}" for s in failing)
         elif any(s.last_success for s in states):
-            ready, reason = True, "Succeeded"
+            ready, reason = True, Reason.SUCCEEDED
             message = "every target accepted its last notification"
         else:
-            ready, reason = True, "Accepted"
+            ready, reason = True, Reason.ACCEPTED
             message = f"{len(states)} target(s); nothing sent yet"
         if policy.suspend:
-            reason, message = "Suspended", "notifications are suspended"
+            reason, message = Reason.SUSPENDED, "notifications are suspended"
         generation = policy.generation
         updated = conditions.set_condition(
             previous, conditions.READY, ready, reason, message, generation
@@ -241,6 +242,6 @@ class StatusBook:
 def _says_invalid(stored: dict[str, Any]) -> bool:
     """Whether the stored status says InvalidSpec."""
     return any(
-        c.get("type") == conditions.READY and c.get("reason") == "InvalidSpec"
+        c.get("type") == conditions.READY and c.get("reason") == Reason.INVALID_SPEC
         for c in stored.get("conditions") or []
     )

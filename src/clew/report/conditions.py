@@ -1,16 +1,21 @@
 """kstatus conditions on an Application's status: Ready, Reconciling, Stalled.
 
 Ready carries one reason per outcome (Succeeded, or the failing stage: FetchFailed, RenderFailed,
-ApplyFailed, PruneFailed, HealthCheckFailed, DependencyNotReady, Suspended, OutOfSync, and the
-tenancy refusals DestinationNotAllowed and CrossNamespaceRef).
-Reconciling is True while work is under way; Stalled is True when only a change to the
-Application can help (an invalid spec). ``lastTransitionTime`` moves only when status changes.
+ApplyFailed, PruneFailed, HealthCheckFailed, HookFailed, DependencyNotReady, Suspended, OutOfSync,
+ReconcileError for an unexpected exception, and the tenancy refusals DestinationNotAllowed and
+CrossNamespaceRef): the values of :class:`clew.model.Reason`.
+Reconciling is True while work is under way; Stalled is True when a permanent error ended the
+attempt, so only a change can help (an invalid spec, a render error, a refused destination):
+it is retried at its interval, not backed off. ``lastTransitionTime`` moves only when status
+changes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from clew.model import Reason
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 _MESSAGE_LIMIT = 1024
@@ -89,9 +94,20 @@ def outcome(
 def progressing(
     conditions: list[dict[str, Any]], message: str, generation: int
 ) -> list[dict[str, Any]]:
-    """Conditions while a reconcile runs: Reconciling=True and Ready=Unknown unless it is known."""
+    """Conditions while a reconcile runs: Reconciling=True and Ready=Unknown unless it is known.
+
+    Reconciling's ``lastTransitionTime`` is always this attempt's start, so one left True by a
+    process that died says when the interrupted attempt began."""
     now = now_rfc3339()
-    out = set_condition(conditions, RECONCILING, True, "Progressing", message, generation, now)
+    out = set_condition(
+        remove_condition(conditions, RECONCILING),
+        RECONCILING,
+        True,
+        Reason.PROGRESSING,
+        message,
+        generation,
+        now,
+    )
     if not any(c.get("type") == READY for c in out):
-        out = set_condition(out, READY, None, "Progressing", message, generation, now)
+        out = set_condition(out, READY, None, Reason.PROGRESSING, message, generation, now)
     return out

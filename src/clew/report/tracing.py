@@ -36,6 +36,8 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 
+from clew.model import Reason
+
 if TYPE_CHECKING:  # the SDK is imported only when tracing is turned on
     from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 
@@ -46,7 +48,7 @@ INVENTORY = "clew.inventory"
 REPOSITORY = "clew.repository"
 REVISION = "clew.revision"
 RESULT = "clew.result"
-SUCCEEDED = "Succeeded"
+SUCCEEDED = Reason.SUCCEEDED
 COUNTED = ("created", "configured", "unchanged", "deleted", "failed")
 """Actions counted on spans as ``clew.objects.<action>`` (zeros included, so sums work)."""
 
