@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from clew import render
-from clew.testing import tools
+from clew.tools import cached_helm
 
 __all__ = ["MaxBytes", "MaxObjects", "Values", "byte_size", "render_options"]
 
@@ -54,14 +54,10 @@ def render_options(
     namespace: str, values: list[str] | None, max_bytes: int, max_objects: int
 ) -> render.RenderOptions:
     """Helm from clew's tools cache when it was built there; else $CLEW_HELM or PATH."""
-    try:
-        helm: str | None = str(tools.binary("helm"))
-    except tools.ToolsMissing:
-        helm = None
     return render.RenderOptions(
         namespace=namespace,
         values_files=tuple(values or ()),
-        helm_binary=helm,
+        helm_binary=cached_helm(),
         max_bytes=max_bytes,
         max_objects=max_objects,
     )
