@@ -30,8 +30,6 @@ from clew.cli.apps_common import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_OK,
-    Context,
-    Kubeconfig,
     Name,
     Namespace,
     err,
@@ -41,6 +39,7 @@ from clew.cli.apps_common import (
 from clew.cli.apps_describe import describe
 from clew.cli.apps_rollback import rollback_app
 from clew.cli.durations import duration_option
+from clew.cli.options import AllNamespaces, Context, Kubeconfig
 from clew.cluster import Cluster, Forbidden
 from clew.model import Action, ClewError
 
@@ -67,9 +66,7 @@ def _now() -> dt.datetime:
 
 
 def get_apps(
-    all_namespaces: Annotated[
-        bool, typer.Option("--all-namespaces", "-A", help="Applications in every namespace.")
-    ] = False,
+    all_namespaces: AllNamespaces = False,
     output: Annotated[GetFormat, typer.Option("--output", "-o")] = GetFormat.TABLE,
     namespace: Namespace = None,
     kubeconfig: Kubeconfig = None,

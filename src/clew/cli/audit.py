@@ -28,8 +28,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from clew.cli import apps_ops as ops
-from clew.cli.apps_common import EXIT_ERROR, EXIT_OK, Context, Kubeconfig, Name, err, out, run
+from clew.cli.apps_common import EXIT_ERROR, EXIT_OK, Name, err, out, run
 from clew.cli.apps_view import table
+from clew.cli.options import AllNamespaces, Context, Kubeconfig
 from clew.cluster import Cluster
 from clew.model import ClewError
 from clew.model.duration import parse_duration
@@ -252,9 +253,6 @@ Namespace = Annotated[
         help="The namespace of the Applications (default: the kubeconfig context's).",
         show_default=False,
     ),
-]
-AllNamespaces = Annotated[
-    bool, typer.Option("--all-namespaces", "-A", help="Applications in every namespace.")
 ]
 
 
