@@ -17,7 +17,8 @@ from clew.cli.paths import cache_dir
 
 def controller_command(
     kubeconfig: Annotated[
-        Path | None, typer.Option(envvar="KUBECONFIG", help="Kubeconfig; in a Pod, leave unset.")
+        Path | None,
+        typer.Option(help="Kubeconfig (default: $KUBECONFIG, merged); in a Pod, leave unset."),
     ] = None,
     context: Annotated[str | None, typer.Option(help="Kubeconfig context.")] = None,
     namespace: Annotated[

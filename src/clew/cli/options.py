@@ -35,11 +35,13 @@ __all__ = [
 
 PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 
+# Not bound to $KUBECONFIG by typer: that variable is a list of files, merged by clew.cluster.
 Kubeconfig = Annotated[
     Path | None,
     typer.Option(
-        envvar="KUBECONFIG",
-        help="Kubeconfig file; KUBECONFIG may list several, separated by ':' (merged as kubectl).",
+        help="Kubeconfig file (default: $KUBECONFIG, whose ':'-separated files are merged as "
+        "kubectl does; else ~/.kube/config).",
+        show_default=False,
     ),
 ]
 Context = Annotated[str | None, typer.Option(help="Kubeconfig context.")]
