@@ -69,14 +69,13 @@ class Cluster:
     ) -> Cluster:
         """Connect with a kubeconfig file (default: in a Pod its ServiceAccount, else
         ``$KUBECONFIG`` merged as kubectl does, else ``~/.kube/config``)."""
+        where = kubeconfig.describe(path)
         try:
             config = kubeconfig.load(path)
             single = config.get(context)
         except ConfigError as exc:
-            where = kubeconfig.describe(path)
             raise errors.PermanentError(f"cannot load kubeconfig {where}: {exc}") from exc
         if single is None:
-            where = kubeconfig.describe(path)
             raise errors.PermanentError(f"kubeconfig {where} has no context {context or ''}")
         # Loopback control planes must not be sent through a proxy from the environment.
         params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
