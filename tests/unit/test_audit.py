@@ -446,6 +446,16 @@ def test_table_lists_at_most_ten_objects_per_sync() -> None:
     assert "and 2 more" in shown
 
 
+def test_wide_table_shows_every_object_and_whole_revisions() -> None:
+    many = changes(*((Action.CREATED, ref("ConfigMap", f"cm-{i:02d}")) for i in range(12)))
+    entry = audit.record(revision="f" * 40, commit=None, result="Succeeded", changes=many)
+    shown = text(cli.audit_table([entry], many=False, wide=True))
+    assert "cm-11" in shown
+    assert "more" not in shown
+    assert "f" * 40 in shown
+    assert cli.AuditFormat("wide") is cli.AuditFormat.WIDE
+
+
 def test_subjects_are_printed_as_written_not_as_markup() -> None:
     entry = {"time": "2026-11-26T10:00:00Z", "subject": "[bold]not bold[/bold]"}
     assert "[bold]not bold[/bold]" in text(cli.audit_table([entry], many=False))

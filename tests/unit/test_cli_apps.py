@@ -5,6 +5,7 @@ registered under both spellings and fail with exit 2 and a hint without a cluste
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import io
@@ -131,6 +132,28 @@ def test_app_row() -> None:
         "SUSPENDED": "false",
         "AGE": "3h",
     }
+
+
+def test_wide_table_adds_source_destination_and_last_sync() -> None:
+    app = copy.deepcopy(READY_APP)
+    app["spec"]["source"]["repoURL"] = "https://bot:s3cret@git.example/shop.git"
+    shown = text(view.apps_table([app], NOW, all_namespaces=False, wide=True))
+    header, row = shown.splitlines()[:2]
+    assert header.split() == [
+        "NAME", "READY", "REASON", "REVISION", "HEALTH", "SUSPENDED", "AGE",
+        "REPO", "REF", "PATH", "DESTINATION", "LAST", "SYNC",
+    ]  # fmt: skip
+    assert row.split()[7:] == ["https://***@git.example/shop.git", "main", "deploy", "shop", "60m"]
+    assert "s3cret" not in shown
+    assert "REPO" not in text(view.apps_table([app], NOW, all_namespaces=False))
+    # Before the first sync, the wide columns say so.
+    fresh = view.wide_row(application(), NOW)
+    assert fresh["LAST SYNC"] == "-"
+
+
+def test_wide_history_shows_whole_revisions() -> None:
+    assert C in text(view.history_table(HISTORY, wide=True))
+    assert C not in text(view.history_table(HISTORY))
 
 
 def test_app_row_before_the_controller_saw_it() -> None:

@@ -310,3 +310,44 @@ def test_kustomize_or_helm_need_a_directory(snap: Path) -> None:
     tree(snap, {"cm.yaml": CM.format(name="a")})
     with pytest.raises(InvalidManifestError, match="helm renders a directory, not a file"):
         render(snap, "cm.yaml", RenderOptions(kind="helm"))
+
+
+def test_a_nested_kustomization_hints_at_path(snap: Path) -> None:
+    """A repository root without a kustomization, one below: kustomize's input is not read as
+    manifests, and the error names the directory to render."""
+    tree(
+        snap,
+        {
+            "README.yaml": CM.format(name="readme"),
+            "overlays/prod/kustomization.yaml": "resources:\n- ../../base\n",
+            "base/kustomization.yaml": "resources:\n- cm.yaml\n",
+            "base/cm.yaml": CM.format(name="a"),
+        },
+    )
+    with pytest.raises(InvalidManifestError) as caught:
+        render(snap)
+    error = caught.value
+    assert error.file == "base/kustomization.yaml"
+    assert "base holds a kustomization (also: overlays/prod)" in str(error)
+    assert error.hint is not None
+    assert "--path base" in error.hint
+    assert "spec.source.path" in error.hint
+
+
+def test_a_nested_chart_hints_at_path_below_the_render_path(snap: Path) -> None:
+    tree(snap, {"apps/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 0.1.0\n"})
+    with pytest.raises(
+        InvalidManifestError, match=r"^apps/web/Chart.yaml: apps has no kustomization"
+    ) as caught:
+        render(snap, "apps")
+    assert caught.value.hint is not None
+    assert "--path apps/web" in caught.value.hint
+    assert "a Helm chart" in str(caught.value)
+
+
+def test_the_path_to_the_kustomization_renders_as_usual(snap: Path) -> None:
+    tree(
+        snap, {"deploy/kustomization.yaml": "resources: []\n", "other/cm.yaml": CM.format(name="b")}
+    )
+    assert detect(snap / "deploy") == "kustomize"
+    assert [m.ref.name for m in render(snap, "other")] == ["b"]

@@ -84,3 +84,17 @@ def test_path_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == str(tools.bin_dir("helm") / "helm")
     assert tools.main(["path", "kustomize"]) == 2
     assert "unknown tool 'kustomize'" in capsys.readouterr().err
+
+
+def test_production_finds_the_cached_helm_without_the_kit(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from clew import tools as production
+
+    monkeypatch.setenv("CLEW_CACHE_DIR", str(tmp_path))
+    assert production.cached_helm() is None
+    built = tools.bin_dir("helm") / "helm"
+    built.parent.mkdir(parents=True)
+    built.write_text("#!/bin/sh\n")
+    assert production.cached_helm() == str(built)
+    assert production.bin_dir("helm") == tools.bin_dir("helm")

@@ -30,8 +30,6 @@ from clew.cli.apps_common import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_OK,
-    Context,
-    Kubeconfig,
     Name,
     Namespace,
     err,
@@ -41,6 +39,7 @@ from clew.cli.apps_common import (
 from clew.cli.apps_describe import describe
 from clew.cli.apps_rollback import rollback_app
 from clew.cli.durations import duration_option
+from clew.cli.options import AllNamespaces, Context, Kubeconfig
 from clew.cluster import Cluster, Forbidden
 from clew.model import Action, ClewError
 
@@ -49,12 +48,14 @@ __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "diff_app", "group", "registe
 
 class GetFormat(StrEnum):
     TABLE = "table"
+    WIDE = "wide"  # the table with more columns, as kubectl's -o wide
     JSON = "json"
     YAML = "yaml"
 
 
 class HistoryFormat(StrEnum):
     TABLE = "table"
+    WIDE = "wide"
     JSON = "json"
     CSV = "csv"
 
@@ -67,15 +68,17 @@ def _now() -> dt.datetime:
 
 
 def get_apps(
-    all_namespaces: Annotated[
-        bool, typer.Option("--all-namespaces", "-A", help="Applications in every namespace.")
-    ] = False,
-    output: Annotated[GetFormat, typer.Option("--output", "-o")] = GetFormat.TABLE,
+    all_namespaces: AllNamespaces = False,
+    output: Annotated[
+        GetFormat, typer.Option("--output", "-o", help="table, wide, json or yaml.")
+    ] = GetFormat.TABLE,
     namespace: Namespace = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
 ) -> None:
-    """List Applications: ready, reason, applied revision, health, suspended, age."""
+    """List Applications: ready, reason, applied revision, health, suspended, age.
+
+    ``-o wide`` adds the repository, ref, path, destination and the time of the last sync."""
 
     async def act(cluster: Cluster, ns: str) -> int:
         apps = await ops.list_apps(cluster, None if all_namespaces else ns)
@@ -87,7 +90,8 @@ def get_apps(
             where = "any namespace" if all_namespaces else f"namespace {ns}"
             err().print(f"No Applications found in {where}.")
         else:
-            out().print(view.apps_table(apps, _now(), all_namespaces))
+            wide = output is GetFormat.WIDE
+            out().print(view.apps_table(apps, _now(), all_namespaces, wide=wide))
         return EXIT_OK
 
     raise typer.Exit(run(kubeconfig, context, namespace, act))
@@ -131,12 +135,15 @@ def events_app(
 
 def history_app(
     name: Name,
-    output: Annotated[HistoryFormat, typer.Option("--output", "-o")] = HistoryFormat.TABLE,
+    output: Annotated[
+        HistoryFormat, typer.Option("--output", "-o", help="table, wide, json or csv.")
+    ] = HistoryFormat.TABLE,
     namespace: Namespace = None,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
 ) -> None:
-    """Show the revisions an Application synced, newest first (the status keeps ten)."""
+    """Show the revisions an Application synced, newest first (the status keeps ten); ``-o wide``
+    shows whole commit SHAs."""
 
     async def act(cluster: Cluster, ns: str) -> int:
         app = await ops.get_app(cluster, ns, name)
@@ -146,7 +153,7 @@ def history_app(
         elif output is HistoryFormat.CSV:
             sys.stdout.write(view.history_csv(entries))
         elif entries:
-            out().print(view.history_table(entries))
+            out().print(view.history_table(entries, wide=output is HistoryFormat.WIDE))
         else:
             err().print(f"Application {ns}/{name} has not synced yet.")
         return EXIT_OK

@@ -1,6 +1,7 @@
-"""What every Application command shares: its arguments, its consoles, and one way to run an
-async action with a client that turns errors into exit codes (0 ok, 1 the operation failed,
-2 usage or connection error) with a hint saying what to do next."""
+"""What every Application command shares: its name and namespace arguments, its consoles, and
+one way to run an async action with a client that turns errors into exit codes (0 ok, 1 the
+operation failed, 2 usage or connection error) with a hint saying what to do next. The flags
+shared with other commands (``--kubeconfig``, ``--context``, ...) are in :mod:`clew.cli.options`."""
 
 from __future__ import annotations
 
@@ -23,35 +24,14 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_FAILED",
     "EXIT_OK",
-    "PASSWORD_ENV",
-    "Context",
-    "KnownHosts",
-    "Kubeconfig",
     "Name",
     "Namespace",
-    "PasswordEnv",
-    "SshKey",
-    "Username",
     "err",
     "out",
     "run",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, as `clew apply`'s
-
-# The same flags as `clew apply` (clew.cli.sync), declared here so that module can import this
-# one (for `clew diff app NAME`) without an import cycle.
-Kubeconfig = Annotated[Path | None, typer.Option(envvar="KUBECONFIG", help="Kubeconfig file.")]
-Context = Annotated[str | None, typer.Option(help="Kubeconfig context.")]
-Username = Annotated[
-    str | None, typer.Option(help="HTTPS user; the password or token is read from --password-env.")
-]
-PasswordEnv = Annotated[
-    str, typer.Option(help="Environment variable holding the HTTPS password or token.")
-]
-SshKey = Annotated[Path | None, typer.Option(help="SSH private key file for ssh:// repositories.")]
-KnownHosts = Annotated[Path | None, typer.Option(help="known_hosts file (host keys are verified).")]
 
 Name = Annotated[str, typer.Argument(help="The Application's name.", show_default=False)]
 Namespace = Annotated[

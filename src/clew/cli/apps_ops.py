@@ -12,15 +12,15 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from clew import engine, render
+from clew import engine
 from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, Gone, NotFound, UnknownKind
-from clew.controller import credentials
-from clew.controller.reconciler import RECONCILE_ANNOTATION, inventory_name
-from clew.controller.spec import API_VERSION, KIND, AppSpec, parse
-from clew.model import ClewError, Snapshot
-from clew.source import GitSource, SnapshotCache
-from clew.testing import tools
+from clew.controller import inputs
+from clew.controller.reconciler import RECONCILE_ANNOTATION
+from clew.controller.spec import API_VERSION, KIND, parse
+from clew.model import ClewError
+from clew.source import SnapshotCache
+from clew.tools import cached_helm
 
 __all__ = [
     "EVENTS_API",
@@ -140,54 +140,11 @@ async def app_events(cluster: Cluster, namespace: str, name: str) -> list[dict[s
     ]
 
 
-def _helm_binary() -> str | None:
-    """Helm from clew's tools cache when it was built there; else $CLEW_HELM or PATH."""
-    try:
-        return str(tools.binary("helm"))
-    except tools.ToolsMissing:
-        return None
-
-
-def sync_options(spec: AppSpec) -> engine.SyncOptions:
-    """The reconciler's options for this spec, as a dry run: the same inventory, namespace,
-    prune and render settings, so the plan is the one the controller would carry out."""
-    helm = spec.render.helm
-    return engine.SyncOptions(
-        name=inventory_name(spec.key),
-        namespace=spec.destination_namespace,
-        prune=spec.prune,
-        dry_run=True,
-        # A field someone else took over by hand is a difference to show, not a conflict that
-        # hides the diff (the drift watcher's own dry runs force too).
-        force=True,
-        adopt=spec.adopt,
-        timeout=spec.timeout,
-        correct_drift=spec.self_heal,
-        render=render.RenderOptions(
-            kind=spec.render.kind.value,
-            release_name=helm.release_name,
-            namespace=spec.destination_namespace,
-            values_files=helm.values_files,
-            values=dict(helm.values),
-            helm_binary=_helm_binary(),
-        ),
-    )
-
-
 async def dry_run(cluster: Cluster, app: dict[str, Any]) -> engine.SyncResult:
     """What applying Git now (or the pinned commit) would change; reads the Application's
-    credentials and signing keys with the user's own access, and changes nothing."""
-    key_namespace = app["metadata"]["namespace"]
-    spec = parse(app, namespace=key_namespace)
-    source = spec.source
-    cache = SnapshotCache(cache_dir() / "sources")
-
-    async def fetch() -> Snapshot:
-        creds = await credentials.credentials(cluster, key_namespace, source.secret_name)
-        policy = await credentials.signature_policy(
-            cluster, key_namespace, source.verify_secret_name
-        )
-        ref = spec.pin_revision or source.ref
-        return await cache.fetch(GitSource(source.repo_url, ref, creds, policy), source.path)
-
-    return await engine.sync(cluster, fetch, sync_options(spec))
+    credentials and signing keys with the user's own access, and changes nothing. The inputs
+    are the reconciler's own (:mod:`clew.controller.inputs`), as a dry run."""
+    spec = parse(app, namespace=app["metadata"]["namespace"])
+    fetch = inputs.fetcher(cluster, spec, SnapshotCache(cache_dir() / "sources"))
+    options = inputs.sync_options(spec, helm_binary=cached_helm(), dry_run=True)
+    return await engine.sync(cluster, fetch, options)

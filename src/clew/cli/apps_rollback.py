@@ -21,22 +21,17 @@ from rich.markup import escape
 
 from clew.cli import apps_ops as ops
 from clew.cli import apps_view as view
-from clew.cli.apps_common import (
-    EXIT_OK,
+from clew.cli.apps_common import EXIT_OK, Name, Namespace, err, out, run
+from clew.cli.apps_revert import DEFAULT_AUTHOR, Identity, revert
+from clew.cli.options import (
     PASSWORD_ENV,
     Context,
     KnownHosts,
     Kubeconfig,
-    Name,
-    Namespace,
     PasswordEnv,
     SshKey,
     Username,
-    err,
-    out,
-    run,
 )
-from clew.cli.apps_revert import DEFAULT_AUTHOR, Identity, revert
 from clew.cluster import Cluster
 from clew.controller import credentials as app_credentials
 from clew.controller.spec import REVISION_RE, parse

@@ -21,10 +21,12 @@ from rich.table import Table
 from rich.text import Text
 
 from clew.model import ClewError
+from clew.source.git import redact_url
 
 __all__ = [
     "APP_COLUMNS",
     "HISTORY_FIELDS",
+    "WIDE_COLUMNS",
     "NotInHistory",
     "age",
     "app_row",
@@ -41,9 +43,12 @@ __all__ = [
     "reconcile_timestamp",
     "resolve_revision",
     "table",
+    "wide_row",
 ]
 
 APP_COLUMNS = ("NAMESPACE", "NAME", "READY", "REASON", "REVISION", "HEALTH", "SUSPENDED", "AGE")
+# ``-o wide`` adds where the Application comes from and goes to, and when it last synced.
+WIDE_COLUMNS = ("REPO", "REF", "PATH", "DESTINATION", "LAST SYNC")
 HISTORY_FIELDS = (
     "revision",
     "subject",
@@ -132,6 +137,28 @@ def _health(app: Mapping[str, Any]) -> str:
     return f"{int(resources.get('current') or 0)}/{total}"
 
 
+def _last_sync(app: Mapping[str, Any], now: dt.datetime) -> str:
+    """How long ago the newest history entry (the last sync that got as far as recording)."""
+    history = _status(app).get("history") or []
+    newest = history[0] if history and isinstance(history[0], Mapping) else {}
+    return age(str(newest.get("time") or ""), now)
+
+
+def wide_row(app: Mapping[str, Any], now: dt.datetime) -> dict[str, str]:
+    """The columns ``-o wide`` adds, keyed by :data:`WIDE_COLUMNS`; credentials in a repository
+    URL are never shown."""
+    spec = _spec(app)
+    source = spec.get("source") or {}
+    destination = spec.get("destination") or {}
+    return {
+        "REPO": redact_url(str(source.get("repoURL") or "-")),
+        "REF": str(source.get("ref") or "-"),
+        "PATH": str(source.get("path") or "."),
+        "DESTINATION": str(destination.get("namespace") or "-"),
+        "LAST SYNC": _last_sync(app, now),
+    }
+
+
 def app_row(app: Mapping[str, Any], now: dt.datetime) -> dict[str, str]:
     """One row of ``clew get apps``, keyed by :data:`APP_COLUMNS`."""
     meta = app.get("metadata") or {}
@@ -162,10 +189,13 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     return table
 
 
-def apps_table(apps: Sequence[Mapping[str, Any]], now: dt.datetime, all_namespaces: bool) -> Table:
-    """``clew get apps``: the NAMESPACE column only with ``-A``, as kubectl."""
-    columns = APP_COLUMNS if all_namespaces else APP_COLUMNS[1:]
-    rows = [app_row(app, now) for app in apps]
+def apps_table(
+    apps: Sequence[Mapping[str, Any]], now: dt.datetime, all_namespaces: bool, wide: bool = False
+) -> Table:
+    """``clew get apps``: the NAMESPACE column only with ``-A``, as kubectl; ``wide`` adds
+    :data:`WIDE_COLUMNS`."""
+    columns = (APP_COLUMNS if all_namespaces else APP_COLUMNS[1:]) + (WIDE_COLUMNS * wide)
+    rows = [app_row(app, now) | (wide_row(app, now) if wide else {}) for app in apps]
     return table(columns, ([row[c] for c in columns] for row in rows))
 
 
@@ -196,11 +226,13 @@ def apps_yaml(apps: Sequence[Mapping[str, Any]]) -> str:
 # -- history -----------------------------------------------------------------------------------
 
 
-def history_table(entries: Sequence[Mapping[str, Any]]) -> Table:
-    """Newest first, as the status stores it; revisions shortened to 12 characters."""
+def history_table(entries: Sequence[Mapping[str, Any]], wide: bool = False) -> Table:
+    """Newest first, as the status stores it; revisions shortened to 12 characters (whole with
+    ``wide``)."""
     columns = [f.upper() for f in HISTORY_FIELDS]
+    cut = None if wide else SHORT
     rows = (
-        [str(e.get("revision") or "")[:SHORT], *(e.get(f, "") for f in HISTORY_FIELDS[1:])]
+        [str(e.get("revision") or "")[:cut], *(e.get(f, "") for f in HISTORY_FIELDS[1:])]
         for e in entries
     )
     return table(columns, rows)

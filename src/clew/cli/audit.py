@@ -28,8 +28,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from clew.cli import apps_ops as ops
-from clew.cli.apps_common import EXIT_ERROR, EXIT_OK, Context, Kubeconfig, Name, err, out, run
+from clew.cli.apps_common import EXIT_ERROR, EXIT_OK, Name, err, out, run
 from clew.cli.apps_view import table
+from clew.cli.options import AllNamespaces, Context, Kubeconfig
 from clew.cluster import Cluster
 from clew.model import ClewError
 from clew.model.duration import parse_duration
@@ -68,6 +69,7 @@ _ACTION_MARK = {"created": "+", "configured": "~", "deleted": "-"}
 
 class AuditFormat(StrEnum):
     TABLE = "table"
+    WIDE = "wide"  # the table with whole revisions and every object
     JSON = "json"
     CSV = "csv"
 
@@ -189,18 +191,19 @@ def _changes(row: Mapping[str, Any]) -> str:
     return " ".join(parts) + (f" !{failed}" if failed else "")
 
 
-def _objects(row: Mapping[str, Any]) -> str:
+def _objects(row: Mapping[str, Any], limit: int | None) -> str:
     objects = list(row.get("objects") or [])
-    lines = [f"{o.get('action', '')} {o.get('object', '')}" for o in objects[:TABLE_OBJECTS]]
+    lines = [f"{o.get('action', '')} {o.get('object', '')}" for o in objects[:limit]]
     more = len(objects) - len(lines) + int(row.get("objectsOmitted") or 0)
     if more:
         lines.append(f"… and {more} more (-o json lists them)")
     return "\n".join(lines) or "-"
 
 
-def audit_table(rows: Sequence[Mapping[str, Any]], *, many: bool) -> Table:
+def audit_table(rows: Sequence[Mapping[str, Any]], *, many: bool, wide: bool = False) -> Table:
     """One row per sync; ``many`` adds the NAMESPACE and APPLICATION columns. CHANGES counts
-    created (+), configured (~), deleted (-) and failed (!) objects."""
+    created (+), configured (~), deleted (-) and failed (!) objects. ``wide`` shows whole
+    revisions and every object recorded."""
     columns = ["TIME", "REVISION", "AUTHOR", "SUBJECT", "RESULT", "CHANGES", "OBJECTS"]
     if many:
         columns[1:1] = ["NAMESPACE", "APPLICATION"]
@@ -209,12 +212,12 @@ def audit_table(rows: Sequence[Mapping[str, Any]], *, many: bool) -> Table:
         moment = _parse_time(str(row.get("time") or ""))
         cells = [
             moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-",
-            str(row.get("revision") or "-")[:SHORT],
+            str(row.get("revision") or "-")[: None if wide else SHORT],
             row.get("author") or "-",
             row.get("subject") or "-",
             row.get("result") or "-",
             _changes(row),
-            _objects(row),
+            _objects(row, None if wide else TABLE_OBJECTS),
         ]
         if many:
             cells[1:1] = [row.get("namespace", ""), row.get("application", "")]
@@ -228,7 +231,7 @@ def _emit(rows: Sequence[Mapping[str, Any]], output: AuditFormat, *, many: bool)
     elif output is AuditFormat.CSV:
         sys.stdout.write(audit_csv(rows))
     elif rows:
-        out().print(audit_table(rows, many=many))
+        out().print(audit_table(rows, many=many, wide=output is AuditFormat.WIDE))
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -242,7 +245,7 @@ Until = Annotated[
 ]
 Output = Annotated[
     AuditFormat | None,
-    typer.Option("--output", "-o", help="table (default), json or csv.", show_default=False),
+    typer.Option("--output", "-o", help="table (default), wide, json or csv.", show_default=False),
 ]
 Namespace = Annotated[
     str | None,
@@ -252,9 +255,6 @@ Namespace = Annotated[
         help="The namespace of the Applications (default: the kubeconfig context's).",
         show_default=False,
     ),
-]
-AllNamespaces = Annotated[
-    bool, typer.Option("--all-namespaces", "-A", help="Applications in every namespace.")
 ]
 
 
@@ -293,7 +293,7 @@ def _export(
         for note in truncated(trails, span):
             err().print(f"[yellow]note:[/] {escape(note)}")
         _emit(rows, output, many=many)
-        if not rows and output is AuditFormat.TABLE:
+        if not rows and output in (AuditFormat.TABLE, AuditFormat.WIDE):
             err().print(f"No syncs recorded for {escape(where)} in that time range.")
         return EXIT_OK
 

@@ -17,7 +17,8 @@ from clew.cli.paths import cache_dir
 
 def controller_command(
     kubeconfig: Annotated[
-        Path | None, typer.Option(envvar="KUBECONFIG", help="Kubeconfig; in a Pod, leave unset.")
+        Path | None,
+        typer.Option(help="Kubeconfig (default: $KUBECONFIG, merged); in a Pod, leave unset."),
     ] = None,
     context: Annotated[str | None, typer.Option(help="Kubeconfig context.")] = None,
     namespace: Annotated[
@@ -96,13 +97,10 @@ def controller_command(
     from clew.controller.spec import DNS_LABEL_RE
     from clew.controller.tenancy import Tenancy
     from clew.report import logs, tracing
-    from clew.testing import tools
+    from clew.tools import cached_helm
 
     logs.configure(log_level, json_lines=log_format == "json")
-    try:
-        helm: str | None = str(tools.binary("helm"))
-    except tools.ToolsMissing:
-        helm = None
+    helm = cached_helm()
     extra = {"identity": identity} if identity else {}
     try:
         metrics_host, metrics_port = parse_bind_address(metrics_bind_address)

@@ -26,8 +26,20 @@ from clew import engine, render, source
 from clew.cli import apps
 from clew.cli.durations import duration_option
 from clew.cli.local_source import Filename, SourceArg, as_directory, default_name, pick
+from clew.cli.options import (
+    PASSWORD_ENV,
+    Context,
+    KnownHosts,
+    Kubeconfig,
+    MaxBytes,
+    MaxObjects,
+    PasswordEnv,
+    SshKey,
+    Username,
+    Values,
+    render_options,
+)
 from clew.cli.paths import cache_dir
-from clew.cli.render_flags import MaxBytes, MaxObjects, Values, render_options
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Reason, Snapshot
 from clew.plan import mask, to_yaml
@@ -36,20 +48,11 @@ from clew.report import tracing
 err = Console(stderr=True, highlight=False)
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
 _EARLY = {Reason.FETCH_FAILED, Reason.RENDER_FAILED}
 
 Repo = Annotated[str | None, typer.Option(help="Git repository URL (https:// or ssh://).")]
 Ref = Annotated[str, typer.Option(help="Branch, tag, semver range (e.g. '>=1.2 <2') or commit.")]
 SubPath = Annotated[str, typer.Option("--path", help="Directory inside the source to render.")]
-Username = Annotated[
-    str | None, typer.Option(help="HTTPS user; the password or token is read from --password-env.")
-]
-PasswordEnv = Annotated[
-    str, typer.Option(help="Environment variable holding the HTTPS password or token.")
-]
-SshKey = Annotated[Path | None, typer.Option(help="SSH private key file for ssh:// repositories.")]
-KnownHosts = Annotated[Path | None, typer.Option(help="known_hosts file (host keys are verified).")]
 Namespace = Annotated[
     str,
     typer.Option(
@@ -61,8 +64,6 @@ Namespace = Annotated[
 Name = Annotated[
     str | None, typer.Option(help="Inventory name (default: the directory or repository name).")
 ]
-Kubeconfig = Annotated[Path | None, typer.Option(envvar="KUBECONFIG", help="Kubeconfig file.")]
-Context = Annotated[str | None, typer.Option(help="Kubeconfig context.")]
 Output = Annotated[str, typer.Option("--output", "-o", help="text or json.")]
 Adopt = Annotated[
     bool,

@@ -19,10 +19,9 @@ from typing import Any
 import httpx2 as httpx
 import msgspec
 from lightkube.config import client_adapter
-from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ConfigError
 
-from clew.cluster import errors
+from clew.cluster import errors, kubeconfig
 from clew.cluster.discovery import Discovery, Resource
 from clew.model.refs import ObjectRef
 
@@ -68,14 +67,16 @@ class Cluster:
     def from_kubeconfig(
         cls, path: str | Path | None = None, *, context: str | None = None, timeout: float = 30.0
     ) -> Cluster:
-        """Connect with a kubeconfig file (default: ``$KUBECONFIG``, then ``~/.kube/config``)."""
+        """Connect with a kubeconfig file (default: in a Pod its ServiceAccount, else
+        ``$KUBECONFIG`` merged as kubectl does, else ``~/.kube/config``)."""
+        where = kubeconfig.describe(path)
         try:
-            config = KubeConfig.from_file(path) if path else KubeConfig.from_env()
+            config = kubeconfig.load(path)
             single = config.get(context)
         except ConfigError as exc:
-            raise errors.PermanentError(f"cannot load kubeconfig {path or ''}: {exc}") from exc
+            raise errors.PermanentError(f"cannot load kubeconfig {where}: {exc}") from exc
         if single is None:
-            raise errors.PermanentError(f"kubeconfig {path or ''} has no context {context or ''}")
+            raise errors.PermanentError(f"kubeconfig {where} has no context {context or ''}")
         # Loopback control planes must not be sent through a proxy from the environment.
         params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
 

@@ -26,9 +26,10 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
-from clew import apply, engine, render
+from clew import apply, engine
 from clew.cluster import Cluster, ClusterError, NotFound
-from clew.controller import credentials, driftrecord, outcomes
+from clew.controller import driftrecord, inputs, outcomes
+from clew.controller.inputs import inventory_name
 from clew.controller.revisions import RevisionCache
 from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
 from clew.controller.tenancy import Destinations, Tenancy, destinations
@@ -37,7 +38,6 @@ from clew.model import (
     Action,
     Change,
     ChangeSet,
-    ClewError,
     Health,
     Manifest,
     ObjectRef,
@@ -75,11 +75,6 @@ class DriftSink(Protocol):
     def untrack(self, key: AppKey) -> None: ...
     def pause(self, key: AppKey) -> None: ...
     def resume(self, key: AppKey) -> None: ...
-
-
-def inventory_name(key: AppKey) -> str:
-    """Applications in different namespaces may share a name and a destination."""
-    return f"{key.namespace}.{key.name}"
 
 
 class Reconciler:
@@ -294,54 +289,23 @@ class Reconciler:
 
     def _fetcher(self, key: AppKey, spec: AppSpec, revision: str = "") -> engine.FetchSnapshot:
         """Fetch ``revision``, else the pinned one, else what the ref resolves to now."""
-        source_spec = spec.source
 
-        async def fetch() -> Snapshot:
-            creds = await credentials.credentials(
-                self.cluster, key.namespace, source_spec.secret_name
-            )
-            policy = await credentials.signature_policy(
-                self.cluster, key.namespace, source_spec.verify_secret_name
-            )
-            source = GitSource(source_spec.repo_url, source_spec.ref, creds, policy)
-            started = time.monotonic()
-            try:
-                commit = (
-                    revision
-                    or spec.pin_revision
-                    or await self.revisions.resolve(source, ttl=spec.interval)
-                )
-                pinned = GitSource(source_spec.repo_url, commit, creds, policy)
-                snapshot = await self.snapshots.fetch(pinned, source_spec.path)
-            except ClewError:
-                self._observe_fetch("failed", started)
-                raise
-            self._observe_fetch("succeeded", started)
-            return snapshot
+        async def resolve(source: GitSource) -> str:
+            return await self.revisions.resolve(source, ttl=spec.interval)
 
-        return fetch
+        return inputs.fetcher(
+            self.cluster,
+            spec,
+            self.snapshots,
+            revision=revision,
+            resolve=resolve,
+            observe=self._observe_fetch,
+        )
 
     def _options(
         self, key: AppKey, spec: AppSpec, allowed: Destinations | None = None
     ) -> engine.SyncOptions:
-        return engine.SyncOptions(
-            name=inventory_name(key),
-            namespace=spec.destination_namespace,
-            prune=spec.prune,
-            wait=spec.wait,
-            timeout=spec.timeout,
-            correct_drift=spec.self_heal,
-            adopt=spec.adopt,
-            render=render.RenderOptions(
-                kind=spec.render.kind.value,
-                release_name=spec.render.helm.release_name,
-                namespace=spec.destination_namespace,
-                values_files=spec.render.helm.values_files,
-                values=dict(spec.render.helm.values),
-                helm_binary=self.helm_binary,
-            ),
-            admit=allowed.admit if allowed is not None and allowed.restricted else None,
-        )
+        return inputs.sync_options(spec, helm_binary=self.helm_binary, allowed=allowed)
 
     def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
         """The controller's client, or one impersonating the Application's ServiceAccount.

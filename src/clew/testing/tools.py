@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -27,17 +26,23 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-K8S_VERSION = "v1.36.3"
-ETCD_VERSION = "v3.6.16"
-HELM_VERSION = "v3.22.0"
-# helm's default .Capabilities.KubeVersion comes from the client-go it is built with (v0.37 for
-# helm v3.22); its Makefile passes these through ldflags, without which helm reports v1.20.
-HELM_KUBE_MINOR = "37"
-# The collector's core release (its stable modules are v1.67.0; contrib modules v0.161.0).
-OTELCOL_VERSION = "v0.161.0"
+from clew import tools as _cache
+
+# The pins and the cache layout live in production code (clew.tools), which finds a built helm
+# without importing this kit; named here too, for the kit's callers.
+K8S_VERSION = _cache.K8S_VERSION
+ETCD_VERSION = _cache.ETCD_VERSION
+HELM_VERSION = _cache.HELM_VERSION
+HELM_KUBE_MINOR = _cache.HELM_KUBE_MINOR
+OTELCOL_VERSION = _cache.OTELCOL_VERSION
+_CONTROL_PLANE_MODULES = _cache.CONTROL_PLANE_MODULES
+cache_root = _cache.cache_root
+bin_dir = _cache.bin_dir
+module_key = _cache.module_key
+tools_key = _cache.tools_key
+_module_files = _cache.module_files
 
 _VERSION_PACKAGES = ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
 
@@ -125,57 +130,6 @@ REAL_NODE = ("kubelet", "kube-scheduler", "pause")
 """What ``clew local up --kubelet real`` needs besides the control plane."""
 """The tools a local control plane needs, for ``missing(CONTROL_PLANE)`` and
 ``build(say, CONTROL_PLANE)``."""
-
-# Go modules whose binaries share one cache directory (keyed by ``tools_key()``); every other
-# module gets a directory keyed by its own version and files.
-_CONTROL_PLANE_MODULES = ("etcd", "k8s")
-_MODULE_VERSIONS = {"helm": HELM_VERSION, "otelcol": OTELCOL_VERSION, "pause": "v1"}
-
-
-def cache_root() -> Path:
-    """``$CLEW_CACHE_DIR``, else ``$XDG_CACHE_HOME/clew``, else ``~/.cache/clew``."""
-    if env := os.environ.get("CLEW_CACHE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "clew"
-
-
-def _gomod_dir(module: str) -> Path:
-    return Path(str(resources.files("clew.testing") / "gomod" / module))
-
-
-def _module_files(module: str) -> list[Path]:
-    """go.mod, go.sum and the wrapper's own Go sources (if it has any), in a stable order."""
-    directory = _gomod_dir(module)
-    pinned = [directory / f for f in ("go.mod", "go.sum") if (directory / f).exists()]
-    return pinned + sorted(directory.glob("*.go"))
-
-
-def _digest(modules: tuple[str, ...]) -> str:
-    digest = hashlib.sha256()
-    for module in sorted(modules):
-        for path in _module_files(module):
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:10]
-
-
-def tools_key() -> str:
-    """The control plane's key: every version that decides its binaries, plus a digest of the
-    pinned module files."""
-    digest = _digest(_CONTROL_PLANE_MODULES)
-    return f"k8s-{K8S_VERSION}_etcd-{ETCD_VERSION}_{digest}"
-
-
-def module_key(module: str) -> str:
-    """The cache key of one Go module's binaries (the control plane's modules share one)."""
-    if module in _CONTROL_PLANE_MODULES:
-        return tools_key()
-    return f"{module}-{_MODULE_VERSIONS[module]}_{_digest((module,))}"
-
-
-def bin_dir(module: str = "k8s") -> Path:
-    """Where the binaries of ``module`` live (by default the control plane's)."""
-    return cache_root() / "tools" / module_key(module) / "bin"
 
 
 def _tool(name: str) -> GoTool:
@@ -280,7 +234,7 @@ def _write_manifest(module: str) -> None:
     if module in _CONTROL_PLANE_MODULES:
         versions = {"kubernetes": K8S_VERSION, "etcd": ETCD_VERSION}
     else:
-        versions = {module: _MODULE_VERSIONS[module]}
+        versions = {module: _cache.MODULE_VERSIONS[module]}
     versions["go"] = subprocess.run(
         ["go", "env", "GOVERSION"], capture_output=True, text=True, check=False
     ).stdout.strip()

@@ -1,0 +1,114 @@
+"""Which kubeconfig a client uses, read as kubectl reads it.
+
+``--kubeconfig FILE`` names one file. Without it: ``$KUBECONFIG``, a list of files separated by
+``:`` (``;`` on Windows) merged as kubectl merges them; else the ServiceAccount when running in a
+Pod; else ``~/.kube/config``. The merge (client-go's ``clientcmd`` loading
+rules): files that do not exist are skipped; for clusters, users and contexts the first file that
+defines a name wins; ``current-context`` comes from the first file that sets one. Relative paths
+in an entry (certificates, keys, token files) are relative to the file that holds the entry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.core.exceptions import ConfigError
+
+__all__ = ["DEFAULT", "describe", "load", "merge", "paths_from_env"]
+
+DEFAULT = Path("~/.kube/config")
+_SECTIONS = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
+# Fields holding a file path, per section entry; exec's command only when it names a path.
+_PATH_FIELDS = {
+    "cluster": ("certificate-authority",),
+    "user": ("client-certificate", "client-key", "tokenFile"),
+}
+
+
+def paths_from_env(environ: Mapping[str, str]) -> list[Path]:
+    """The files ``$KUBECONFIG`` lists, in order, without empty entries and duplicates."""
+    raw = environ.get("KUBECONFIG", "")
+    entries = [p for p in raw.split(os.pathsep) if p]
+    return [Path(p).expanduser() for p in dict.fromkeys(entries)]
+
+
+def _absolute(entry: dict[str, Any], kind: str, base: Path) -> dict[str, Any]:
+    fields = dict(entry)
+    for name in _PATH_FIELDS.get(kind, ()):
+        value = fields.get(name)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            fields[name] = str(base / value)
+    exec_ = fields.get("exec")
+    if kind == "user" and isinstance(exec_, dict):
+        command = exec_.get("command")
+        if isinstance(command, str) and os.sep in command and not os.path.isabs(command):
+            fields["exec"] = {**exec_, "command": str(base / command)}
+    return fields
+
+
+def merge(files: list[tuple[Path, Mapping[str, Any]]]) -> dict[str, Any]:
+    """One kubeconfig from several, as kubectl merges ``$KUBECONFIG``: the first definition of a
+    name wins, and the first ``current-context`` set wins."""
+    merged: dict[str, Any] = {"clusters": [], "users": [], "contexts": []}
+    seen: dict[str, set[str]] = {section: set() for section, _ in _SECTIONS}
+    for path, doc in files:
+        base = path.expanduser().absolute().parent
+        if not merged.get("current-context") and doc.get("current-context"):
+            merged["current-context"] = doc["current-context"]
+        for section, kind in _SECTIONS:
+            for item in doc.get(section) or ():
+                name = item.get("name") if isinstance(item, dict) else None
+                if not isinstance(name, str) or name in seen[section]:
+                    continue
+                seen[section].add(name)
+                body = item.get(kind)
+                if isinstance(body, dict):
+                    item = {**item, kind: _absolute(body, kind, base)}
+                merged[section].append(item)
+    return merged
+
+
+def describe(path: str | Path | None, environ: Mapping[str, str] | None = None) -> str:
+    """Where :func:`load` reads from, for error messages."""
+    if path:
+        return str(path)
+    listed = (os.environ if environ is None else environ).get("KUBECONFIG")
+    return f"KUBECONFIG={listed}" if listed else f"{DEFAULT} (or the Pod's ServiceAccount)"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read kubeconfig {path}: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"kubeconfig {path} is not a mapping")
+    return doc
+
+
+def load(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> KubeConfig:
+    """The kubeconfig to use: ``path``; else ``$KUBECONFIG`` merged; else the Pod's
+    ServiceAccount; else ``~/.kube/config``. Raises lightkube's ``ConfigError``."""
+    if path:
+        return KubeConfig.from_file(path)
+    listed = paths_from_env(os.environ if environ is None else environ)
+    if not listed:
+        try:
+            return KubeConfig.from_service_account()
+        except ConfigError:
+            return KubeConfig.from_file(DEFAULT)
+    present = [p for p in listed if p.is_file()]
+    if not present:
+        names = os.pathsep.join(str(p) for p in listed)
+        raise ConfigError(f"none of the files in KUBECONFIG exists ({names})")
+    if len(present) == 1:
+        return KubeConfig.from_file(present[0])
+    merged = merge([(p, _read(p)) for p in present])
+    return KubeConfig.from_dict(merged, fname=present[0])
