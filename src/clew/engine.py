@@ -72,6 +72,7 @@ class SyncResult:
     reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
     error: str = ""
     durations: dict[str, float] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)  # HTTP requests by method (the CLI's)
 
     @property
     def ok(self) -> bool:

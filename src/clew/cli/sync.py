@@ -166,6 +166,7 @@ def _result_json(result: engine.SyncResult) -> dict[str, Any]:
             for c in result.changes().changes
         ],
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
+        "requests": result.requests,
     }
 
 
@@ -178,7 +179,9 @@ def _run(
 ) -> engine.SyncResult:
     async def go() -> engine.SyncResult:
         async with Cluster.from_kubeconfig(kubeconfig, context=context) as cluster:
-            return await engine.sync(cluster, fetch, options, _Printer(quiet))
+            result = await engine.sync(cluster, fetch, options, _Printer(quiet))
+            result.requests = dict(cluster.requests)
+            return result
 
     with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
         return asyncio.run(go())
