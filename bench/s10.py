@@ -181,8 +181,8 @@ async def cleanup(admin: Cluster, shape: str, prefix: str) -> None:
         return True
 
     # Names never repeat, so a CRD whose finalizer lingers (seen on a busy machine) harms no
-    # later measurement: wait a while for a quiet server, then go on.
-    deadline = time.monotonic() + 60
+    # later measurement: wait a little for a quiet server, then go on.
+    deadline = time.monotonic() + 15
     while not await gone():
         if time.monotonic() > deadline:
             print(f"cleanup of {prefix} still pending; going on", file=sys.stderr, flush=True)

@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.table import Table
 
 from clew import engine, render, source
-from clew.cli import apps
 from clew.cli.durations import duration_option
 from clew.cli.local_source import Filename, SourceArg, as_directory, default_name, pick
 from clew.cli.paths import cache_dir
@@ -323,6 +322,8 @@ def diff_command(
     if app_name is not None:
         if src != Path("app"):
             raise _fail(f"unexpected argument {app_name!r} (an Application: `clew diff app NAME`)")
+        from clew.cli import apps  # only `diff app` needs the apps commands: a lazy import
+
         raise typer.Exit(apps.diff_app(app_name, namespace, kubeconfig, context))
     namespace = namespace or "default"
     try:
