@@ -64,6 +64,7 @@ class Run:
     peak_rss_mib: float
     stdout: str
     returncode: int
+    stderr: str = ""
 
 
 def user_env() -> dict[str, str]:
@@ -89,5 +90,5 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{argv[0]} failed ({proc.returncode}):\n{err[-2000:]}")
     return Run(
-        elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out, proc.returncode
+        elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out, proc.returncode, err
     )

@@ -74,6 +74,7 @@ class SyncResult:
     error: str = ""
     cause: Exception | None = None  # the error that ended the sync, if one did (its retry hint)
     durations: dict[str, float] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)  # HTTP requests by method (the CLI's)
 
     @property
     def ok(self) -> bool:
@@ -239,12 +240,18 @@ async def _plan_apply_prune_wait(
             )
             prepared.failures.extend(apply.conflict(ref, o) for ref, o in owners.items())
             labelled = result.desired = [m for m in labelled if m.ref not in owners]
-        recorded = {m.ref: (m.digest, m.version) for m in inventory.members}
+        recorded = {m.ref: (m.digest, m.version, m.generation, m.uid) for m in inventory.members}
         digests = {m.ref: plan.fingerprint(m.obj) for m in labelled}
         unchanged = [
-            Change(m.ref, Action.UNCHANGED, version=recorded[m.ref][1], uid=metas[m.ref]["uid"])
+            Change(
+                m.ref,
+                Action.UNCHANGED,
+                version=recorded[m.ref][1],
+                uid=metas[m.ref]["uid"],
+                generation=recorded[m.ref][2],
+            )
             for m in labelled
-            if not plan.needs_apply(m, digests[m.ref], live, recorded, options.correct_drift)
+            if not plan.needs_apply(m, digests[m.ref], metas, recorded, options.correct_drift)
         ]
         skip = {c.ref for c in unchanged}
         result.plan = plan.Plan(failures=list(prepared.failures))
@@ -297,7 +304,13 @@ async def _plan_apply_prune_wait(
         timed("apply", started)
         applied = {c.ref: c for c in result.applied.changes if c.action is not Action.FAILED}
         members = [
-            apply.member_of(m.obj, digests[m.ref], applied[m.ref].version, applied[m.ref].uid)
+            apply.member_of(
+                m.obj,
+                digests[m.ref],
+                applied[m.ref].version,
+                applied[m.ref].uid,
+                applied[m.ref].generation,
+            )
             for m in labelled
             if m.ref in applied
         ]

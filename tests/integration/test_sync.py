@@ -112,6 +112,9 @@ async def test_create_noop_configure_and_prune(
     code, again = await clew.apply(tmp_path)
     assert code == 0
     assert set(actions(again).values()) == {"unchanged"}
+    # -o json counts the HTTP requests sent: the first run wrote, the no-op only read.
+    assert first["requests"].get("PATCH", 0) >= 3, first["requests"]
+    assert set(again["requests"]) == {"GET"}, again["requests"]
 
     write(tmp_path, "app.yaml", configmap("settings", color="green"), deployment("web"))
     (tmp_path / "old.yaml").unlink()
@@ -373,3 +376,39 @@ async def test_prune_stage_makes_no_list_call(
     assert calls.get("watch", 0) == 0
     assert calls["get"] == 20  # one metadata-only read per member: still ours?
     assert calls["delete"] == 20
+
+
+async def test_status_writes_are_not_drift_spec_and_label_edits_are(
+    clew: Clew, tmp_path: Path, kube_admin: Cluster, kube_namespace: str
+) -> None:
+    """A resourceVersion moved on by status writes alone costs no request; a spec edit (the
+    generation moves) or a removed label of clew's is still corrected."""
+    ns = kube_namespace
+    write(tmp_path, "app.yaml", deployment("web", replicas=2))
+    code, first = await clew.apply(tmp_path)
+    assert code == 0, first
+
+    status = {"status": {"observedGeneration": 1, "replicas": 0, "conditions": []}}
+    await kube_admin.patch(
+        "apps/v1", "Deployment", "web", status, namespace=ns, subresource="status"
+    )
+    code, again = await clew.apply(tmp_path)
+    assert code == 0, again
+    assert set(actions(again).values()) == {"unchanged"}, again
+    assert set(again["requests"]) == {"GET"}, again["requests"]  # not even the inventory written
+
+    await kube_admin.patch("apps/v1", "Deployment", "web", {"spec": {"replicas": 5}}, namespace=ns)
+    code, fixed = await clew.apply(tmp_path, "--force-conflicts")  # the editor took the field
+    assert code == 0, fixed
+    assert actions(fixed)[f"Deployment/{ns}/web"] == "configured", fixed
+    live = await kube_admin.get("apps/v1", "Deployment", "web", ns)
+    assert live["spec"]["replicas"] == 2
+
+    await kube_admin.patch(
+        "apps/v1", "Deployment", "web", {"metadata": {"labels": {PART_OF: None}}}, namespace=ns
+    )
+    code, relabelled = await clew.apply(tmp_path)
+    assert code == 0, relabelled
+    assert actions(relabelled)[f"Deployment/{ns}/web"] == "configured", relabelled
+    live = await kube_admin.get("apps/v1", "Deployment", "web", ns)
+    assert live["metadata"]["labels"][PART_OF] == applyset_id("clew-app", ns)

@@ -49,9 +49,12 @@ class Member:
     digest: str = ""  # fingerprint of the desired object clew last applied
     version: str = ""  # its resourceVersion right after that apply
     uid: str = ""  # its uid as the apply returned it; "" in inventories written by older clew
+    generation: int = 0  # its metadata.generation right after that apply; 0 if none or older clew
 
 
-def member_of(obj: dict[str, Any], digest: str = "", version: str = "", uid: str = "") -> Member:
+def member_of(
+    obj: dict[str, Any], digest: str = "", version: str = "", uid: str = "", generation: int = 0
+) -> Member:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return Member(
         ObjectRef.from_object(obj),
@@ -60,6 +63,7 @@ def member_of(obj: dict[str, Any], digest: str = "", version: str = "", uid: str
         digest=digest,
         version=version,
         uid=uid,
+        generation=generation,
     )
 
 
@@ -111,6 +115,7 @@ def _encode(members: list[Member]) -> str:
             m.digest,
             m.version,
             m.uid,
+            m.generation,
         ]
         for m in sorted(unique.values())
     ]
@@ -120,10 +125,18 @@ def _encode(members: list[Member]) -> str:
 
 def _decode(data: str) -> list[Member]:
     rows = json.loads(gzip.decompress(base64.b64decode(data)))
-    # Rows of inventories written before uids were recorded have 8 fields.
+    # Rows of inventories written before uids (generations) were recorded have 8 (9) fields.
     return [
-        Member(ObjectRef(g, k, ns, n), v, bool(p), d, rv, str(uid[0]) if uid else "")
-        for g, k, ns, n, v, p, d, rv, *uid in rows
+        Member(
+            ObjectRef(g, k, ns, n),
+            v,
+            bool(p),
+            d,
+            rv,
+            str(rest[0]) if rest else "",
+            int(rest[1]) if len(rest) > 1 else 0,
+        )
+        for g, k, ns, n, v, p, d, rv, *rest in rows
     ]
 
 

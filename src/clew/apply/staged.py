@@ -83,12 +83,15 @@ async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -
         )
         version = str(stored.get("metadata", {}).get("resourceVersion", ""))
         uid = str(stored.get("metadata", {}).get("uid", ""))
+        gen = int(stored.get("metadata", {}).get("generation") or 0)
         if created:
-            return Change(ref, Action.CREATED, version=version, uid=uid)
+            return Change(ref, Action.CREATED, version=version, uid=uid, generation=gen)
         if version == item.live_version:  # a no-op apply leaves the resourceVersion alone
-            return Change(ref, Action.UNCHANGED, version=version, uid=uid)
+            return Change(ref, Action.UNCHANGED, version=version, uid=uid, generation=gen)
         reason = "" if item.live_version else "adopted or changed outside clew"
-        return Change(ref, Action.CONFIGURED, reason=reason, version=version, uid=uid)
+        return Change(
+            ref, Action.CONFIGURED, reason=reason, version=version, uid=uid, generation=gen
+        )
     except Conflict as exc:
         return Change(
             ref,
@@ -130,6 +133,7 @@ async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -
         reason="re-created: an immutable field changed",
         version=str(meta.get("resourceVersion", "")),
         uid=str(meta.get("uid", "")),
+        generation=int(meta.get("generation") or 0),
     )
 
 

@@ -23,7 +23,6 @@ from rich.console import Console
 from rich.table import Table
 
 from clew import engine, render, source
-from clew.cli import apps
 from clew.cli.durations import duration_option
 from clew.cli.local_source import Filename, SourceArg, as_directory, default_name, pick
 from clew.cli.options import (
@@ -167,6 +166,7 @@ def _result_json(result: engine.SyncResult) -> dict[str, Any]:
             for c in result.changes().changes
         ],
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
+        "requests": result.requests,
     }
 
 
@@ -179,7 +179,9 @@ def _run(
 ) -> engine.SyncResult:
     async def go() -> engine.SyncResult:
         async with Cluster.from_kubeconfig(kubeconfig, context=context) as cluster:
-            return await engine.sync(cluster, fetch, options, _Printer(quiet))
+            result = await engine.sync(cluster, fetch, options, _Printer(quiet))
+            result.requests = dict(cluster.requests)
+            return result
 
     with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
         return asyncio.run(go())
@@ -321,6 +323,8 @@ def diff_command(
     if app_name is not None:
         if src != Path("app"):
             raise _fail(f"unexpected argument {app_name!r} (an Application: `clew diff app NAME`)")
+        from clew.cli import apps  # only `diff app` needs the apps commands: a lazy import
+
         raise typer.Exit(apps.diff_app(app_name, namespace, kubeconfig, context))
     namespace = namespace or "default"
     try:

@@ -62,6 +62,9 @@ class Cluster:
         # Calls by verb (get, list, watch, apply, create, patch, delete): cheap to keep, and how
         # tests prove claims such as "prune makes no LIST call".
         self.calls: Counter[str] = Counter()
+        # Every HTTP request sent, by method (discovery, pages and retries included): what a
+        # run costs the API server, as ``-o json`` reports it.
+        self.requests: Counter[str] = Counter()
 
     @classmethod
     def from_kubeconfig(
@@ -161,6 +164,7 @@ class Cluster:
         if content is not None:
             headers.append(("Content-Type", content_type))
         for attempt in range(_MAX_429_RETRIES + 1):
+            self.requests[method] += 1
             try:
                 resp = await self._http.request(
                     method, path, params=params, content=content, headers=headers
@@ -396,6 +400,7 @@ class Cluster:
         if label_selector:
             params["labelSelector"] = label_selector
         timeout = httpx.Timeout(10.0, read=timeout_seconds + 30.0)
+        self.requests["WATCH"] += 1
         try:
             async with self._http.stream(
                 "GET",

@@ -29,6 +29,7 @@ class Change:
     error: str = ""  # the server's message when action is FAILED
     version: str = ""  # the object's resourceVersion after apply, when known
     uid: str = ""  # the object's uid after apply, when known (the inventory records it)
+    generation: int = 0  # its metadata.generation after apply; 0 for kinds without one
 
 
 @dataclass(slots=True)

@@ -4,6 +4,13 @@ An object whose desired content is byte-for-byte what clew last applied (same fi
 whose live resourceVersion is still the one that apply produced has not changed on either side:
 it needs no request. Live versions come from one metadata-only LIST per kind (label-selected to
 the inventory's members), not from a GET per object.
+
+A new resourceVersion alone does not mean drift: controllers write status (a CRD becomes
+Established, a Deployment counts its replicas) right after every apply. For kinds that keep a
+``metadata.generation`` (bumped by the server on every change outside status and metadata), the
+object is unchanged when its generation is the one clew's apply produced and the labels and
+annotations clew sets are still there as applied; any other metadata clew sets falls back to the
+resourceVersion.
 """
 
 from __future__ import annotations
@@ -76,20 +83,45 @@ async def live_metadata(
     return {ObjectRef.from_object(item): item["metadata"] for page in pages for item in page}
 
 
+_PLAIN_METADATA = frozenset({"name", "namespace", "labels", "annotations"})
+
+
+def _only_status_changed(
+    desired: dict[str, Any], live: Mapping[str, Any], generation: int, uid: str
+) -> bool:
+    """The live object moved on only by writes to its status (see the module docstring)."""
+    if not generation or int(live.get("generation") or 0) != generation:
+        return False
+    if not uid or live.get("uid") != uid:  # re-created by someone else: generation restarted
+        return False
+    meta = desired.get("metadata") or {}
+    if not _PLAIN_METADATA.issuperset(meta):
+        return False
+    for key in ("labels", "annotations"):
+        have = live.get(key) or {}
+        if any(have.get(k) != v for k, v in (meta.get(key) or {}).items()):
+            return False
+    return True
+
+
 def needs_apply(
     manifest: Manifest,
     digest: str,
-    live: Mapping[ObjectRef, str],
-    recorded: Mapping[ObjectRef, tuple[str, str]],
+    live: Mapping[ObjectRef, Mapping[str, Any]],
+    recorded: Mapping[ObjectRef, tuple[str, str, int, str]],
     correct_drift: bool = True,
 ) -> bool:
     """False only when neither Git nor the cluster changed since clew's last apply (or, with
-    ``correct_drift`` off, when Git did not change and the object still exists)."""
+    ``correct_drift`` off, when Git did not change and the object still exists). ``live`` is each
+    object's metadata, ``recorded`` the inventory's (digest, resourceVersion, generation, uid)."""
     ref = manifest.ref
     last = recorded.get(ref)
     if last is None or not last[1]:
         return True
-    last_digest, last_version = last
-    if last_digest != digest or ref not in live:
+    last_digest, last_version, last_generation, last_uid = last
+    meta = live.get(ref)
+    if last_digest != digest or meta is None:
         return True
-    return correct_drift and live[ref] != last_version
+    if not correct_drift or str(meta.get("resourceVersion", "")) == last_version:
+        return False
+    return not _only_status_changed(manifest.obj, meta, last_generation, last_uid)
