@@ -231,7 +231,9 @@ async def test_operator_reports_a_non_utf8_file_name_as_render_failed(
     def render_failed(app: dict[str, Any] | None) -> bool:
         ready = condition(app, "Ready") or {}
         attempted = ((app or {}).get("status") or {}).get("lastAttemptedRevision")
-        return ready.get("reason") == "RenderFailed" and attempted == bad
+        # Reconciling gone: the attempt ended (while it runs, Ready still holds the last outcome).
+        ended = condition(app, "Reconciling") is None
+        return ready.get("reason") == "RenderFailed" and attempted == bad and ended
 
     app = await until(kube_admin, API_VERSION, KIND, "app", ns, render_failed, 30)
     assert app is not None
@@ -258,7 +260,10 @@ async def test_operator_reports_a_non_utf8_file_name_as_render_failed(
     def bomb_failed(app: dict[str, Any] | None) -> bool:
         ready = condition(app, "Ready") or {}
         status = (app or {}).get("status") or {}
-        return f"{ready.get('reason')} at {status.get('lastAttemptedRevision')}" == attempted
+        ended = condition(app, "Reconciling") is None
+        return (
+            ended and f"{ready.get('reason')} at {status.get('lastAttemptedRevision')}" == attempted
+        )
 
     app = await until(kube_admin, API_VERSION, KIND, "app", ns, bomb_failed, 30)
     message = (condition(app, "Ready") or {})["message"]
