@@ -21,13 +21,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, flux, measure, workload
+from bench import baselines, doc, flux, measure, workload
 from clew.cluster import Cluster, NotFound
 from clew.model import Health
 from clew.testing.controlplane import RESTRICTED_NAMESPACE, RESTRICTED_SA, ControlPlane
 from clew.wait import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- S1-S4 begin: written by bench/run.py -->", "<!-- S1-S4 end -->"
 PRUNED = 500
 
 
@@ -432,23 +433,9 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     text = asyncio.run(main_async(sizes, args.runs, not args.no_kubectl))
-    write_section(Path(args.output), text)
+    section = f"{BEGIN}\n{text.rstrip()}\n{END}"
+    doc.write_section(Path(args.output), section, BEGIN, END)
     print(text)
-
-
-BEGIN, END = "<!-- S1-S4 begin: written by bench/run.py -->", "<!-- S1-S4 end -->"
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of ``path``, keeping the others (S10's, the notes)."""
-    old = path.read_text() if path.exists() else ""
-    section = f"{BEGIN}\n{text.rstrip()}\n{END}\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + section + rest.split(END, 1)[1].lstrip("\n")
-    else:
-        new = section + ("\n" + old if old else "")
-    path.write_text(new)
 
 
 if __name__ == "__main__":
