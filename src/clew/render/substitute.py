@@ -1,0 +1,95 @@
+"""Post-build variable substitution, as Flux's ``spec.postBuild``: ``${VAR}`` and
+``${VAR:=default}`` in every rendered object, replaced in the object's YAML text so a number or a
+boolean stays one (``replicas: ${REPLICAS}``).
+
+Rules, Flux's: only the braced form is a variable (``$VAR`` is left alone), ``$${VAR}`` is a
+literal ``${VAR}``, names are ``[_a-zA-Z][_a-zA-Z0-9]*``; ``${VAR:-default}`` is accepted too.
+A variable without a value or a default is an error naming the object and the variable, never
+an empty string. An object annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` (or
+``clew.dev/substitute: disabled``) is left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from clew.model import Manifest
+from clew.render.errors import InvalidManifestError, SubstitutionError
+from clew.render.objects import to_manifests
+from clew.render.yamlload import load_yaml
+
+__all__ = ["OPT_OUT_ANNOTATIONS", "VARIABLE_NAME", "substitute", "substitute_object"]
+
+OPT_OUT_ANNOTATIONS = ("kustomize.toolkit.fluxcd.io/substitute", "clew.dev/substitute")
+VARIABLE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
+_REFERENCE = re.compile(r"\$(\$)?\{([^{}]*)\}")
+_EXPRESSION = re.compile(r"^([_a-zA-Z][_a-zA-Z0-9]*)(?::([=-])(.*))?$", re.DOTALL)
+
+
+def _opted_out(obj: dict[str, Any]) -> bool:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return any(annotations.get(a) == "disabled" for a in OPT_OUT_ANNOTATIONS)
+
+
+def _replace(text: str, variables: Mapping[str, str], where: str, file: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        if match.group(1):  # $${X}: the escape for a literal ${X}
+            return "${" + match.group(2) + "}"
+        expression = _EXPRESSION.match(match.group(2))
+        if expression is None:
+            raise SubstitutionError(
+                f"{where}: ${{{match.group(2)}}} is not a variable reference "
+                "(${NAME} or ${NAME:=default})",
+                file=file,
+                hint="escape a literal ${...} as $${...}",
+            )
+        name, operator, default = expression.groups()
+        value = variables.get(name)
+        if value is None or (value == "" and operator):
+            if operator is None:
+                raise SubstitutionError(
+                    f"{where}: variable {name} has no value and no default",
+                    file=file,
+                    hint="set it in spec.postBuild.substitute or substituteFrom (--substitute "
+                    f"{name}=VALUE on the command line), or write ${{{name}:=default}}",
+                )
+            value = default
+        return value
+
+    return _REFERENCE.sub(one, text)
+
+
+def substitute_object(manifest: Manifest, variables: Mapping[str, str]) -> Manifest:
+    """``manifest`` with its variables replaced (itself when it has none or opted out)."""
+    obj = manifest.obj
+    if _opted_out(obj):
+        return manifest
+    text = yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=1 << 30)
+    if "${" not in text:
+        return manifest
+    file = manifest.origin.split("#", 1)[0]
+    replaced = _replace(text, variables, str(manifest.ref), file)
+    try:
+        (result,) = to_manifests(load_yaml(replaced, file), file, origin=manifest.origin)
+    except (InvalidManifestError, ValueError):
+        # The parser's words may quote a substituted value, which may be a Secret's: not shown.
+        raise SubstitutionError(
+            f"{manifest.ref}: after substitution the object is no longer one valid object",
+            file=file,
+            hint="quote values that hold YAML syntax (': ', '#', leading '-' or '{')",
+        ) from None
+    return result
+
+
+def substitute(manifests: list[Manifest], variables: Mapping[str, str]) -> list[Manifest]:
+    """Every manifest with its variables replaced."""
+    for name in variables:
+        if not VARIABLE_NAME.match(name):
+            raise SubstitutionError(
+                f"{name!r} is not a valid variable name ([_a-zA-Z][_a-zA-Z0-9]*)"
+            )
+    return [substitute_object(m, variables) for m in manifests]
