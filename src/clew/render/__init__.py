@@ -33,13 +33,14 @@ from clew.render.options import RenderKind, RenderOptions
 from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
 from clew.render.plain import render_plain
 from clew.render.sops import SopsKeys, decrypt_documents, is_encrypted, parse_age_keys
-from clew.render.substitute import substitute
+from clew.render.substitute import VARIABLE_NAME, substitute
 
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_OBJECTS",
     "MAX_OBJECT_BYTES",
     "MAX_RENDER_BYTES",
+    "VARIABLE_NAME",
     "DecryptionError",
     "InvalidManifestError",
     "RenderKind",

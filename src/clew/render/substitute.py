@@ -11,6 +11,7 @@ an empty string. An object annotated ``kustomize.toolkit.fluxcd.io/substitute: d
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,6 +22,7 @@ from clew.model import Manifest
 from clew.render.errors import InvalidManifestError, SubstitutionError
 from clew.render.objects import to_manifests
 from clew.render.yamlload import load_yaml
+from clew.render.yamlscalars import PLAIN, STR, scalar
 
 __all__ = ["OPT_OUT_ANNOTATIONS", "VARIABLE_NAME", "substitute", "substitute_object"]
 
@@ -28,6 +30,19 @@ OPT_OUT_ANNOTATIONS = ("kustomize.toolkit.fluxcd.io/substitute", "clew.dev/subst
 VARIABLE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 _REFERENCE = re.compile(r"\$(\$)?\{([^{}]*)\}")
 _EXPRESSION = re.compile(r"^([_a-zA-Z][_a-zA-Z0-9]*)(?::([=-])(.*))?$", re.DOTALL)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Quotes every string that clew's loader (go-yaml v2's rules) would read as something else
+    (``n``, ``on``, ``1.0``), so only substituted text can change a value's type."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if not isinstance(scalar(PLAIN, value), str) else None
+    return dumper.represent_scalar(STR, value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
 
 
 def _opted_out(obj: dict[str, Any]) -> bool:
@@ -68,9 +83,9 @@ def substitute_object(manifest: Manifest, variables: Mapping[str, str]) -> Manif
     obj = manifest.obj
     if _opted_out(obj):
         return manifest
-    text = yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=1 << 30)
-    if "${" not in text:
+    if "${" not in json.dumps(obj):
         return manifest
+    text = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 30)
     file = manifest.origin.split("#", 1)[0]
     replaced = _replace(text, variables, str(manifest.ref), file)
     try:
