@@ -32,7 +32,8 @@ from clew.render.objects import check_unique
 from clew.render.options import RenderKind, RenderOptions
 from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
 from clew.render.plain import render_plain
-from clew.render.sops import SopsKeys, decrypt_documents, is_encrypted, parse_age_keys
+from clew.render.sops import SopsKeys, parse_age_keys
+from clew.render.sops_objects import decrypt_rendered
 from clew.render.substitute import VARIABLE_NAME, substitute
 
 __all__ = [
@@ -114,9 +115,11 @@ def render_all(root: Path, path: str = ".", options: RenderOptions | None = None
     elif not real.is_dir():
         raise InvalidManifestError(f"{kind} renders a directory, not a file", file=rel)
     elif kind == "kustomize":
-        manifests = _decrypt_objects(render_kustomize(snapshot, rel, real, options), options)
+        manifests = render_kustomize(snapshot, rel, real, options)
     else:
-        manifests = _decrypt_objects(render_helm(snapshot, rel, real, options), options)
+        manifests = render_helm(snapshot, rel, real, options)
+    if kind != "plain":  # a plain tree decrypts file by file, as it reads them
+        manifests = decrypt_rendered(snapshot, manifests, options.decryption)
     if options.substitute is not None:
         manifests = substitute(manifests, options.substitute)
     check_output(manifests, max_bytes=options.max_bytes, max_objects=options.max_objects, where=rel)
@@ -129,21 +132,3 @@ def _skipped(files: list[str]) -> str:
     more = f" and {len(files) - _SKIPPED_SHOWN} more" if len(files) > _SKIPPED_SHOWN else ""
     noun = "file" if len(files) == 1 else "files"
     return f"{len(files)} {noun} not rendered (not YAML, JSON or Jsonnet): {shown}{more}"
-
-
-def _decrypt_objects(manifests: list[Manifest], options: RenderOptions) -> list[Manifest]:
-    """Objects a tool emitted still encrypted (a Kustomization listing a SOPS file), each
-    decrypted on its own, as Flux does after ``kustomize build``."""
-    out: list[Manifest] = []
-    for manifest in manifests:
-        if not is_encrypted(manifest.obj):
-            out.append(manifest)
-            continue
-        file = manifest.origin
-        if manifest.ref.kind != "Secret" or manifest.obj.get("apiVersion") != "v1":
-            raise DecryptionError(
-                f"{manifest.ref} is SOPS-encrypted, but clew decrypts v1 Secrets only", file=file
-            )
-        (obj,) = decrypt_documents([manifest.obj], options.decryption or SopsKeys(), file)
-        out.append(Manifest(obj, manifest.origin))
-    return out
