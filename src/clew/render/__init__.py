@@ -34,7 +34,7 @@ from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
 from clew.render.plain import render_plain
 from clew.render.sops import SopsKeys, parse_age_keys
 from clew.render.sops_objects import decrypt_rendered
-from clew.render.substitute import VARIABLE_NAME, substitute
+from clew.render.substitute import VARIABLE_NAME
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -120,8 +120,6 @@ def render_all(root: Path, path: str = ".", options: RenderOptions | None = None
         manifests = render_helm(snapshot, rel, real, options)
     if kind != "plain":  # a plain tree decrypts file by file, as it reads them
         manifests = decrypt_rendered(snapshot, manifests, options.decryption)
-    if options.substitute is not None:
-        manifests = substitute(manifests, options.substitute)
     check_output(manifests, max_bytes=options.max_bytes, max_objects=options.max_objects, where=rel)
     check_unique(manifests)
     return Rendered(manifests, warnings)

@@ -32,6 +32,7 @@ from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
 from clew.render.paths import SnapshotDir
 from clew.render.runner import find_binary, run, scrub, sealed_env
+from clew.render.substitute import substitute_text
 from clew.render.yamlload import load_yaml
 
 HELM_HINT = (
@@ -205,4 +206,7 @@ def render_helm(
         )
         if proc.returncode != 0:
             raise _template_error(proc.stderr, snapshot, rel, home)
-    return _parse(proc.stdout, rel)
+    stdout = proc.stdout
+    if options.substitute is not None:  # post-build variables, on the text (Flux's order)
+        stdout = substitute_text(stdout, rel, options.substitute)
+    return _parse(stdout, rel)

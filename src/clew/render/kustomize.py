@@ -24,6 +24,7 @@ from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
 from clew.render.paths import SnapshotDir
 from clew.render.runner import find_binary, run, scrub, sealed_env
+from clew.render.substitute import substitute_text
 from clew.render.yamlload import Document, load_yaml
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -240,5 +241,8 @@ def render_kustomize(
                 f"kustomize failed: {scrub(proc.stderr, snapshot.root, home)}", file=rel
             )
     origin = f"kustomize:{rel}"
-    documents = load_yaml(proc.stdout, origin, max_bytes=options.max_bytes)
+    stdout = proc.stdout
+    if options.substitute is not None:  # post-build variables, on the text (Flux's order)
+        stdout = substitute_text(stdout, origin, options.substitute)
+    documents = load_yaml(stdout, origin, max_bytes=options.max_bytes)
     return to_manifests(documents, origin, origin=origin)

@@ -26,6 +26,7 @@ from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
 from clew.render.paths import SnapshotDir
 from clew.render.sops import SopsKeys, decrypt_documents, is_encrypted
+from clew.render.substitute import substitute, substitute_text
 from clew.render.yamlload import Document, load_json, load_yaml
 
 MANIFEST_SUFFIXES = frozenset({".yaml", ".yml", ".json"})
@@ -119,13 +120,16 @@ def render_plain(
             )
             continue
         text = snapshot.read_text(file, path)
-        documents = (
-            load_json(text, file, max_bytes=max_bytes)
-            if suffix == ".json"
-            else load_yaml(text, file, max_bytes=max_bytes)
-        )
+        load = load_json if suffix == ".json" else load_yaml
+        documents = load(text, file, max_bytes=max_bytes)
         if documents and is_encrypted(documents[0].data):
-            result.manifests.extend(_decrypted(documents, file, options.decryption))
-        else:
-            result.manifests.extend(to_manifests(documents, file))
+            decrypted = _decrypted(documents, file, options.decryption)
+            if options.substitute is not None:  # values only now: substituted as objects
+                decrypted = substitute(decrypted, options.substitute)
+            result.manifests.extend(decrypted)
+            continue
+        if options.substitute is not None and "${" in text:
+            text = substitute_text(text, file, options.substitute)
+            documents = load(text, file, max_bytes=max_bytes)
+        result.manifests.extend(to_manifests(documents, file))
     return result

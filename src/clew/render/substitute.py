@@ -1,6 +1,9 @@
 """Post-build variable substitution, as Flux's ``spec.postBuild``: ``${VAR}`` and
-``${VAR:=default}`` in every rendered object, replaced in the object's YAML text so a number or a
-boolean stays one (``replicas: ${REPLICAS}``).
+``${VAR:=default}`` in every rendered object, replaced in the rendered YAML text document by
+document (:func:`substitute_text`, before it is parsed), so the text decides the type as in Flux:
+``replicas: ${REPLICAS}`` becomes a number, ``port: "${PORT}"`` stays a string. Objects that only
+exist as values (decrypted SOPS Secrets) go through :func:`substitute_object`, which re-reads the
+object's YAML: there a whole-value reference takes the type of its value.
 
 Rules, Flux's: only the braced form is a variable (``$VAR`` is left alone), ``$${VAR}`` is a
 literal ``${VAR}``, names are ``[_a-zA-Z][_a-zA-Z0-9]*``; ``${VAR:-default}`` is accepted too.
@@ -24,11 +27,19 @@ from clew.render.objects import to_manifests
 from clew.render.yamlload import load_yaml
 from clew.render.yamlscalars import PLAIN, STR, scalar
 
-__all__ = ["OPT_OUT_ANNOTATIONS", "VARIABLE_NAME", "substitute", "substitute_object"]
+__all__ = [
+    "OPT_OUT_ANNOTATIONS",
+    "VARIABLE_NAME",
+    "check_names",
+    "substitute",
+    "substitute_object",
+    "substitute_text",
+]
 
 OPT_OUT_ANNOTATIONS = ("kustomize.toolkit.fluxcd.io/substitute", "clew.dev/substitute")
 VARIABLE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")
 _REFERENCE = re.compile(r"\$(\$)?\{([^{}]*)\}")
+_DOCUMENT_START = re.compile(r"^(---[ \t]*(?:#[^\n]*)?(?:\n|$))", re.MULTILINE)
 _EXPRESSION = re.compile(r"^([_a-zA-Z][_a-zA-Z0-9]*)(?::([=-])(.*))?$", re.DOTALL)
 
 
@@ -100,11 +111,54 @@ def substitute_object(manifest: Manifest, variables: Mapping[str, str]) -> Manif
     return result
 
 
-def substitute(manifests: list[Manifest], variables: Mapping[str, str]) -> list[Manifest]:
-    """Every manifest with its variables replaced."""
+def check_names(variables: Mapping[str, str]) -> None:
     for name in variables:
         if not VARIABLE_NAME.match(name):
             raise SubstitutionError(
                 f"{name!r} is not a valid variable name ([_a-zA-Z][_a-zA-Z0-9]*)"
             )
+
+
+def substitute(manifests: list[Manifest], variables: Mapping[str, str]) -> list[Manifest]:
+    """Every manifest with its variables replaced."""
+    check_names(variables)
     return [substitute_object(m, variables) for m in manifests]
+
+
+def _names(chunk: str, file: str) -> tuple[str, bool]:
+    """The objects a document chunk holds, for messages, and whether one opted out."""
+    try:
+        manifests = to_manifests(load_yaml(chunk, file), file)
+    except InvalidManifestError:
+        return "a document", False  # the renderer reports it, with its line, after substitution
+    where = ", ".join(str(m.ref) for m in manifests) or "a document"
+    return where, any(_opted_out(m.obj) for m in manifests)
+
+
+def substitute_text(text: str, file: str, variables: Mapping[str, str]) -> str:
+    """A YAML stream (a file, a tool's output) with its variables replaced, document by document;
+    a document whose object opted out is left as it is. A result that no longer parses is an
+    error that does not quote it (a value may be a Secret's)."""
+    if "${" not in text:
+        return text
+    check_names(variables)
+    out: list[str] = []
+    for part in _DOCUMENT_START.split(text):
+        if "${" not in part or _DOCUMENT_START.fullmatch(part):
+            out.append(part)
+            continue
+        where, opted_out = _names(part, file)
+        if opted_out:
+            out.append(part)
+            continue
+        replaced = _replace(part, variables, where, file)
+        try:
+            load_yaml(replaced, file)
+        except InvalidManifestError:
+            raise SubstitutionError(
+                f"{where}: after substitution the document is no longer valid YAML",
+                file=file,
+                hint="quote values that hold YAML syntax (': ', '#', leading '-' or '{')",
+            ) from None
+        out.append(replaced)
+    return "".join(out)
