@@ -94,14 +94,14 @@ def render_plain(
     options = options or RenderOptions()
     max_bytes = options.max_bytes
     result = PlainResult()
-    everything = snapshot.walk(rel, real) if real.is_dir() else [(rel, real)]
-    files = []
-    for file, path in everything:
-        suffix = Path(file).suffix.lower()
-        if suffix in MANIFEST_SUFFIXES or suffix in JSONNET_SUFFIXES:
-            files.append((file, path))
-        elif suffix not in LIBRARY_SUFFIXES:
-            result.skipped.append(file)
+    if real.is_dir():
+        other: list[str] = []
+        wanted = MANIFEST_SUFFIXES | JSONNET_SUFFIXES | LIBRARY_SUFFIXES
+        found = snapshot.walk(rel, real, suffixes=wanted, other=other)
+        files = [(f, p) for f, p in found if Path(f).suffix.lower() not in LIBRARY_SUFFIXES]
+        result.skipped = sorted(other)
+    else:
+        files = [(rel, real)]
     if real.is_dir():
         _nested_inputs(rel, files)
     total = 0
