@@ -8,8 +8,8 @@ object's YAML: there a whole-value reference takes the type of its value.
 Rules, Flux's: only the braced form is a variable (``$VAR`` is left alone), ``$${VAR}`` is a
 literal ``${VAR}``, names are ``[_a-zA-Z][_a-zA-Z0-9]*``; ``${VAR:-default}`` is accepted too.
 A variable without a value or a default is an error naming the object and the variable, never
-an empty string. An object annotated ``kustomize.toolkit.fluxcd.io/substitute: disabled`` (or
-``clew.dev/substitute: disabled``) is left as it is.
+an empty string. An object annotated or labelled ``kustomize.toolkit.fluxcd.io/substitute:
+disabled`` (or ``clew.dev/substitute: disabled``) is left as it is.
 """
 
 from __future__ import annotations
@@ -57,8 +57,9 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def _opted_out(obj: dict[str, Any]) -> bool:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    return any(annotations.get(a) == "disabled" for a in OPT_OUT_ANNOTATIONS)
+    meta = obj.get("metadata") or {}
+    marks = {**(meta.get("labels") or {}), **(meta.get("annotations") or {})}
+    return any(marks.get(a) == "disabled" for a in OPT_OUT_ANNOTATIONS)
 
 
 def _replace(text: str, variables: Mapping[str, str], where: str, file: str) -> str:
