@@ -54,7 +54,7 @@ class RenderOptions:
     kube_version: str | None = None
     api_versions: tuple[str, ...] = ()
     decryption: SopsKeys | None = None
-    substitute: dict[str, str] | None = field(default=None, hash=False)
+    substitute: dict[str, str] | None = field(default=None, hash=False, repr=False)
     jsonnet_tla: dict[str, str] = field(default_factory=dict, hash=False)
     jsonnet_ext_vars: dict[str, str] = field(default_factory=dict, hash=False)
     allow_remote_bases: bool = False
