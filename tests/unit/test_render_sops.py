@@ -2,11 +2,14 @@
 test time by the pinned sops binary decrypt to their cleartext (types kept), with every rule sops
 offers for choosing what to encrypt; a changed value, a moved value, a wrong key and a missing key
 are each refused with an error that names the file and quotes no secret; a Secret listed in a
-Kustomization is decrypted from its verified source file; only v1 Secrets may be encrypted.
+Kustomization is decrypted from its verified source file; a secretGenerator reads encrypted
+dotenv and INI files decrypted in memory only, and messages never quote their values; only v1
+Secrets may be encrypted.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -19,6 +22,7 @@ import yaml
 
 from clew.render import DecryptionError, RenderOptions, SopsKeys, parse_age_keys, render
 from clew.render.sops import decrypt_documents, decrypt_dotenv, decrypt_ini
+from clew.render.sops_generators import _redactor
 from clew.render.yamlload import load_json, load_yaml
 from clew.testing.sops import Sops
 
@@ -258,3 +262,35 @@ def _pgp_round_trip(sops: Sops, home: Path) -> None:
         check=True,
     )
     assert decrypt_documents(_docs(proc.stdout), SopsKeys(pgp=(armored,)), "s.yaml") == [PLAIN]
+
+
+def test_a_secret_generator_reads_encrypted_dotenv_and_ini_from_memory(
+    sops: Sops, keys: SopsKeys, tmp_path: Path
+) -> None:
+    (tmp_path / "app.env").write_text(sops.encrypt("USER=admin\nPASSWORD=env-secret-1\n", "dotenv"))
+    (tmp_path / "db.ini").write_text(sops.encrypt("[db]\npass = ini-secret-2\n", "ini"))
+    (tmp_path / "kustomization.yaml").write_text(
+        "secretGenerator:\n"
+        "- name: app\n  envs: [app.env]\n  files: [db.ini]\n"
+        "generatorOptions: {disableNameSuffixHash: true}\n"
+    )
+    (obj,) = (m.obj for m in render(tmp_path, ".", RenderOptions(decryption=keys)))
+    data = {k: base64.b64decode(v).decode() for k, v in obj["data"].items()}
+    assert data == {
+        "USER": "admin",
+        "PASSWORD": "env-secret-1",
+        "db.ini": "[db]\npass = ini-secret-2\n",
+    }
+    assert not list(Path("/dev/shm").glob("clew-kustomize-src-*"))  # the cleartext copy is gone
+    with pytest.raises(DecryptionError, match="no decryption key") as caught:
+        render(tmp_path, ".")
+    assert caught.value.file == "app.env"
+
+
+def test_messages_about_decrypted_inputs_do_not_quote_them() -> None:
+    # kustomize quotes lines it cannot parse; clew takes every decrypted value out of its words.
+    redact = _redactor(["USER=admin\nPASSWORD=leaky-secret-3\n# note=x\n", "[db]\npass = p4ss\n"])
+    message = "invalid line 'PASSWORD=leaky-secret-3' in app.env; bad value p4ss; user admin"
+    assert redact(message) == (
+        "invalid line 'PASSWORD=<redacted>' in app.env; bad value <redacted>; user <redacted>"
+    )

