@@ -5,9 +5,9 @@ Both paths apply a tree holding a Secret encrypted by sops for an age key, a Con
 ``${VAR}`` references and a Jsonnet program: the Secret arrives decrypted, the variables
 substituted, the Jsonnet objects rendered, and a README the render does not read is a warning
 (in `-o json` and in the Application's Ready message). The cleartext shows nowhere else: not in
-the CLI's output, the status, nor the Events. Each failure (a tampered MAC, a missing key, an
-unset variable) fails the render naming the file or object, and nothing in the cluster changes:
-same resourceVersions, nothing pruned.
+the CLI's output (a diff of a rotated password masks both values), the status, nor the Events.
+Each failure (a tampered MAC, a missing key, an unset variable) fails the render naming the file
+or object, and nothing in the cluster changes: same resourceVersions, nothing pruned.
 """
 
 from __future__ import annotations
@@ -142,6 +142,16 @@ async def test_clew_apply_decrypts_substitutes_and_renders_jsonnet(
     diff = await clew("diff", str(source), *common, *inputs)
     assert diff.exit_code == 0, diff.output  # nothing to change, and nothing printed in clear
     assert PASSWORD not in diff.output
+
+    # A new password: the diff shows the Secret changing, with neither value in it.
+    rotated = write(tmp_path / "rotated", tree(sops))
+    new_secret = SECRET.replace(PASSWORD, "rotated-password-4711")
+    (rotated / "secret.yaml").write_text(sops.encrypt(new_secret, "yaml", *K8S_ONLY))
+    changed = await clew("diff", str(rotated), *common, *inputs)
+    assert changed.exit_code == 1, changed.output
+    assert f"Secret/{kube_namespace}/db" in flat(changed)
+    assert PASSWORD not in changed.output
+    assert "rotated-password-4711" not in changed.output
 
     before = await versions(kube_admin, kube_namespace)
     encrypted = (source / "secret.yaml").read_text()
