@@ -1,8 +1,8 @@
 """No file is skipped silently, and Jsonnet is confined to its snapshot: a tree renders its
 objects with a warning that lists the files it did not read; a tree where nothing renders is an
 error, not an empty success; a Jsonnet import that leaves the snapshot is refused; a failing
-program is an error naming the file. The happy path is the golden case fixtures/render/
-plain-jsonnet.
+program is an error naming the file, and one that never ends is stopped at the render timeout.
+The happy path is the golden case fixtures/render/plain-jsonnet.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from clew.render import InvalidManifestError, RenderOptions, UnsafeSourceError, render_all
+from clew.render import (
+    InvalidManifestError,
+    RenderOptions,
+    ToolError,
+    UnsafeSourceError,
+    render_all,
+)
 
 CONFIG_MAP = "{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }\n"
 
@@ -62,3 +68,10 @@ def test_a_failing_program_names_its_file(tmp_path: Path) -> None:
     (tmp_path / "app.jsonnet").write_text("std.extVar('env')\n")
     with pytest.raises(InvalidManifestError, match="a string, not a Kubernetes object"):
         render_all(tmp_path, ".", RenderOptions(jsonnet_ext_vars={"env": "prod"}))
+
+
+def test_a_program_that_never_ends_is_stopped_at_the_render_timeout(tmp_path: Path) -> None:
+    (tmp_path / "loop.jsonnet").write_text("local f(n) = f(n + 1) tailstrict; f(0)\n")
+    with pytest.raises(ToolError, match="did not finish within 2s") as caught:
+        render_all(tmp_path, ".", RenderOptions(timeout=2))
+    assert caught.value.timed_out

@@ -2,79 +2,65 @@
 file is one program whose output is an object, a list of objects or a ``List``; ``.libsonnet``
 files are libraries, read only through ``import``.
 
-The binding is the ``jsonnet`` package (the C++ interpreter). Top-level arguments and external
-variables are strings (``std.extVar``, ``function(name) …``). Imports resolve relative to the
-importing file and must stay inside the snapshot (the same check as every other read), so a
-program cannot read ``/etc/passwd`` or a file outside its commit.
+The binding is the ``jsonnet`` package (the C++ interpreter), run in a child process
+(:mod:`clew.render.jsonnet_child`) so the render timeout and byte limit hold as for helm and
+kustomize. Top-level arguments and external variables are strings (``std.extVar``,
+``function(name) …``). Imports resolve relative to the importing file and must stay inside the
+snapshot (the same check as every other read), so a program cannot read ``/etc/passwd`` or a
+file outside its commit.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
-from typing import Any
-
-import _jsonnet
 
 from clew.model import Manifest
 from clew.render.errors import InvalidManifestError, UnsafeSourceError
 from clew.render.objects import to_manifests
-from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
+from clew.render.options import RenderOptions
+from clew.render.paths import SnapshotDir
+from clew.render.runner import run, sealed_env
 from clew.render.yamlload import Document
 
 JSONNET_SUFFIXES = frozenset({".jsonnet"})
 LIBRARY_SUFFIXES = frozenset({".libsonnet"})
-_MAX_STACK = 500
-_MAX_TRACE = 20
+_ESCAPED = 3
+_HINT = (
+    "top-level arguments and external variables come from the Application's "
+    "spec.render.jsonnet (tlas, extVars) or --jsonnet-tla/--jsonnet-ext-var"
+)
 
 
-def _importer(snapshot: SnapshotDir, file: str) -> Any:
-    """The import callback: ``(importing dir, path) -> (found path, bytes)`` inside the snapshot."""
-
-    def load(directory: str, path: str) -> tuple[str, bytes]:
-        base = snapshot.relative(Path(directory).resolve()) if directory else "."
-        rel, real = snapshot.resolve(path, base=base, what="jsonnet import", referrer=file)
-        if not real.is_file():
-            raise RuntimeError(f"{rel}: no such file in the snapshot")
-        if real.stat().st_size > MAX_FILE_BYTES:
-            raise RuntimeError(f"{rel}: over the {MAX_FILE_BYTES} byte limit for a file")
-        return str(real), real.read_bytes()
-
-    return load
-
-
-def _message(exc: Exception, snapshot: SnapshotDir) -> str:
-    text = str(exc).replace(f"{snapshot.root}/", "").strip()
-    return text if len(text) < 4000 else "…" + text[-4000:]
-
-
-def render_jsonnet(
-    snapshot: SnapshotDir,
-    file: str,
-    real: Path,
-    tla: dict[str, str],
-    ext_vars: dict[str, str],
-) -> list[Manifest]:
-    """The objects one ``.jsonnet`` file evaluates to."""
-    try:
-        output = _jsonnet.evaluate_file(
-            str(real),
-            tla_vars=tla,
-            ext_vars=ext_vars,
-            import_callback=_importer(snapshot, file),
-            max_stack=_MAX_STACK,
-            max_trace=_MAX_TRACE,
+def render_jsonnet(snapshot: SnapshotDir, file: str, options: RenderOptions) -> list[Manifest]:
+    """The objects one ``.jsonnet`` file (relative to the snapshot root) evaluates to."""
+    args = {
+        "root": str(snapshot.root),
+        "file": file,
+        "tla": options.jsonnet_tla,
+        "ext": options.jsonnet_ext_vars,
+    }
+    with tempfile.TemporaryDirectory(prefix="clew-jsonnet-") as tmp:
+        # The child imports clew as this process does, nothing else of the caller's environment.
+        path = os.pathsep.join(p for p in sys.path if p)
+        env = sealed_env(Path(tmp), {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"})
+        proc = run(
+            [sys.executable, "-m", "clew.render.jsonnet_child", json.dumps(args)],
+            env=env,
+            cwd=Path(tmp),
+            timeout=options.timeout,
+            what=f"jsonnet {file}",
+            max_bytes=options.max_bytes,
         )
-    except RuntimeError as exc:
-        message = _message(exc, snapshot)
-        if "leaves the snapshot" in message or "outside the snapshot" in message:
-            raise UnsafeSourceError(f"jsonnet: {message}", file=file) from None
-        raise InvalidManifestError(
-            f"jsonnet evaluation failed: {message}",
-            file=file,
-            hint="top-level arguments and external variables come from the Application's "
-            "spec.render.jsonnet (tlas, extVars) or --jsonnet-tla/--jsonnet-ext-var",
-        ) from None
-    data = json.loads(output)
+    if proc.returncode == _ESCAPED:
+        raise UnsafeSourceError(f"jsonnet: {proc.stderr.strip()}", file=file)
+    if proc.returncode != 0:
+        message = proc.stderr.strip()
+        message = message if len(message) < 4000 else "…" + message[-4000:]
+        raise InvalidManifestError(f"jsonnet evaluation failed: {message}", file=file, hint=_HINT)
+    data = json.loads(proc.stdout)
     items = data if isinstance(data, list) else [data]
     return to_manifests([Document(i + 1, 1, item) for i, item in enumerate(items)], file)

@@ -115,9 +115,7 @@ def render_plain(
             )
         suffix = Path(file).suffix.lower()
         if suffix in JSONNET_SUFFIXES:
-            result.manifests.extend(
-                render_jsonnet(snapshot, file, path, options.jsonnet_tla, options.jsonnet_ext_vars)
-            )
+            result.manifests.extend(render_jsonnet(snapshot, file, options))
             continue
         text = snapshot.read_text(file, path)
         load = load_json if suffix == ".json" else load_yaml
