@@ -120,7 +120,7 @@ def render_plain(
         text = snapshot.read_text(file, path)
         load = load_json if suffix == ".json" else load_yaml
         documents = load(text, file, max_bytes=max_bytes)
-        if documents and is_encrypted(documents[0].data):
+        if any(is_encrypted(d.data) for d in documents):  # sops puts metadata in each
             decrypted = _decrypted(documents, file, options.decryption)
             if options.substitute is not None:  # values only now: substituted as objects
                 decrypted = substitute(decrypted, options.substitute)
