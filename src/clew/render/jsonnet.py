@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from clew.model import Manifest
 from clew.render.errors import InvalidManifestError, UnsafeSourceError
@@ -35,11 +36,13 @@ _HINT = (
 )
 
 
-def render_jsonnet(snapshot: SnapshotDir, file: str, options: RenderOptions) -> list[Manifest]:
-    """The objects one ``.jsonnet`` file (relative to the snapshot root) evaluates to."""
+def evaluate(snapshot: SnapshotDir, files: list[str], options: RenderOptions) -> dict[str, Any]:
+    """Every program's output (parsed JSON) by file, evaluated in one child process."""
+    if not files:
+        return {}
     args = {
         "root": str(snapshot.root),
-        "file": file,
+        "files": files,
         "tla": options.jsonnet_tla,
         "ext": options.jsonnet_ext_vars,
     }
@@ -52,15 +55,20 @@ def render_jsonnet(snapshot: SnapshotDir, file: str, options: RenderOptions) -> 
             env=env,
             cwd=Path(tmp),
             timeout=options.timeout,
-            what=f"jsonnet {file}",
+            what="jsonnet",
             max_bytes=options.max_bytes,
         )
-    if proc.returncode == _ESCAPED:
-        raise UnsafeSourceError(f"jsonnet: {proc.stderr.strip()}", file=file)
     if proc.returncode != 0:
-        message = proc.stderr.strip()
+        file, _, message = proc.stderr.strip().partition("\n")
+        if proc.returncode == _ESCAPED:
+            raise UnsafeSourceError(f"jsonnet: {message}", file=file)
         message = message if len(message) < 4000 else "…" + message[-4000:]
         raise InvalidManifestError(f"jsonnet evaluation failed: {message}", file=file, hint=_HINT)
-    data = json.loads(proc.stdout)
+    results: dict[str, Any] = json.loads(proc.stdout)
+    return results
+
+
+def to_objects(file: str, data: Any) -> list[Manifest]:
+    """The objects of one program's output."""
     items = data if isinstance(data, list) else [data]
     return to_manifests([Document(i + 1, 1, item) for i, item in enumerate(items)], file)

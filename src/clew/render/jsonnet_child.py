@@ -2,9 +2,10 @@
 
 The interpreter cannot be interrupted from Python, so a program that loops or grows without end
 would hold its caller forever; in a child it is killed at the render timeout and its output is
-capped like helm's and kustomize's (:func:`clew.render.runner.run`). Arguments come as one JSON
-argument: ``{"root", "file", "tla", "ext"}``; the result (JSON) goes to stdout. Exit 1: the
-program failed (the message on stderr); exit 3: an import left the snapshot.
+capped like helm's and kustomize's (:func:`clew.render.runner.run`). One child evaluates every
+program of a render. Arguments come as one JSON argument: ``{"root", "files", "tla", "ext"}``;
+the results go to stdout as one JSON object, file name to output. Exit 1: a program failed (its
+file on the first line of stderr, the message after); exit 3: an import left the snapshot.
 """
 
 from __future__ import annotations
@@ -49,23 +50,24 @@ def _importer(snapshot: SnapshotDir, file: str) -> Any:
 def main(argv: list[str]) -> int:
     args = json.loads(argv[0])
     snapshot = SnapshotDir(args["root"])
-    file = args["file"]
-    try:
-        output = _jsonnet.evaluate_file(
-            str(snapshot.root / file),
-            tla_vars=args["tla"],
-            ext_vars=args["ext"],
-            import_callback=_importer(snapshot, file),
-            max_stack=_MAX_STACK,
-            max_trace=_MAX_TRACE,
-        )
-    except RuntimeError as exc:
-        message = str(exc).replace(f"{snapshot.root}/", "").strip()
-        sys.stderr.write(message)
-        return (
-            _ESCAPED if "leaves the snapshot" in message or "outside the snapshot" in message else 1
-        )
-    sys.stdout.write(output)
+    results: dict[str, Any] = {}
+    for file in args["files"]:
+        try:
+            output = _jsonnet.evaluate_file(
+                str(snapshot.root / file),
+                tla_vars=args["tla"],
+                ext_vars=args["ext"],
+                import_callback=_importer(snapshot, file),
+                max_stack=_MAX_STACK,
+                max_trace=_MAX_TRACE,
+            )
+        except RuntimeError as exc:
+            message = str(exc).replace(f"{snapshot.root}/", "").strip()
+            sys.stderr.write(f"{file}\n{message}")
+            escaped = "leaves the snapshot" in message or "outside the snapshot" in message
+            return _ESCAPED if escaped else 1
+        results[file] = json.loads(output)
+    sys.stdout.write(json.dumps(results))
     return 0
 
 

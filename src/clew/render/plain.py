@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from clew.model import Manifest
 from clew.render.errors import DecryptionError, InvalidManifestError
-from clew.render.jsonnet import JSONNET_SUFFIXES, LIBRARY_SUFFIXES, render_jsonnet
+from clew.render.jsonnet import JSONNET_SUFFIXES, LIBRARY_SUFFIXES, evaluate, to_objects
 from clew.render.kustomize import KUSTOMIZATION_FILES
 from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
@@ -105,6 +106,7 @@ def render_plain(
     if real.is_dir():
         _nested_inputs(rel, files)
     total = 0
+    outputs: dict[str, Any] | None = None
     for file, path in files:
         total += snapshot.size(file, path)
         if total > max_bytes:
@@ -115,7 +117,10 @@ def render_plain(
             )
         suffix = Path(file).suffix.lower()
         if suffix in JSONNET_SUFFIXES:
-            result.manifests.extend(render_jsonnet(snapshot, file, options))
+            if outputs is None:  # every program of the tree in one child process
+                programs = [f for f, _ in files if Path(f).suffix.lower() in JSONNET_SUFFIXES]
+                outputs = evaluate(snapshot, programs, options)
+            result.manifests.extend(to_objects(file, outputs[file]))
             continue
         text = snapshot.read_text(file, path)
         load = load_json if suffix == ".json" else load_yaml
