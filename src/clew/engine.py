@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from opentelemetry import trace
 
@@ -37,6 +37,9 @@ from clew.report import tracing
 
 _tracer = trace.get_tracer(tracing.TRACER)
 
+RenderInputs = Callable[[Cluster, render.RenderOptions], Awaitable[render.RenderOptions]]
+"""Completes the render options with inputs read from the cluster (keys, variables)."""
+
 
 @dataclass(frozen=True)
 class SyncOptions:
@@ -54,6 +57,9 @@ class SyncOptions:
     # False: re-apply only what changed in Git; drift stays (the operator reports it OutOfSync).
     correct_drift: bool = True
     render: render.RenderOptions = field(default_factory=render.RenderOptions)
+    # Inputs the render needs from the cluster (the operator's decryption keys and substitution
+    # variables, read from Secrets and ConfigMaps with the sync's client): the complete options.
+    render_inputs: RenderInputs | None = None
     # Admission (the operator's tenancy rules): given every object the sync would write or
     # prune (namespaces defaulted), an error message refuses it before anything is touched.
     admit: Callable[[list[ObjectRef]], str | None] | None = None
@@ -70,6 +76,7 @@ class SyncResult:
     desired: list[Manifest] = field(default_factory=list)  # as applied: namespaced and labelled
     hooks: Hooks = field(default_factory=Hooks)  # rendered Helm hooks, not in ``manifests``
     hook_changes: ChangeSet = field(default_factory=ChangeSet)  # one Change per hook run
+    warnings: list[str] = field(default_factory=list)  # e.g. files the render did not read
     reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
     error: str = ""
     cause: Exception | None = None  # the error that ended the sync, if one did (its retry hint)
@@ -169,15 +176,18 @@ async def _sync(
     progress.stage("render", f"rendering {snapshot.path.relative_to(snapshot.root) or '.'}")
     with _tracer.start_as_current_span("render") as span:
         try:
-            result.manifests = await asyncio.to_thread(
-                render.render,
+            rendered = await asyncio.to_thread(
+                render.render_all,
                 snapshot.root,
                 str(snapshot.path.relative_to(snapshot.root)),
-                options.render,
+                await _render_options(cluster, options, snapshot),
             )
-            result.manifests, result.hooks = render.split_hooks(result.manifests)
-        except ClewError as exc:
+            result.warnings = rendered.warnings
+            result.manifests, result.hooks = render.split_hooks(rendered.manifests)
+        except (ClewError, ClusterError) as exc:
             return fail(Reason.RENDER_FAILED, exc)
+        for warning in result.warnings:
+            progress.stage("render", f"warning: {warning}")
         span.set_attribute("clew.objects.count", len(result.manifests))
     timed("render", started)
     hooks = f" and {len(result.hooks)} hooks" if result.hooks else ""
@@ -493,10 +503,10 @@ async def uninstall(
                 render.render,
                 snapshot.root,
                 str(snapshot.path.relative_to(snapshot.root)),
-                options.render,
+                await _render_options(cluster, options, snapshot),
             )
             result.manifests, result.hooks = render.split_hooks(manifests)
-        except ClewError as exc:
+        except (ClewError, ClusterError) as exc:
             return fail(
                 Reason.FETCH_FAILED if result.snapshot is None else Reason.RENDER_FAILED, exc
             )
@@ -516,6 +526,22 @@ async def uninstall(
     ):
         return fail(Reason.HOOK_FAILED, failed)
     return result
+
+
+async def _render_options(
+    cluster: Cluster, options: SyncOptions, snapshot: Snapshot
+) -> render.RenderOptions:
+    """The render options completed with what only the cluster knows: the caller's inputs
+    (keys, variables) and, for Helm, the target's API versions and Kubernetes version, so
+    ``.Capabilities`` describes the cluster the release is applied to."""
+    opts = options.render
+    if options.render_inputs is not None:
+        opts = await options.render_inputs(cluster, opts)
+    kind = render.detect(snapshot.path) if opts.kind == "auto" else opts.kind
+    if kind == "helm" and not opts.api_versions:
+        versions, kube = await cluster.discovery.capabilities()
+        opts = replace(opts, api_versions=versions, kube_version=opts.kube_version or kube)
+    return opts
 
 
 def _summary(failed: list[Change]) -> str:

@@ -117,6 +117,17 @@ def _rule(rule: str, message: str, *, field_path: str = "") -> Schema:
     return {"x-kubernetes-validations": [validation]}
 
 
+def _string_map(description: str) -> Schema:
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": {"type": "string"},
+    }
+
+
+_VARIABLE_KINDS = ["ConfigMap", "Secret"]
+
+
 def _secret_ref(description: str) -> Schema:
     name = _matching("Name of the Secret.", DNS_SUBDOMAIN_RE, DNS_SUBDOMAIN_MAX)
     return _object(description, {"name": name}, required=["name"])
@@ -167,6 +178,13 @@ _RENDER = {
                 "enum": [k.value for k in RenderKind],
                 "default": DEFAULT_RENDER_KIND.value,
             },
+            "jsonnet": _object(
+                "Jsonnet options for .jsonnet files in a plain directory (as Argo CD's).",
+                {
+                    "tlas": _string_map("Top-level arguments (strings)."),
+                    "extVars": _string_map("External variables, read with std.extVar."),
+                },
+            ),
             "helm": _object(
                 "Helm options (kind helm or auto).",
                 {
@@ -271,6 +289,36 @@ _SPEC = _object(
             "applying; default: the controller's own identity.",
             DNS_LABEL_RE,
             DNS_LABEL_MAX,
+        ),
+        "decryption": _object(
+            "Decrypt SOPS-encrypted Secrets in the source (as Flux's kustomize-controller).",
+            {
+                "provider": {**_string("The decryption provider."), "enum": ["sops"]},
+                "secretRef": _secret_ref(
+                    "A Secret in the Application's namespace: age identities in keys ending "
+                    ".agekey, armored PGP private keys in keys ending .asc."
+                ),
+            },
+        ),
+        "postBuild": _object(
+            "Replace ${VAR} and ${VAR:=default} in the rendered objects (as Flux's postBuild).",
+            {
+                "substitute": _string_map("Variables; they win over substituteFrom."),
+                "substituteFrom": {
+                    "type": "array",
+                    "description": "ConfigMaps and Secrets whose keys are variables, in order.",
+                    "maxItems": 32,
+                    "items": _object(
+                        "A ConfigMap or Secret in the Application's namespace.",
+                        {
+                            "kind": {**_string("ConfigMap or Secret."), "enum": _VARIABLE_KINDS},
+                            "name": _matching("Its name.", DNS_SUBDOMAIN_RE, DNS_SUBDOMAIN_MAX),
+                            "optional": _boolean("A missing one is not an error.", False),
+                        },
+                        required=["kind", "name"],
+                    ),
+                },
+            },
         ),
         "pin": _object(
             "Apply exactly this revision instead of following ref (set by clew rollback).",

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from clew import engine, render
 from clew.cluster import Cluster
-from clew.controller import credentials
+from clew.controller import credentials, postbuild
 from clew.controller.spec import AppKey, AppSpec
 from clew.controller.tenancy import Destinations
 from clew.model import ClewError, Snapshot
@@ -57,7 +57,10 @@ def sync_options(
             values_files=helm.values_files,
             values=dict(helm.values),
             helm_binary=helm_binary,
+            jsonnet_tla=dict(spec.render.jsonnet.tlas),
+            jsonnet_ext_vars=dict(spec.render.jsonnet.ext_vars),
         ),
+        render_inputs=postbuild.render_inputs(spec.key.namespace, spec.decryption, spec.post_build),
         admit=allowed.admit if allowed is not None and allowed.restricted else None,
     )
 

@@ -471,6 +471,8 @@ class Reconciler:
             message = result.error
         if kept := _not_owned(result.pruned):
             message += f"; kept {len(kept)} objects not owned (see Events)"
+        for warning in result.warnings:  # e.g. files the render did not read: never silent
+            message += f"; warning: {warning}"
         status: dict[str, Any] = {
             "conditions": conditions.outcome(
                 _conditions(app),
