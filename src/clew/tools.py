@@ -21,6 +21,7 @@ __all__ = [
     "HELM_VERSION",
     "K8S_VERSION",
     "OTELCOL_VERSION",
+    "REGISTRY_VERSION",
     "bin_dir",
     "cache_root",
     "cached_helm",
@@ -38,11 +39,18 @@ HELM_VERSION = "v3.22.0"
 HELM_KUBE_MINOR = "37"
 # The collector's core release (its stable modules are v1.67.0; contrib modules v0.161.0).
 OTELCOL_VERSION = "v0.161.0"
+# The OCI registry of the test kit: distribution/distribution (cmd/registry).
+REGISTRY_VERSION = "v3.1.2"
 
 # Go modules whose binaries share one cache directory (keyed by ``tools_key()``); every other
 # module gets a directory keyed by its own version and files.
 CONTROL_PLANE_MODULES = ("etcd", "k8s")
-MODULE_VERSIONS = {"helm": HELM_VERSION, "otelcol": OTELCOL_VERSION, "pause": "v1"}
+MODULE_VERSIONS = {
+    "helm": HELM_VERSION,
+    "otelcol": OTELCOL_VERSION,
+    "pause": "v1",
+    "registry": REGISTRY_VERSION,
+}
 
 
 def cache_root() -> Path:
