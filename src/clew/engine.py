@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from opentelemetry import trace
 
@@ -38,6 +40,9 @@ from clew.report import tracing
 _tracer = trace.get_tracer(tracing.TRACER)
 
 
+ValuesFrom = Callable[[], Awaitable[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     name: str
@@ -57,6 +62,8 @@ class SyncOptions:
     # Admission (the operator's tenancy rules): given every object the sync would write or
     # prune (namespaces defaulted), an error message refuses it before anything is touched.
     admit: Callable[[list[ObjectRef]], str | None] | None = None
+    # Helm values read at sync time (an Application's valuesFrom): replace render.values.
+    values_from: ValuesFrom | None = None
 
 
 @dataclass
@@ -162,6 +169,13 @@ async def _sync(
             return fail(Reason.FETCH_FAILED, exc)
         span.set_attribute(tracing.REPOSITORY, tracing.safe_url(result.snapshot.source))
         span.set_attribute(tracing.REVISION, result.snapshot.revision)
+        render_options = options.render
+        if options.values_from is not None:
+            try:
+                values = await options.values_from()
+            except (ClewError, ClusterError) as exc:
+                return fail(Reason.FETCH_FAILED, exc)
+            render_options = dataclasses.replace(render_options, values=values)
     timed("source", started)
 
     started = time.monotonic()
@@ -173,7 +187,7 @@ async def _sync(
                 render.render,
                 snapshot.root,
                 str(snapshot.path.relative_to(snapshot.root)),
-                options.render,
+                render_options,
             )
             result.manifests, result.hooks = render.split_hooks(result.manifests)
         except ClewError as exc:

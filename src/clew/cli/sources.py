@@ -1,0 +1,110 @@
+"""Where ``clew apply``, ``diff`` and ``render`` take their source from: a local directory, a Git
+repository (``--repo``), or a chart in a Helm repository (``--helm-repo URL --chart NAME
+[--version RANGE]``), with the credentials of the flags.
+
+A chart's dependencies that are not vendored are downloaded before rendering: from
+``--helm-repo`` with its credentials when they live there, from any other repository without
+credentials. Caches live under clew's cache directory (``sources/``, ``helm/``), so a second run
+downloads nothing that did not change.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from clew import engine, source
+from clew.cli.local_source import as_directory
+from clew.cli.paths import cache_dir
+from clew.model import ClewError, Snapshot
+from clew.source.helmrepo import ChartSource, HelmRepoCache
+from clew.source.http import HttpAuth
+
+__all__ = ["Charts", "credentials", "fetcher"]
+
+
+@dataclass(frozen=True)
+class Charts:
+    """The Helm flags: ``--helm-repo``, ``--chart``, ``--version``, ``--ca-file``."""
+
+    repo: str | None = None
+    chart: str | None = None
+    version: str | None = None
+    ca_file: Path | None = None
+
+
+def credentials(
+    username: str | None, password_env: str, ssh_key: Path | None, known_hosts: Path | None
+) -> source.Credentials | None:
+    if not (username or ssh_key or known_hosts):
+        return None
+    password = os.environ.get(password_env, "") if username else ""
+    if username and not password:
+        raise ClewError(
+            f"--username given but ${password_env} is empty",
+            hint=f"export {password_env}=<password or token>",
+        )
+    return source.Credentials(
+        username=username or "",
+        password=password,
+        ssh_private_key=ssh_key.read_text() if ssh_key else "",
+        known_hosts=known_hosts.read_text() if known_hosts else "",
+    )
+
+
+def _auth(creds: source.Credentials | None, ca_file: Path | None) -> HttpAuth | None:
+    ca = ca_file.read_text() if ca_file else None
+    if creds is None and ca is None:
+        return None
+    user = creds.username if creds is not None else None
+    password = creds.password if creds is not None else None
+    return HttpAuth(username=user or None, password=password or None, ca_pem=ca)
+
+
+def fetcher(
+    src: Path | None,
+    repo: str | None,
+    ref: str,
+    path: str,
+    creds: source.Credentials | None,
+    charts: Charts = Charts(),
+) -> engine.FetchSnapshot:
+    """The fetch of the one source the flags name; a usage error names the forms."""
+    chart = charts.chart
+    if chart and not charts.repo:
+        raise ClewError("--chart needs --helm-repo", hint="clew apply --helm-repo URL --chart NAME")
+    if sum(x is not None for x in (src, repo, chart)) != 1:
+        raise ClewError(
+            "give one source: a local directory, --repo, or --helm-repo with --chart",
+            hint="clew apply ./manifests  or  clew apply --repo URL --ref main --path apps  or  "
+            "clew apply --helm-repo URL --chart NAME --version '^1.2'",
+        )
+    if charts.version and not chart:
+        raise ClewError("--version is the chart's version: it needs --chart (Git uses --ref)")
+    cache = source.SnapshotCache(cache_dir() / "sources")
+    helm = HelmRepoCache(cache_dir() / "helm")
+    auth = _auth(creds, charts.ca_file)
+    repos = {charts.repo: auth} if charts.repo else {}
+    fallback = HttpAuth(ca_pem=auth.ca_pem) if auth is not None and auth.ca_pem else None
+    if chart:
+        wanted = ChartSource(charts.repo or "", chart, charts.version or "*", auth)
+
+        async def from_chart() -> Snapshot:
+            return await helm.fetch(wanted, path, max_age=0)  # a CLI run reads the index anew
+
+        return from_chart
+    if src is not None:
+        directory = as_directory(src)
+
+        async def from_local() -> Snapshot:
+            return await helm.with_dependencies(cache.local(directory, path), repos, fallback)
+
+        return from_local
+    assert repo is not None
+    git = source.GitSource(url=repo, ref=ref, credentials=creds)
+
+    async def from_git() -> Snapshot:
+        return await helm.with_dependencies(await cache.fetch(git, path), repos, fallback)
+
+    return from_git
