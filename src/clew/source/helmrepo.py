@@ -28,20 +28,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import os
 import shutil
-import tarfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from clew.model import CommitInfo, Snapshot
 from clew.source import http
+from clew.source.archive import extract
 from clew.source.cache import _shared
 from clew.source.errors import SourceError
 from clew.source.git import redact_url
@@ -54,7 +53,6 @@ __all__ = ["ChartSource", "DigestMismatch", "HelmRepoCache", "extract_chart"]
 
 MAX_INDEX_BYTES = 64 << 20  # bitnami's index is ~20 MiB
 MAX_CHART_BYTES = 32 << 20
-MAX_UNPACKED_BYTES = 128 << 20
 DEFAULT_INTERVAL = 300.0
 DEFAULT_MAX_BYTES = 2 << 30
 
@@ -361,38 +359,8 @@ def _vendored(charts: Path, name: str) -> bool:
 
 
 def extract_chart(archive: bytes, dest: Path, name: str) -> Path:
-    """Unpack a chart archive into ``dest`` and return the chart's directory.
-
-    Only regular files and directories are taken, every path must stay inside, and the unpacked
-    size is capped: an archive is untrusted input."""
-    dest.mkdir(parents=True)
-    total = 0
-    try:
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
-            for member in tar:
-                parts = PurePosixPath(member.name).parts
-                if not parts or member.name.startswith("/") or ".." in parts:
-                    raise SourceError(
-                        f"chart {name}: archive entry {member.name!r} escapes the chart"
-                    )
-                if member.isdir():
-                    (dest / member.name).mkdir(parents=True, exist_ok=True)
-                    continue
-                if not member.isfile():
-                    continue  # links and devices: a chart has no use for them
-                total += member.size
-                if total > MAX_UNPACKED_BYTES:
-                    raise SourceError(
-                        f"chart {name} unpacks to more than {MAX_UNPACKED_BYTES} bytes"
-                    )
-                target = dest / member.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                extracted = tar.extractfile(member)
-                assert extracted is not None
-                with target.open("wb") as out:
-                    shutil.copyfileobj(extracted, out)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise SourceError(f"chart {name}: not a valid chart archive: {exc}") from None
+    """Unpack a chart archive into ``dest`` and return the chart's directory."""
+    extract(archive, dest, f"chart {name}")
     tops = [p for p in dest.iterdir() if p.is_dir() and (p / "Chart.yaml").is_file()]
     if len(tops) != 1:
         raise SourceError(

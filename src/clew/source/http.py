@@ -31,7 +31,7 @@ from clew.source.errors import (
 )
 from clew.source.git import redact, redact_url
 
-__all__ = ["HttpAuth", "Response", "TooLarge", "request"]
+__all__ = ["HttpAuth", "Response", "TooLarge", "request", "status_error"]
 
 DEFAULT_TIMEOUT = 60.0
 _CHUNK = 1 << 16
@@ -146,7 +146,7 @@ def request(
             body = exc.read(4096)
         response = Response(exc.code, dict(exc.headers.items()) if exc.headers else {}, body, url)
         if check:
-            raise _status_error(response, shown, what, secrets) from None
+            raise status_error(response, shown, what, secrets) from None
         return response
     except urllib.error.URLError as exc:
         reason = exc.reason
@@ -181,7 +181,7 @@ def _read(resp: object, max_bytes: int, shown: str, what: str) -> bytes:
         chunks.append(chunk)
 
 
-def _status_error(
+def status_error(
     response: Response, shown: str, what: str, secrets: tuple[str, ...]
 ) -> SourceError:
     detail = redact(response.body.decode("utf-8", "replace").strip()[:300], secrets)
