@@ -30,7 +30,7 @@ def test_source_kinds() -> None:
     oci_chart = parse(app({"repoURL": "oci://reg.example/charts", "chart": "podinfo"})).source
     artifact = parse(app({"repoURL": "oci://reg.example/app", "version": "^1.0"})).source
     assert (git.kind, chart.kind, oci_chart.kind, artifact.kind) == ("git", "helm", "helm", "oci")
-    assert chart.version == "*"
+    assert chart.version == ""  # the newest release
     assert artifact.version == "^1.0"
 
 

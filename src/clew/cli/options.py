@@ -96,7 +96,8 @@ ChartVersion = Annotated[
     typer.Option(help="Chart version: exact or a semver range (default: the newest release)."),
 ]
 CaFile = Annotated[
-    Path | None, typer.Option(help="PEM CA certificate(s) to trust for --helm-repo.")
+    Path | None,
+    typer.Option(help="PEM CA certificate(s) to trust for --helm-repo and OCI registries."),
 ]
 Values = Annotated[
     list[str] | None,

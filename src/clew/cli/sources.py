@@ -1,6 +1,8 @@
 """Where ``clew apply``, ``diff`` and ``render`` take their source from: a local directory, a Git
-repository (``--repo``), or a chart in a Helm repository (``--helm-repo URL --chart NAME
-[--version RANGE]``), with the credentials of the flags.
+repository (``--repo``), an OCI artifact (``--repo oci://HOST/REPO [--version TAG|RANGE|DIGEST]``,
+as ``flux push artifact`` or ``clew push artifact`` made it), or a chart in a Helm repository or
+registry (``--helm-repo https://…|oci://… --chart NAME [--version RANGE]``), with the credentials
+of the flags.
 
 A chart's dependencies that are not vendored are downloaded before rendering: from
 ``--helm-repo`` with its credentials when they live there, from any other repository without
@@ -20,8 +22,9 @@ from clew.cli.paths import cache_dir
 from clew.model import ClewError, Snapshot
 from clew.source.helmrepo import ChartSource, HelmRepoCache
 from clew.source.http import HttpAuth
+from clew.source.oci import OciCache, OciSource
 
-__all__ = ["Charts", "credentials", "fetcher"]
+__all__ = ["Charts", "credentials", "fetcher", "http_auth"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ def credentials(
     )
 
 
-def _auth(creds: source.Credentials | None, ca_file: Path | None) -> HttpAuth | None:
+def http_auth(creds: source.Credentials | None, ca_file: Path | None) -> HttpAuth | None:
+    """The HTTPS login of --username/--password-env and --ca-file, for charts and registries."""
     ca = ca_file.read_text() if ca_file else None
     if creds is None and ca is None:
         return None
@@ -80,20 +84,38 @@ def fetcher(
             hint="clew apply ./manifests  or  clew apply --repo URL --ref main --path apps  or  "
             "clew apply --helm-repo URL --chart NAME --version '^1.2'",
         )
-    if charts.version and not chart:
-        raise ClewError("--version is the chart's version: it needs --chart (Git uses --ref)")
+    oci = repo is not None and repo.startswith("oci://")
+    if charts.version and not (chart or oci):
+        raise ClewError(
+            "--version is a chart's version or an OCI tag: it needs --chart or --repo oci://…"
+            " (Git uses --ref)"
+        )
     cache = source.SnapshotCache(cache_dir() / "sources")
     helm = HelmRepoCache(cache_dir() / "helm")
-    auth = _auth(creds, charts.ca_file)
+    auth = http_auth(creds, charts.ca_file)
     repos = {charts.repo: auth} if charts.repo else {}
     fallback = HttpAuth(ca_pem=auth.ca_pem) if auth is not None and auth.ca_pem else None
+    if chart and (charts.repo or "").startswith("oci://"):
+        pushed = OciSource(f"{(charts.repo or '').rstrip('/')}/{chart}", charts.version or "", auth)
+
+        async def from_oci_chart() -> Snapshot:
+            return await OciCache(cache_dir() / "oci").fetch_chart(pushed, path)
+
+        return from_oci_chart
     if chart:
-        wanted = ChartSource(charts.repo or "", chart, charts.version or "*", auth)
+        wanted = ChartSource(charts.repo or "", chart, charts.version or "", auth)
 
         async def from_chart() -> Snapshot:
             return await helm.fetch(wanted, path, max_age=0)  # a CLI run reads the index anew
 
         return from_chart
+    if oci:
+        artifact = OciSource(repo or "", charts.version or "", auth)
+
+        async def from_artifact() -> Snapshot:
+            return await OciCache(cache_dir() / "oci").fetch(artifact, path)
+
+        return from_artifact
     if src is not None:
         directory = as_directory(src)
 

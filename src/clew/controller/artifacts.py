@@ -1,12 +1,16 @@
-"""An Application's artifact sources: charts from Helm repositories, their dependencies, and Helm
-values from ConfigMaps and Secrets, read from the Application's namespace.
+"""An Application's artifact sources: charts from Helm repositories and OCI registries, their
+dependencies, OCI artifacts, and Helm values from ConfigMaps and Secrets, read from the
+Application's namespace.
 
-Secret keys follow Flux's HelmRepository conventions: ``username``/``password`` (HTTP Basic),
-``token`` (a bearer token), ``ca.crt`` (or the older ``caFile``) for a private CA. Values never
-leave this module except inside :class:`clew.source.http.HttpAuth`, whose ``repr`` masks them.
+Secret keys follow Flux's HelmRepository and OCIRepository conventions: ``username``/``password``
+(HTTP Basic), ``token`` (a bearer token), ``ca.crt`` (or the older ``caFile``) for a private CA,
+and ``.dockerconfigjson`` (a ``kubernetes.io/dockerconfigjson`` Secret) for registries. Values
+never leave this module except inside :class:`clew.source.http.HttpAuth`, whose ``repr`` masks
+them.
 
-The chart cache (:class:`clew.source.helmrepo.HelmRepoCache`) is one per snapshot cache root, so
-every Application of a controller shares index downloads and archives.
+The caches (:class:`clew.source.helmrepo.HelmRepoCache`, :class:`clew.source.oci.OciCache`) are
+one per snapshot cache root, so every Application of a controller shares index downloads,
+archives and artifacts.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from clew.model import ClewError, Snapshot, SourceError
 from clew.source import SnapshotCache
 from clew.source.helmrepo import ChartSource, HelmRepoCache
 from clew.source.http import HttpAuth
+from clew.source.oci import OciCache, OciSource
+from clew.source.ociclient import OciRef, auth_from_docker_config
 
 __all__ = [
     "chart_cache",
-    "chart_fetcher",
     "helm_auth",
     "helm_values",
     "merge_values",
@@ -37,6 +42,16 @@ __all__ = [
 ]
 
 _caches: dict[Path, HelmRepoCache] = {}
+_oci_caches: dict[Path, OciCache] = {}
+
+
+def _version(wanted: str, revision: str, oci: bool) -> str:
+    """What to fetch: the applied revision (``<version>@sha256:…``: delete hooks render what was
+    applied), else what the spec names. From a registry the digest is exact."""
+    if revision:
+        tag, _, digest = revision.partition("@")
+        return digest if oci and digest else tag
+    return wanted
 
 
 def chart_cache(snapshots: SnapshotCache) -> HelmRepoCache:
@@ -47,15 +62,33 @@ def chart_cache(snapshots: SnapshotCache) -> HelmRepoCache:
     return _caches[root]
 
 
-async def helm_auth(cluster: Cluster, namespace: str, name: str | None) -> HttpAuth | None:
+def oci_cache(snapshots: SnapshotCache) -> OciCache:
+    """The OCI artifact cache beside ``snapshots`` (``<root>-oci``), one per process and root."""
+    root = snapshots.root.with_name(snapshots.root.name + "-oci")
+    if root not in _oci_caches:
+        _oci_caches[root] = OciCache(root, max_bytes=snapshots.max_bytes)
+    return _oci_caches[root]
+
+
+async def helm_auth(
+    cluster: Cluster, namespace: str, name: str | None, *, url: str = ""
+) -> HttpAuth | None:
+    """The credentials of Secret ``name``; for an ``oci://`` ``url``, a ``.dockerconfigjson``
+    entry for its host wins over ``username``/``password``."""
     if not name:
         return None
     data = await _secret(cluster, namespace, name)
+    ca = data.get("ca.crt") or data.get("caFile")
+    if url.startswith("oci://") and data.get(".dockerconfigjson"):
+        host = OciRef.parse(url).host
+        found = auth_from_docker_config(data[".dockerconfigjson"], host, ca)
+        if found is not None:
+            return found
     return HttpAuth(
         username=data.get("username"),
         password=data.get("password"),
         token=data.get("token"),
-        ca_pem=data.get("ca.crt") or data.get("caFile"),
+        ca_pem=ca,
     )
 
 
@@ -123,26 +156,39 @@ async def with_dependencies(
     return await charts.with_dependencies(snapshot, repos)
 
 
-def chart_fetcher(
+def artifact_fetcher(
     cluster: Cluster,
     spec: AppSpec,
-    charts: HelmRepoCache,
+    snapshots: SnapshotCache,
     *,
     revision: str = "",
     observe: Callable[[str, float], None] | None = None,
 ) -> Callable[[], Awaitable[Snapshot]]:
-    """Fetch the Application's chart: ``revision`` (``<version>@sha256:…``, what was applied)
-    when given, else the version its spec names now; the index is read at most once per
-    ``spec.interval``."""
+    """Fetch the Application's chart (Helm repository or ``oci://``) or OCI artifact:
+    ``revision`` (``<version>@sha256:…``, what was applied) when given, else the version its
+    spec names now. A Helm repository's index is read at most once per ``spec.interval``."""
     source_spec = spec.source
+    charts, oci = chart_cache(snapshots), oci_cache(snapshots)
+
+    async def get(auth: HttpAuth | None) -> Snapshot:
+        url, path = source_spec.repo_url, source_spec.path
+        version = _version(source_spec.version, revision, url.startswith("oci://"))
+        if source_spec.kind == "oci":
+            return await oci.fetch(OciSource(url, version, auth), path)
+        name = source_spec.chart or ""
+        if url.startswith("oci://"):
+            chart_url = f"{url.rstrip('/')}/{name}"
+            return await oci.fetch_chart(OciSource(chart_url, version, auth), path)
+        chart = ChartSource(url, name, version, auth)
+        return await charts.fetch(chart, path, max_age=spec.interval)
 
     async def fetch() -> Snapshot:
-        auth = await helm_auth(cluster, spec.key.namespace, source_spec.secret_name)
-        version = revision.split("@", 1)[0] if revision else source_spec.version
-        chart = ChartSource(source_spec.repo_url, source_spec.chart or "", version, auth)
+        auth = await helm_auth(
+            cluster, spec.key.namespace, source_spec.secret_name, url=source_spec.repo_url
+        )
         started = time.monotonic()
         try:
-            snapshot = await charts.fetch(chart, source_spec.path, max_age=spec.interval)
+            snapshot = await get(auth)
         except ClewError:
             if observe is not None:
                 observe("failed", started)

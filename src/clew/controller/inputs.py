@@ -91,9 +91,11 @@ def fetcher(
     the fetch went and when (``time.monotonic()``) it started."""
     source_spec = spec.source
     namespace = spec.key.namespace
+    if source_spec.kind != "git":  # charts and OCI artifacts: controller/artifacts.py
+        return artifacts.artifact_fetcher(
+            cluster, spec, snapshots, revision=revision, observe=observe
+        )
     charts = artifacts.chart_cache(snapshots)
-    if source_spec.kind == "helm":
-        return artifacts.chart_fetcher(cluster, spec, charts, revision=revision, observe=observe)
 
     async def fetch() -> Snapshot:
         creds = await credentials.credentials(cluster, namespace, source_spec.secret_name)

@@ -156,7 +156,9 @@ class SourceSpec:
     secret_name: str | None = None  # credentials, in the Application's namespace
     verify_secret_name: str | None = None  # allowed signers; None: signatures are not checked
     chart: str | None = None  # a chart in the Helm repository (https://) or registry (oci://)
-    version: str = "*"  # chart version or OCI tag: exact, semver range, or sha256: digest
+    # Chart version or OCI tag: exact, a semver range, or sha256:<digest>. "" is the newest chart
+    # release, or the OCI tag "latest".
+    version: str = ""
 
     @property
     def kind(self) -> str:
@@ -325,7 +327,7 @@ def _source(source: _Fields) -> SourceSpec:
             _secret_name(verify.mapping("secretRef", required=True)) if verify.present else None
         ),
         chart=chart,
-        version=source.string("version", max_length=REF_MAX) or "*",
+        version=source.string("version", max_length=REF_MAX) or "",
     )
 
 

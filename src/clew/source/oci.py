@@ -6,8 +6,8 @@ charts pushed with ``helm push``, handed out as the same immutable snapshots as 
     oci = OciCache(Path("/var/cache/clew/oci"))
     snapshot = await oci.fetch(OciSource("oci://ghcr.io/team/app", "^1.2", auth), "deploy")
     chart = await oci.fetch_chart(OciSource("oci://ghcr.io/team/charts/podinfo", "6.x", auth))
-    digest = await oci.push(OciSource("oci://ghcr.io/team/app", "v1.2.0", auth), Path("deploy"),
-                            source="https://git.example/app", revision="main@sha1:…")
+    digest = await push(OciSource("oci://ghcr.io/team/app", "v1.2.0", auth), Path("deploy"),
+                        origin="https://git.example/app", revision="main@sha1:…")
 
 Media types are Flux's (fluxcd/pkg ``oci/constants.go``), so either tool reads the other's
 artifacts: config ``application/vnd.cncf.flux.config.v1+json``, one layer
@@ -46,6 +46,7 @@ __all__ = [
     "OciCache",
     "OciSource",
     "pick_tag",
+    "push",
 ]
 
 FLUX_CONFIG = "application/vnd.cncf.flux.config.v1+json"
@@ -105,18 +106,6 @@ class OciCache:
     async def fetch_chart(self, source: OciSource, path: str = ".") -> Snapshot:
         """A chart pushed with ``helm push``: the chart's directory as the snapshot."""
         return await self._fetch(source, path, chart=True)
-
-    async def push(
-        self, source: OciSource, directory: Path, *, origin: str = "", revision: str = ""
-    ) -> str:
-        """Push ``directory`` as a Flux artifact tagged ``source.version``; its manifest digest."""
-        ref = OciRef.parse(source.url)
-        tag = source.version or ref.reference or "latest"
-        if tag.startswith("sha256:"):
-            raise SourceError("push needs a tag, not a digest")
-        client = RegistryClient(ref.host, source.auth, timeout=self.timeout)
-        layer = await asyncio.to_thread(pack, directory)
-        return await asyncio.to_thread(_push, client, ref.repository, tag, layer, origin, revision)
 
     async def _fetch(self, source: OciSource, path: str, *, chart: bool) -> Snapshot:
         relative_path(path)
@@ -179,6 +168,25 @@ class OciCache:
             return await asyncio.to_thread(self._store.install, sha, tree, b"", info)
         finally:
             await asyncio.to_thread(remove_tree, work)
+
+
+async def push(
+    source: OciSource,
+    directory: Path,
+    *,
+    origin: str = "",
+    revision: str = "",
+    timeout: float = 60.0,
+) -> str:
+    """Push ``directory`` as a Flux artifact tagged ``source.version`` (or the URL's tag);
+    returns the manifest's digest."""
+    ref = OciRef.parse(source.url)
+    tag = source.version or ref.reference or "latest"
+    if tag.startswith("sha256:"):
+        raise SourceError("push needs a tag, not a digest")
+    client = RegistryClient(ref.host, source.auth, timeout=timeout)
+    layer = await asyncio.to_thread(pack, directory)
+    return await asyncio.to_thread(_push, client, ref.repository, tag, layer, origin, revision)
 
 
 def _resolve(client: RegistryClient, ref: OciRef, wanted: str) -> tuple[str, str]:

@@ -66,7 +66,7 @@ def _bcrypt(password: str) -> str:
         warnings.simplefilter("ignore", DeprecationWarning)
         import crypt
 
-    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))  # noqa: S324 - bcrypt
 
 
 @dataclass
