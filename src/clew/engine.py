@@ -503,11 +503,15 @@ async def uninstall(
     if record.delete_hooks and hooks:
         try:
             result.snapshot = snapshot = await fetch()
+            render_options = options.render
+            if options.values_from is not None:
+                values = await options.values_from()
+                render_options = dataclasses.replace(render_options, values=values)
             manifests = await asyncio.to_thread(
                 render.render,
                 snapshot.root,
                 str(snapshot.path.relative_to(snapshot.root)),
-                options.render,
+                render_options,
             )
             result.manifests, result.hooks = render.split_hooks(manifests)
         except ClewError as exc:

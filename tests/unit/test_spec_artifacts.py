@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from clew.cli.apps_view import source_ref
 from clew.controller.artifacts import merge_values
 from clew.controller.spec import HelmRepository, InvalidSpec, ValuesFrom, parse
 
@@ -94,3 +95,10 @@ def test_merge_values() -> None:
         "new": {"a": 1},
     }
     assert base["image"] == {"tag": "1", "repo": "r"}  # inputs untouched
+
+
+def test_what_a_source_follows_in_tables() -> None:
+    assert source_ref({"repoURL": "https://g/a.git", "ref": "v1"}) == "v1"
+    assert source_ref({"repoURL": "https://c", "chart": "web", "version": "^1"}) == "web@^1"
+    assert source_ref({"repoURL": "oci://r/c", "chart": "web"}) == "web@latest"
+    assert source_ref({"repoURL": "oci://r/app", "ref": "main"}) == "latest"

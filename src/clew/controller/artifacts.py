@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from clew.cluster import Cluster, NotFound
+from clew.cluster import Cluster, ClusterError, NotFound
 from clew.controller.credentials import _secret
 from clew.controller.spec import AppSpec, HelmSpec
 from clew.model import ClewError, Snapshot, SourceError
@@ -118,6 +118,8 @@ async def helm_values(cluster: Cluster, namespace: str, helm: HelmSpec) -> dict[
                 f"render.helm.valuesFrom: {where} not found",
                 hint="create it, or mark the reference optional",
             ) from None
+        except ClusterError as exc:  # forbidden, unreachable: a failed fetch, never a crash
+            raise SourceError(f"render.helm.valuesFrom: {where} cannot be read: {exc}") from None
         if ref.kind == "Secret":
             data = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
         else:
