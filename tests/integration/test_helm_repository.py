@@ -3,6 +3,7 @@ index`, served over HTTPS with Basic auth) end to end on the real control plane,
 `clew apply` and through the operator:
 
 - a version range picks the highest matching chart version, its archive verified by digest;
+  `clew render` prints the chart's objects;
 - a chart's dependency that is not vendored is downloaded from the repository;
 - the operator renders with releaseName, valuesFrom (ConfigMap, Secret) and inline values;
 - wrong credentials, an untrusted certificate and a missing version fail before anything
@@ -119,6 +120,12 @@ async def test_cli_applies_the_highest_version_in_range_and_failures_change_noth
         f"{name}-{name}": {"version": "1.4.2", "color": "blue", "size": "s", "token": "none"}
     }
     before = await configmaps(kube_admin, ns)
+    render = ["render", "--helm-repo", helm_repo.url, "--chart", name, "--version", "1.0.0"]
+    render += ["--ca-file", str(helm_repo.ca_file), "--username", HELM_USER]
+    code, output, _ = await run(render, env)
+    assert code == 0, output
+    assert "  version: 1.0.0\n" in output
+    assert "# Source: templates/cm.yaml" in output
 
     wrong = "not-the-password-" + secrets.token_hex(8)
     code, output, result = await run(

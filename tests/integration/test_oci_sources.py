@@ -3,7 +3,8 @@ from its Go module, htpasswd auth, TLS), through `clew apply` and through the op
 
 - `clew push artifact` writes Flux's format (config and layer media types, annotations), and a
   semver range over the tags applies the highest match, a Kustomize tree rendered from it;
-- a chart pushed by the real `helm push` is applied from oci:// with a version range;
+- a chart pushed by the real `helm push` is applied from oci:// with a version range, and a
+  local chart's oci:// dependency is pulled from the registry;
 - an Application reads the registry's credentials from a dockerconfigjson Secret, for an
   artifact and for a chart;
 - wrong credentials and a missing tag fail before anything changes: nothing applied, nothing
@@ -223,6 +224,38 @@ async def test_chart_pushed_by_helm_applies_from_oci(
     assert result is not None
     assert result["revision"].startswith("6.2.1@sha256:")
     assert (await configmaps(kube_admin, ns)) == {f"{name}-chart": {"version": "6.2.1"}}
+
+
+async def test_an_oci_dependency_is_pulled_from_the_registry(
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    kube_admin: Cluster,
+    oci_registry: Registry,
+    cache_env: Path,
+    tmp_path: Path,
+    helm: Path,
+) -> None:
+    ns, repository, dep = kube_namespace, f"team/{unique('deps')}", unique("lib")
+    for version in ("1.0.0", "1.4.0", "2.0.0"):
+        await asyncio.to_thread(helm_push, helm, oci_registry, tmp_path, repository, dep, version)
+    chart = tmp_path / "umbrella"
+    (chart / "templates").mkdir(parents=True)
+    dependency = {"name": dep, "version": "^1.0", "repository": oci_registry.oci(repository)}
+    (chart / "Chart.yaml").write_text(
+        json.dumps(
+            {
+                "apiVersion": "v2",
+                "name": "umbrella",
+                "version": "0.1.0",
+                "dependencies": [dependency],
+            }
+        )
+    )
+    args = apply_args(kube_cluster, ns, "--helm-repo", oci_registry.oci(repository))
+    code, output, _ = await run([*args, *login(oci_registry), str(chart)], password(oci_registry))
+    assert code == 0, output
+    assert await configmaps(kube_admin, ns) == {"umbrella-chart": {"version": "1.4.0"}}
+    assert not (chart / "charts").exists()
 
 
 # -- the operator ---------------------------------------------------------------------------------

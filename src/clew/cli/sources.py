@@ -22,7 +22,7 @@ from clew.cli.paths import cache_dir
 from clew.model import ClewError, Snapshot
 from clew.source.helmrepo import ChartSource, HelmRepoCache
 from clew.source.http import HttpAuth
-from clew.source.oci import OciCache, OciSource
+from clew.source.oci import OciCache, OciSource, chart_archive
 
 __all__ = ["Charts", "credentials", "fetcher", "http_auth"]
 
@@ -91,7 +91,7 @@ def fetcher(
             " (Git uses --ref)"
         )
     cache = source.SnapshotCache(cache_dir() / "sources")
-    helm = HelmRepoCache(cache_dir() / "helm")
+    helm = HelmRepoCache(cache_dir() / "helm", oci_archive=chart_archive)
     auth = http_auth(creds, charts.ca_file)
     repos = {charts.repo: auth} if charts.repo else {}
     fallback = HttpAuth(ca_pem=auth.ca_pem) if auth is not None and auth.ca_pem else None

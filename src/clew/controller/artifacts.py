@@ -27,7 +27,7 @@ from clew.cluster import Cluster, ClusterError, NotFound
 from clew.controller.credentials import _secret
 from clew.controller.spec import AppSpec, HelmSpec
 from clew.model import ClewError, Snapshot, SourceError
-from clew.source import SnapshotCache
+from clew.source import SnapshotCache, oci
 from clew.source.helmrepo import ChartSource, HelmRepoCache
 from clew.source.http import HttpAuth
 from clew.source.oci import OciCache, OciSource
@@ -58,7 +58,9 @@ def chart_cache(snapshots: SnapshotCache) -> HelmRepoCache:
     """The chart cache beside ``snapshots`` (``<root>-helm``), one per process and root."""
     root = snapshots.root.with_name(snapshots.root.name + "-helm")
     if root not in _caches:
-        _caches[root] = HelmRepoCache(root, max_bytes=snapshots.max_bytes)
+        _caches[root] = HelmRepoCache(
+            root, max_bytes=snapshots.max_bytes, oci_archive=oci.chart_archive
+        )
     return _caches[root]
 
 
@@ -170,17 +172,17 @@ def artifact_fetcher(
     ``revision`` (``<version>@sha256:…``, what was applied) when given, else the version its
     spec names now. A Helm repository's index is read at most once per ``spec.interval``."""
     source_spec = spec.source
-    charts, oci = chart_cache(snapshots), oci_cache(snapshots)
+    charts, registry = chart_cache(snapshots), oci_cache(snapshots)
 
     async def get(auth: HttpAuth | None) -> Snapshot:
         url, path = source_spec.repo_url, source_spec.path
         version = _version(source_spec.version, revision, url.startswith("oci://"))
         if source_spec.kind == "oci":
-            return await oci.fetch(OciSource(url, version, auth), path)
+            return await registry.fetch(OciSource(url, version, auth), path)
         name = source_spec.chart or ""
         if url.startswith("oci://"):
             chart_url = f"{url.rstrip('/')}/{name}"
-            return await oci.fetch_chart(OciSource(chart_url, version, auth), path)
+            return await registry.fetch_chart(OciSource(chart_url, version, auth), path)
         chart = ChartSource(url, name, version, auth)
         return await charts.fetch(chart, path, max_age=spec.interval)
 

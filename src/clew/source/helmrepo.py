@@ -20,7 +20,8 @@ downloaded and again when it is used from the disk.
 Dependencies: each one in Chart.yaml (or requirements.yaml) with an ``https://`` repository that
 is not vendored in ``charts/`` is resolved from that repository's index (its version range picks
 the highest match), verified the same way, and placed in ``charts/`` before the snapshot is
-sealed; the source's credentials are sent only to the source's own repository. A snapshot's
+sealed; one from ``oci://`` is pulled from the registry (the highest tag in range); the source's
+credentials are sent only to the source's own repository. A snapshot's
 ``revision`` is ``<version>@sha256:<archive digest>``.
 """
 
@@ -31,7 +32,7 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,10 @@ MAX_INDEX_BYTES = 64 << 20  # bitnami's index is ~20 MiB
 MAX_CHART_BYTES = 32 << 20
 DEFAULT_INTERVAL = 300.0
 DEFAULT_MAX_BYTES = 2 << 30
+
+
+OciArchive = Callable[[str, str, HttpAuth | None], Awaitable[tuple[str, bytes]]]
+"""(chart URL, version range, credentials) -> (tag, chart archive), for ``oci://`` dependencies."""
 
 
 class DigestMismatch(SourceError):
@@ -91,12 +96,14 @@ class HelmRepoCache:
         timeout: float = http.DEFAULT_TIMEOUT,
         max_bytes: int = DEFAULT_MAX_BYTES,
         clock: Callable[[], float] = time.time,
+        oci_archive: OciArchive | None = None,
     ) -> None:
         self.root = Path(root)
         self.interval = interval
         self.timeout = timeout
         self.max_bytes = max_bytes
         self._clock = clock
+        self._oci_archive = oci_archive  # clew.source.oci.chart_archive: oci:// dependencies
         (self.root / "index").mkdir(parents=True, exist_ok=True)
         (self.root / "archives").mkdir(parents=True, exist_ok=True)
         self._store = SnapshotStore(self.root)
@@ -247,17 +254,25 @@ class HelmRepoCache:
         self, chart: Path, repos: Mapping[str, HttpAuth | None], fallback: HttpAuth | None
     ) -> list[tuple[ChartVersion, bytes]]:
         """Each dependency of ``chart`` that is missing from ``charts/`` and lives in an HTTP(S)
-        repository, resolved and downloaded: ``repos`` (URL -> credentials) are the configured
-        repositories; any other is read with ``fallback`` (no credentials, at most a CA)."""
+        repository or (given ``oci_archive``) a registry, resolved and downloaded: ``repos`` (URL
+        -> credentials) are the configured repositories; any other is read with ``fallback`` (no
+        credentials, at most a CA)."""
         found = []
         for dep in await asyncio.to_thread(_declared_dependencies, chart):
             name = str(dep.get("name") or "")
             repo = str(dep.get("repository") or "").rstrip("/")
-            if not name or not repo.startswith(("https://", "http://")):
+            oci = repo.startswith("oci://") and self._oci_archive is not None
+            if not name or not (oci or repo.startswith(("https://", "http://"))):
                 continue  # vendored (file://, empty) or an @alias: helm checks charts/ itself
             if _vendored(chart / "charts", name):
                 continue
             auth = repos.get(repo, fallback)
+            if oci and self._oci_archive is not None:
+                tag, data = await self._oci_archive(
+                    f"{repo}/{name}", str(dep.get("version") or ""), auth
+                )
+                found.append((ChartVersion(name, tag.replace("_", "+"), ()), data))
+                continue
             index = await self.index(repo, auth)
             entry = index.select(name, str(dep.get("version") or "*"))
             found.append((entry, await self.archive(repo, entry, auth)))

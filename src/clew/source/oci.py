@@ -45,6 +45,7 @@ __all__ = [
     "HELM_CHART",
     "OciCache",
     "OciSource",
+    "chart_archive",
     "pick_tag",
     "push",
 ]
@@ -132,22 +133,7 @@ class OciCache:
     async def _install(
         self, client: RegistryClient, ref: OciRef, tag: str, digest: str, sha: str, *, chart: bool
     ) -> Any:
-        _, manifest = await asyncio.to_thread(client.manifest, ref.repository, digest)
-        wanted = HELM_CHART if chart else FLUX_CONTENT
-        layers = [x for x in manifest.get("layers") or [] if isinstance(x, dict)]
-        layer = next((x for x in layers if x.get("mediaType") == wanted), None)
-        if layer is None:
-            kinds = ", ".join(str(x.get("mediaType")) for x in layers) or "none"
-            what = "a Helm chart" if chart else "a Flux artifact (flux push artifact)"
-            raise SourceError(
-                f"{ref}:{tag} is not {what}: its layers are {kinds}",
-                hint=f"expected a layer of media type {wanted}",
-            )
-        if int(layer.get("size") or 0) > MAX_LAYER_BYTES:
-            raise SourceError(f"{ref}:{tag}: the layer is larger than {MAX_LAYER_BYTES} bytes")
-        data = await asyncio.to_thread(
-            client.blob, ref.repository, str(layer.get("digest")), max_bytes=MAX_LAYER_BYTES
-        )
+        manifest, data = await asyncio.to_thread(_layer, client, ref, tag, digest, chart=chart)
         work = self._store.work_dir(sha)
         try:
             if chart:
@@ -187,6 +173,39 @@ async def push(
     client = RegistryClient(ref.host, source.auth, timeout=timeout)
     layer = await asyncio.to_thread(pack, directory)
     return await asyncio.to_thread(_push, client, ref.repository, tag, layer, origin, revision)
+
+
+async def chart_archive(
+    url: str, version: str, auth: HttpAuth | None, *, timeout: float = 60.0
+) -> tuple[str, bytes]:
+    """(tag, archive) of the chart at ``url`` (``oci://host/path/name``) that ``version`` names:
+    what a chart's ``oci://`` dependency needs in its ``charts/``."""
+    ref = OciRef.parse(url)
+    client = RegistryClient(ref.host, auth, timeout=timeout)
+    tag, digest = await asyncio.to_thread(_resolve, client, ref, version)
+    _, data = await asyncio.to_thread(_layer, client, ref, tag, digest, chart=True)
+    return tag, data
+
+
+def _layer(
+    client: RegistryClient, ref: OciRef, tag: str, digest: str, *, chart: bool
+) -> tuple[dict[str, Any], bytes]:
+    """The manifest, and the content of its chart or Flux content layer (digest verified)."""
+    _, manifest = client.manifest(ref.repository, digest)
+    wanted = HELM_CHART if chart else FLUX_CONTENT
+    layers = [x for x in manifest.get("layers") or [] if isinstance(x, dict)]
+    layer = next((x for x in layers if x.get("mediaType") == wanted), None)
+    if layer is None:
+        kinds = ", ".join(str(x.get("mediaType")) for x in layers) or "none"
+        what = "a Helm chart" if chart else "a Flux artifact (flux push artifact)"
+        raise SourceError(
+            f"{ref}:{tag} is not {what}: its layers are {kinds}",
+            hint=f"expected a layer of media type {wanted}",
+        )
+    if int(layer.get("size") or 0) > MAX_LAYER_BYTES:
+        raise SourceError(f"{ref}:{tag}: the layer is larger than {MAX_LAYER_BYTES} bytes")
+    data = client.blob(ref.repository, str(layer.get("digest")), max_bytes=MAX_LAYER_BYTES)
+    return manifest, data
 
 
 def _resolve(client: RegistryClient, ref: OciRef, wanted: str) -> tuple[str, str]:
