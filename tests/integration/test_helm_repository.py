@@ -5,7 +5,8 @@ index`, served over HTTPS with Basic auth) end to end on the real control plane,
 - a version range picks the highest matching chart version, its archive verified by digest;
   `clew render` prints the chart's objects;
 - a chart's dependency that is not vendored is downloaded from the repository;
-- the operator renders with releaseName, valuesFrom (ConfigMap, Secret) and inline values;
+- the operator renders with releaseName, valuesFrom (ConfigMap, Secret) and inline values, and
+  downloads a Git chart's dependency from a repository of render.helm.repositories;
 - wrong credentials, an untrusted certificate and a missing version fail before anything
   changes: nothing applied, nothing pruned, no password in the output;
 - two Applications on one repository download its index once per interval.
@@ -29,6 +30,8 @@ from clew.cluster import Cluster
 from clew.controller.spec import API_VERSION, KIND
 from clew.testing import tools
 from clew.testing.artifact_fixtures import HELM_USER
+from clew.testing.git_fixtures import HTTP_USER
+from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.helmrepo import HelmRepoServer
 from clew.testing.operator import RunningController, start_controller, stop_controller
 from clew.testing.pytest_plugin import KubeCluster
@@ -349,3 +352,53 @@ async def test_one_index_download_per_interval_for_many_applications(
     snapshot = await other.fetch(ChartSource(helm_repo.url, second, "*", auth))
     assert helm_repo.count("/index.yaml") - before == 1
     assert (snapshot.root / "Chart.yaml").is_file()
+
+
+async def test_operator_downloads_a_git_chart_s_dependency(
+    helm_controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    helm_repo: HelmRepoServer,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+) -> None:
+    ns, dep = kube_namespace, chart_name("base")
+    publish(helm_repo, dep, "2.0.0", "2.1.0")
+    chart = {
+        "apiVersion": "v2",
+        "name": "umbrella",
+        "version": "0.1.0",
+        "dependencies": [{"name": dep, "version": "~2.0", "repository": helm_repo.url}],
+    }
+    sha = git_repo.commit({"deploy/Chart.yaml": yaml.safe_dump(chart)}, "an umbrella chart")
+    password = helm_repo.users[HELM_USER]
+    await secret(
+        kube_admin,
+        ns,
+        "charts",
+        {"username": HELM_USER, "password": password, "ca.crt": helm_repo.ca_pem},
+    )
+    await secret(
+        kube_admin, ns, "git", {"username": HTTP_USER, "password": git_http.users[HTTP_USER]}
+    )
+    app_obj = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": "umbrella", "namespace": ns},
+        "spec": {
+            "source": {
+                "repoURL": git_http.repo_url(git_repo.name),
+                "path": "deploy",
+                "secretRef": {"name": "git"},
+            },
+            "render": {
+                "helm": {"repositories": [{"url": helm_repo.url, "secretRef": {"name": "charts"}}]}
+            },
+            "interval": "10m",
+            "timeout": "60s",
+        },
+    }
+    await kube_admin.create(app_obj)
+    await until(kube_admin, API_VERSION, KIND, "umbrella", ns, status_is("Succeeded", sha), 60)
+    data = (await kube_admin.get("v1", "ConfigMap", f"umbrella-{dep}", ns))["data"]
+    assert data["version"] == "2.0.0"
