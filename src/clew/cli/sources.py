@@ -15,14 +15,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clew import engine, source
 from clew.cli.local_source import as_directory
 from clew.cli.paths import cache_dir
 from clew.model import ClewError, Snapshot
-from clew.source.helmrepo import ChartSource, HelmRepoCache
-from clew.source.http import HttpAuth
-from clew.source.oci import OciCache, OciSource, chart_archive
+
+if TYPE_CHECKING:
+    from clew.source.http import HttpAuth
 
 __all__ = ["Charts", "credentials", "fetcher", "http_auth"]
 
@@ -58,6 +59,8 @@ def credentials(
 
 def http_auth(creds: source.Credentials | None, ca_file: Path | None) -> HttpAuth | None:
     """The HTTPS login of --username/--password-env and --ca-file, for charts and registries."""
+    from clew.source.http import HttpAuth
+
     ca = ca_file.read_text() if ca_file else None
     if creds is None and ca is None:
         return None
@@ -90,43 +93,68 @@ def fetcher(
             "--version is a chart's version or an OCI tag: it needs --chart or --repo oci://…"
             " (Git uses --ref)"
         )
-    cache = source.SnapshotCache(cache_dir() / "sources")
-    helm = HelmRepoCache(cache_dir() / "helm", oci_archive=chart_archive)
     auth = http_auth(creds, charts.ca_file)
-    repos = {charts.repo: auth} if charts.repo else {}
-    fallback = HttpAuth(ca_pem=auth.ca_pem) if auth is not None and auth.ca_pem else None
-    if chart and (charts.repo or "").startswith("oci://"):
-        pushed = OciSource(f"{(charts.repo or '').rstrip('/')}/{chart}", charts.version or "", auth)
-
-        async def from_oci_chart() -> Snapshot:
-            return await OciCache(cache_dir() / "oci").fetch_chart(pushed, path)
-
-        return from_oci_chart
-    if chart:
-        wanted = ChartSource(charts.repo or "", chart, charts.version or "", auth)
-
-        async def from_chart() -> Snapshot:
-            return await helm.fetch(wanted, path, max_age=0)  # a CLI run reads the index anew
-
-        return from_chart
-    if oci:
-        artifact = OciSource(repo or "", charts.version or "", auth)
-
-        async def from_artifact() -> Snapshot:
-            return await OciCache(cache_dir() / "oci").fetch(artifact, path)
-
-        return from_artifact
+    if chart or oci:
+        return _artifact(repo if oci else None, path, charts, auth)
+    cache = source.SnapshotCache(cache_dir() / "sources")
     if src is not None:
         directory = as_directory(src)
 
         async def from_local() -> Snapshot:
-            return await helm.with_dependencies(cache.local(directory, path), repos, fallback)
+            return await _dependencies(cache.local(directory, path), charts.repo, auth)
 
         return from_local
     assert repo is not None
     git = source.GitSource(url=repo, ref=ref, credentials=creds)
 
     async def from_git() -> Snapshot:
-        return await helm.with_dependencies(await cache.fetch(git, path), repos, fallback)
+        return await _dependencies(await cache.fetch(git, path), charts.repo, auth)
 
     return from_git
+
+
+def _artifact(
+    artifact: str | None, path: str, charts: Charts, auth: HttpAuth | None
+) -> engine.FetchSnapshot:
+    """A chart (Helm repository or registry) or an OCI artifact. Imported here: ``clew apply``
+    of a directory never loads the HTTP and registry clients."""
+    from clew.source.helmrepo import ChartSource, HelmRepoCache
+    from clew.source.oci import OciCache, OciSource
+
+    version, repo = charts.version or "", (charts.repo or "").rstrip("/")
+    oci = OciCache(cache_dir() / "oci")
+    if artifact is not None:
+        wanted = OciSource(artifact, version, auth)
+
+        async def from_artifact() -> Snapshot:
+            return await oci.fetch(wanted, path)
+
+        return from_artifact
+    if repo.startswith("oci://"):
+        pushed = OciSource(f"{repo}/{charts.chart}", version, auth)
+
+        async def from_oci_chart() -> Snapshot:
+            return await oci.fetch_chart(pushed, path)
+
+        return from_oci_chart
+    helm = HelmRepoCache(cache_dir() / "helm")
+    chart = ChartSource(repo, charts.chart or "", version, auth)
+
+    async def from_chart() -> Snapshot:
+        return await helm.fetch(chart, path, max_age=0)  # a CLI run reads the index anew
+
+    return from_chart
+
+
+async def _dependencies(snapshot: Snapshot, repo: str | None, auth: HttpAuth | None) -> Snapshot:
+    """A chart's non-vendored dependencies downloaded (:meth:`HelmRepoCache.with_dependencies`):
+    from ``repo`` with ``auth``, from any other repository with the CA alone."""
+    if not (snapshot.path / "Chart.yaml").is_file():
+        return snapshot
+    from clew.source.helmrepo import HelmRepoCache
+    from clew.source.http import HttpAuth
+    from clew.source.oci import chart_archive
+
+    helm = HelmRepoCache(cache_dir() / "helm", oci_archive=chart_archive)
+    fallback = HttpAuth(ca_pem=auth.ca_pem) if auth is not None and auth.ca_pem else None
+    return await helm.with_dependencies(snapshot, {repo: auth} if repo else {}, fallback)

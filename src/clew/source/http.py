@@ -95,7 +95,7 @@ def _context(auth: HttpAuth | None) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
+class _NoDowngrade(urllib.request.HTTPRedirectHandler):
     """urllib keeps "unredirected" headers off redirects already; this also refuses a redirect
     from https to plain http, where the body could be swapped in transit."""
 
@@ -133,7 +133,7 @@ def request(
         (authorization,) if authorization else ()
     )
     opener = urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=_context(auth)), _NoRedirectAuth()
+        urllib.request.HTTPSHandler(context=_context(auth)), _NoDowngrade()
     )
     shown = redact_url(url)
     try:
