@@ -93,6 +93,10 @@ def fetcher(
             "--version is a chart's version or an OCI tag: it needs --chart or --repo oci://…"
             " (Git uses --ref)"
         )
+    if oci and ref != "main":  # main: the flag's default, meaningless for a registry
+        raise ClewError(
+            "an OCI artifact has tags, not Git refs: use --version", hint=f"--version {ref}"
+        )
     auth = http_auth(creds, charts.ca_file)
     if chart or oci:
         return _artifact(repo if oci else None, path, charts, auth)

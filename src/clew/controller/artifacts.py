@@ -55,8 +55,9 @@ def _version(wanted: str, revision: str, oci: bool) -> str:
 
 
 def chart_cache(snapshots: SnapshotCache) -> HelmRepoCache:
-    """The chart cache beside ``snapshots`` (``<root>-helm``), one per process and root."""
-    root = snapshots.root.with_name(snapshots.root.name + "-helm")
+    """The chart cache inside ``snapshots``' directory (``<root>/helm``: the volume the
+    controller was given), one per process and root."""
+    root = snapshots.root / "helm"
     if root not in _caches:
         _caches[root] = HelmRepoCache(
             root, max_bytes=snapshots.max_bytes, oci_archive=oci.chart_archive
@@ -65,8 +66,9 @@ def chart_cache(snapshots: SnapshotCache) -> HelmRepoCache:
 
 
 def oci_cache(snapshots: SnapshotCache) -> OciCache:
-    """The OCI artifact cache beside ``snapshots`` (``<root>-oci``), one per process and root."""
-    root = snapshots.root.with_name(snapshots.root.name + "-oci")
+    """The OCI artifact cache inside ``snapshots``' directory (``<root>/oci``), one per process
+    and root."""
+    root = snapshots.root / "oci"
     if root not in _oci_caches:
         _oci_caches[root] = OciCache(root, max_bytes=snapshots.max_bytes)
     return _oci_caches[root]
