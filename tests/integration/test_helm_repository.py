@@ -9,7 +9,8 @@ index`, served over HTTPS with Basic auth) end to end on the real control plane,
   downloads a Git chart's dependency from a repository of render.helm.repositories;
 - wrong credentials, an untrusted certificate and a missing version fail before anything
   changes: nothing applied, nothing pruned, no password in the output;
-- two Applications on one repository download its index once per interval.
+- Applications on one repository download its index once per interval (shared through the
+  disk by other processes), and again once the interval has passed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import base64
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,8 @@ from typer.testing import CliRunner
 from clew.cli.main import app
 from clew.cluster import Cluster
 from clew.controller.spec import API_VERSION, KIND
+from clew.source.helmrepo import ChartSource, HelmRepoCache
+from clew.source.http import HttpAuth
 from clew.testing import tools
 from clew.testing.artifact_fixtures import HELM_USER
 from clew.testing.git_fixtures import HTTP_USER
@@ -334,9 +338,6 @@ async def test_one_index_download_per_interval_for_many_applications(
     helm_repo: HelmRepoServer,
     tmp_path: Path,
 ) -> None:
-    from clew.source.helmrepo import ChartSource, HelmRepoCache
-    from clew.source.http import HttpAuth
-
     first, second = chart_name("one"), chart_name("two")
     publish(helm_repo, first, "1.0.0")
     publish(helm_repo, second, "1.0.0")
@@ -348,10 +349,17 @@ async def test_one_index_download_per_interval_for_many_applications(
     )
     assert helm_repo.count("/index.yaml") - before == 1
     # Another process with the same cache directory reads the index from the disk.
-    other = HelmRepoCache(tmp_path / "helm", interval=600)
+    skew = 0.0
+    other = HelmRepoCache(tmp_path / "helm", interval=600, clock=lambda: time.time() + skew)
     snapshot = await other.fetch(ChartSource(helm_repo.url, second, "*", auth))
     assert helm_repo.count("/index.yaml") - before == 1
     assert (snapshot.root / "Chart.yaml").is_file()
+    # Once the interval has passed, the next fetch downloads it again (and sees a new release).
+    publish(helm_repo, second, "1.1.0")
+    assert (await other.resolve(ChartSource(helm_repo.url, second, "*", auth))).version == "1.0.0"
+    skew = 601.0
+    assert (await other.resolve(ChartSource(helm_repo.url, second, "*", auth))).version == "1.1.0"
+    assert helm_repo.count("/index.yaml") - before == 2
 
 
 async def test_operator_downloads_a_git_chart_s_dependency(
