@@ -318,6 +318,7 @@ class HelmRepoCache:
                 finally:
                     await asyncio.to_thread(remove_tree, work)
         self._store.touch(sha)
+        await asyncio.to_thread(self._store.evict, self.max_bytes, keep={sha})
         return Snapshot(
             root=stored.root,
             path=stored.root / rel,
