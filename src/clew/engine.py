@@ -16,6 +16,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from opentelemetry import trace
 
@@ -41,6 +42,9 @@ RenderInputs = Callable[[Cluster, render.RenderOptions], Awaitable[render.Render
 """Completes the render options with inputs read from the cluster (keys, variables)."""
 
 
+ValuesFrom = Callable[[], Awaitable[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     name: str
@@ -63,6 +67,8 @@ class SyncOptions:
     # Admission (the operator's tenancy rules): given every object the sync would write or
     # prune (namespaces defaulted), an error message refuses it before anything is touched.
     admit: Callable[[list[ObjectRef]], str | None] | None = None
+    # Helm values read at sync time (an Application's valuesFrom): replace render.values.
+    values_from: ValuesFrom | None = None
 
 
 @dataclass
@@ -169,6 +175,13 @@ async def _sync(
             return fail(Reason.FETCH_FAILED, exc)
         span.set_attribute(tracing.REPOSITORY, tracing.safe_url(result.snapshot.source))
         span.set_attribute(tracing.REVISION, result.snapshot.revision)
+        render_options = options.render
+        if options.values_from is not None:
+            try:
+                values = await options.values_from()
+            except (ClewError, ClusterError) as exc:
+                return fail(Reason.FETCH_FAILED, exc)
+            render_options = replace(render_options, values=values)
     timed("source", started)
 
     started = time.monotonic()
@@ -180,7 +193,7 @@ async def _sync(
                 render.render_all,
                 snapshot.root,
                 str(snapshot.path.relative_to(snapshot.root)),
-                await _render_options(cluster, options, snapshot),
+                await _render_options(cluster, options, snapshot, render_options),
             )
             result.warnings = rendered.warnings
             result.manifests, result.hooks = render.split_hooks(rendered.manifests)
@@ -499,11 +512,15 @@ async def uninstall(
     if record.delete_hooks and hooks:
         try:
             result.snapshot = snapshot = await fetch()
+            render_options = options.render
+            if options.values_from is not None:
+                values = await options.values_from()
+                render_options = replace(render_options, values=values)
             manifests = await asyncio.to_thread(
                 render.render,
                 snapshot.root,
                 str(snapshot.path.relative_to(snapshot.root)),
-                await _render_options(cluster, options, snapshot),
+                await _render_options(cluster, options, snapshot, render_options),
             )
             result.manifests, result.hooks = render.split_hooks(manifests)
         except (ClewError, ClusterError) as exc:
@@ -529,12 +546,11 @@ async def uninstall(
 
 
 async def _render_options(
-    cluster: Cluster, options: SyncOptions, snapshot: Snapshot
+    cluster: Cluster, options: SyncOptions, snapshot: Snapshot, opts: render.RenderOptions
 ) -> render.RenderOptions:
     """The render options completed with what only the cluster knows: the caller's inputs
     (keys, variables) and, for Helm, the target's API versions and Kubernetes version, so
     ``.Capabilities`` describes the cluster the release is applied to."""
-    opts = options.render
     if options.render_inputs is not None:
         opts = await options.render_inputs(cluster, opts)
     kind = render.detect(snapshot.path) if opts.kind == "auto" else opts.kind

@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from clew.cli.apps_view import age, events_table, history_table, ready, table
+from clew.cli.apps_view import age, events_table, history_table, ready, source_ref, table
 from clew.controller import spec as appspec
 from clew.source.git import redact_url
 
@@ -97,7 +97,7 @@ def describe(
         _fields(
             [
                 ("Repository", redact_url(str(source.get("repoURL") or ""))),
-                ("Ref", source.get("ref", appspec.DEFAULT_REF)),
+                ("Ref", source_ref(source)),
                 ("Path", source.get("path", appspec.DEFAULT_PATH)),
                 ("Credentials", (source.get("secretRef") or {}).get("name")),
                 ("Signers", ((source.get("verify") or {}).get("secretRef") or {}).get("name")),

@@ -89,8 +89,19 @@ def pin_target(app: Mapping[str, Any], to: str | None, *, force: bool) -> Mappin
     return next(e for e in history if e.get("revision") == revision)
 
 
+def _git_only(app: Mapping[str, Any]) -> None:
+    source = (app.get("spec") or {}).get("source") or {}
+    if source.get("chart") or str(source.get("repoURL") or "").startswith("oci://"):
+        raise ClewError(
+            "rollback pins and reverts Git commits; this Application's source is a chart or an "
+            "OCI artifact",
+            hint="set spec.source.version to the earlier version (or sha256: digest) instead",
+        )
+
+
 async def _pin(cluster: Cluster, ns: str, name: str, to: str | None, force: bool) -> int:
     app = await ops.get_app(cluster, ns, name)
+    _git_only(app)
     entry = pin_target(app, to, force=force)
     revision = str(entry["revision"])
     patch: dict[str, Any] = {"pin": {"revision": revision}}
@@ -118,6 +129,7 @@ async def _revert(
     author: Identity,
 ) -> int:
     app = await ops.get_app(cluster, ns, name)
+    _git_only(app)
     spec = parse(app, namespace=ns)
     if spec.source.verify_secret_name:
         raise ClewError(

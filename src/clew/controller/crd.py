@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from clew.controller.spec import (
+    CHART_NAME_RE,
+    CONFIG_KEY_RE,
     DEFAULT_ADOPT,
     DEFAULT_INITIAL_DELAY,
     DEFAULT_INTERVAL,
@@ -38,6 +40,8 @@ from clew.controller.spec import (
     ESCAPING_PATH_RE,
     GROUP,
     HELM_RELEASE_MAX,
+    HELM_REPO_URL_RE,
+    HELM_REPOSITORIES_MAX,
     KIND,
     PLURAL,
     REF_MAX,
@@ -47,6 +51,7 @@ from clew.controller.spec import (
     REVISION_RE,
     URL_PASSWORD_MESSAGE,
     URL_PASSWORD_RE,
+    VALUES_FROM_MAX,
     VERSION,
     RenderKind,
 )
@@ -137,8 +142,9 @@ _SOURCE = _object(
     "Where the manifests come from.",
     {
         "repoURL": _matching(
-            "Git repository: https://, ssh://, or scp-like git@host:path. Never with a password:"
-            " credentials go in the Secret named by secretRef.",
+            "Git repository: https://, ssh://, or scp-like git@host:path; with chart, a Helm"
+            " repository (https://) or registry (oci://); else oci:// is an OCI artifact of"
+            " manifests. Never with a password: credentials go in the Secret named by secretRef.",
             REPO_URL_RE,
             REPO_URL_MAX,
             **_rule(f"!self.matches('{URL_PASSWORD_RE}')", URL_PASSWORD_MESSAGE),
@@ -149,9 +155,20 @@ _SOURCE = _object(
             default=DEFAULT_REF,
         ),
         "path": _repo_path("Directory inside the repository to render.", default=DEFAULT_PATH),
+        "chart": _matching(
+            "A chart in the Helm repository or OCI registry of repoURL.",
+            CHART_NAME_RE,
+            DNS_SUBDOMAIN_MAX,
+        ),
+        "version": _string(
+            "Chart version or OCI tag: exact, a semver range ('^1.2'), or (OCI) sha256:<digest>;"
+            " default: the newest release.",
+            maxLength=REF_MAX,
+        ),
         "secretRef": _secret_ref(
             "A Secret in the Application's namespace with username and password (HTTPS) or "
-            "identity and known_hosts (SSH)."
+            "identity and known_hosts (SSH); for Helm repositories and registries also token, "
+            "ca.crt, or .dockerconfigjson."
         ),
         "verify": _object(
             "Refuse commits not signed by these keys.",
@@ -203,6 +220,48 @@ _RENDER = {
                         "type": "object",
                         "description": "Inline values, applied after the values files.",
                         "x-kubernetes-preserve-unknown-fields": True,
+                    },
+                    "valuesFrom": {
+                        "type": "array",
+                        "description": "Values from ConfigMaps or Secrets, merged after the "
+                        "values files and before the inline values.",
+                        "maxItems": VALUES_FROM_MAX,
+                        "items": _object(
+                            "One key of a ConfigMap or Secret holding a YAML values document.",
+                            {
+                                "kind": {
+                                    **_string("ConfigMap or Secret."),
+                                    "enum": ["ConfigMap", "Secret"],
+                                },
+                                "name": _matching("Its name.", DNS_SUBDOMAIN_RE, DNS_SUBDOMAIN_MAX),
+                                "valuesKey": _matching(
+                                    "The key (default values.yaml).",
+                                    CONFIG_KEY_RE,
+                                    DNS_SUBDOMAIN_MAX,
+                                ),
+                                "optional": {
+                                    "type": "boolean",
+                                    "description": "A missing object or key is no error.",
+                                },
+                            },
+                            required=["kind", "name"],
+                        ),
+                    },
+                    "repositories": {
+                        "type": "array",
+                        "description": "Repositories the chart's dependencies come from, "
+                        "with their credentials.",
+                        "maxItems": HELM_REPOSITORIES_MAX,
+                        "items": _object(
+                            "A Helm repository (https://).",
+                            {
+                                "url": _matching("Its URL.", HELM_REPO_URL_RE, REPO_URL_MAX),
+                                "secretRef": _secret_ref(
+                                    "username and password, or token; ca.crt."
+                                ),
+                            },
+                            required=["url"],
+                        ),
                     },
                 },
             ),

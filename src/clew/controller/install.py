@@ -178,8 +178,10 @@ def _controller_role(metrics_secure: bool) -> Obj:
             _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
             # Git credentials (spec.source.secretRef), signer keys (spec.source.verify) and
             # notification tokens live in Secrets next to each Application, in any namespace.
-            # Each is read by name when used: get only, never list or watch.
+            # Each is read by name when used: get only, never list or watch. Helm values
+            # (spec.render.helm.valuesFrom) come from Secrets and ConfigMaps the same way.
             _rule([""], ["secrets"], ["get"]),
+            _rule([""], ["configmaps"], ["get"]),
             # Tenancy: the allowed destinations are annotations of the Application's namespace.
             _rule([""], ["namespaces"], ["get"]),
             # Apply as the Application's ServiceAccount, with its permissions only (users and

@@ -305,7 +305,9 @@ class Reconciler:
     def _options(
         self, key: AppKey, spec: AppSpec, allowed: Destinations | None = None
     ) -> engine.SyncOptions:
-        return inputs.sync_options(spec, helm_binary=self.helm_binary, allowed=allowed)
+        return inputs.sync_options(
+            spec, helm_binary=self.helm_binary, allowed=allowed, cluster=self.cluster
+        )
 
     def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
         """The controller's client, or one impersonating the Application's ServiceAccount.

@@ -40,12 +40,14 @@ __all__ = [
     "AppKey",
     "AppSpec",
     "DependencyRef",
+    "HelmRepository",
     "HelmSpec",
     "InvalidSpec",
     "RenderKind",
     "RenderSpec",
     "RetrySpec",
     "SourceSpec",
+    "ValuesFrom",
     "parse",
     "parse_duration",
 ]
@@ -74,7 +76,7 @@ DNS_LABEL_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_SUBDOMAIN_RE = rf"{DNS_LABEL_RE}(\.{DNS_LABEL_RE})*"
 # https://, http://, ssh://, git://, file:// (the fetcher decides which it allows), or scp-like
 # [user@]host:path. Never a leading "-", which git would read as an option.
-REPO_URL_RE = r"((https?|ssh|git|file)://|([^-@/:\s][^@/:\s]*@)?[^-@/:\s][^@/:\s]*:)\S+"
+REPO_URL_RE = r"((https?|ssh|git|file|oci)://|([^-@/:\s][^@/:\s]*@)?[^-@/:\s][^@/:\s]*:)\S+"
 # A password in the URL's userinfo (https://user:pass@host/...) would sit in plain sight in the
 # Application, its status, events and logs: refused, pointing to spec.source.secretRef.
 URL_PASSWORD_RE = r"^[a-zA-Z][-a-zA-Z0-9+.]*://[^/@]*:[^/@]*@"  # noqa: S105 - a pattern
@@ -94,6 +96,12 @@ REF_MAX = 256
 DURATION_MAX = 32
 DEPENDS_ON_MAX = 64
 VALUES_FILES_MAX = 32
+VALUES_FROM_MAX = 32
+HELM_REPOSITORIES_MAX = 32
+DEFAULT_VALUES_KEY = "values.yaml"
+CHART_NAME_RE = r"[a-zA-Z0-9][-a-zA-Z0-9_.]*"
+CONFIG_KEY_RE = r"[-._a-zA-Z0-9]+"
+HELM_REPO_URL_RE = r"(https?|oci)://\S+"
 
 DEFAULT_REF = "main"
 DEFAULT_PATH = "."
@@ -155,6 +163,36 @@ class SourceSpec:
     path: str = DEFAULT_PATH
     secret_name: str | None = None  # credentials, in the Application's namespace
     verify_secret_name: str | None = None  # allowed signers; None: signatures are not checked
+    chart: str | None = None  # a chart in the Helm repository (https://) or registry (oci://)
+    # Chart version or OCI tag: exact, a semver range, or sha256:<digest>. "" is the newest chart
+    # release, or the OCI tag "latest".
+    version: str = ""
+
+    @property
+    def kind(self) -> str:
+        """``git``, ``helm`` (a chart from an https:// repository or an oci:// registry) or
+        ``oci`` (manifests packaged as an OCI artifact, as ``flux push artifact`` does)."""
+        if self.chart:
+            return "helm"
+        return "oci" if self.repo_url.startswith("oci://") else "git"
+
+
+@dataclass(frozen=True, slots=True)
+class ValuesFrom:
+    """Helm values from a ConfigMap or Secret key (a YAML document), merged in order."""
+
+    kind: str  # ConfigMap or Secret
+    name: str
+    key: str = DEFAULT_VALUES_KEY
+    optional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HelmRepository:
+    """A chart repository the chart's dependencies may come from, with its credentials."""
+
+    url: str
+    secret_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +202,8 @@ class HelmSpec:
     release_name: str
     values_files: tuple[str, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict)
+    values_from: tuple[ValuesFrom, ...] = ()
+    repositories: tuple[HelmRepository, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,12 +319,20 @@ _SPEC_FIELDS = (
 
 
 def _source(source: _Fields) -> SourceSpec:
-    source.only("repoURL", "ref", "path", "secretRef", "verify")
+    source.only("repoURL", "ref", "path", "secretRef", "verify", "chart", "version")
     verify = source.mapping("verify")
     verify.only("secretRef")
     repo_url = source.required_string("repoURL", pattern=REPO_URL_RE, max_length=REPO_URL_MAX)
     if re.search(URL_PASSWORD_RE, repo_url):
         raise InvalidSpec(URL_PASSWORD_MESSAGE, field=source.child("repoURL"))
+    chart = source.string("chart", pattern=CHART_NAME_RE, max_length=DNS_SUBDOMAIN_MAX)
+    if chart and not repo_url.startswith(("https://", "http://", "oci://")):
+        raise InvalidSpec(
+            "a chart comes from a Helm repository (https://) or an OCI registry (oci://)",
+            field=source.child("repoURL"),
+        )
+    if verify.present and (chart or repo_url.startswith("oci://")):
+        raise InvalidSpec("commit signatures apply to Git sources only", field=verify.path)
     return SourceSpec(
         repo_url=repo_url,
         ref=source.string("ref", max_length=REF_MAX) or DEFAULT_REF,
@@ -293,6 +341,8 @@ def _source(source: _Fields) -> SourceSpec:
         verify_secret_name=(
             _secret_name(verify.mapping("secretRef", required=True)) if verify.present else None
         ),
+        chart=chart,
+        version=source.string("version", max_length=REF_MAX) or "",
     )
 
 
@@ -307,7 +357,7 @@ def _render(render: _Fields, app_name: str) -> RenderSpec:
     render.only("kind", "helm", "jsonnet")
     kind = RenderKind(render.string("kind", choices=list(RenderKind)) or DEFAULT_RENDER_KIND)
     helm = render.mapping("helm")
-    helm.only("releaseName", "valuesFiles", "values")
+    helm.only("releaseName", "valuesFiles", "values", "valuesFrom", "repositories")
     if helm.present and kind not in (RenderKind.AUTO, RenderKind.HELM):
         raise InvalidSpec(f"helm options need kind helm or auto, not {kind}", field=helm.path)
     release = helm.string("releaseName", pattern=DNS_SUBDOMAIN_RE, max_length=HELM_RELEASE_MAX)
@@ -322,9 +372,47 @@ def _render(render: _Fields, app_name: str) -> RenderSpec:
             release_name=release or app_name,
             values_files=tuple(files),
             values=dict(helm.mapping("values").data),
+            values_from=_values_from(helm),
+            repositories=_repositories(helm),
         ),
         jsonnet=parse_jsonnet(render.mapping("jsonnet")),
     )
+
+
+def _values_from(helm: _Fields) -> tuple[ValuesFrom, ...]:
+    found = []
+    for value, path in helm.items("valuesFrom", max_items=VALUES_FROM_MAX):
+        item = _Fields.of(value, path)
+        item.only("kind", "name", "valuesKey", "optional")
+        found.append(
+            ValuesFrom(
+                kind=_string(
+                    item.data.get("kind"),
+                    item.child("kind"),
+                    required=True,
+                    choices=["ConfigMap", "Secret"],
+                ),
+                name=item.required_string(
+                    "name", pattern=DNS_SUBDOMAIN_RE, max_length=DNS_SUBDOMAIN_MAX
+                ),
+                key=item.string("valuesKey", pattern=CONFIG_KEY_RE, max_length=DNS_SUBDOMAIN_MAX)
+                or DEFAULT_VALUES_KEY,
+                optional=item.boolean("optional", False),
+            )
+        )
+    return tuple(found)
+
+
+def _repositories(helm: _Fields) -> tuple[HelmRepository, ...]:
+    found = []
+    for value, path in helm.items("repositories", max_items=HELM_REPOSITORIES_MAX):
+        item = _Fields.of(value, path)
+        item.only("url", "secretRef")
+        url = item.required_string("url", pattern=HELM_REPO_URL_RE, max_length=REPO_URL_MAX)
+        if re.search(URL_PASSWORD_RE, url):
+            raise InvalidSpec(URL_PASSWORD_MESSAGE, field=item.child("url"))
+        found.append(HelmRepository(url, _secret_name(item.mapping("secretRef"))))
+    return tuple(found)
 
 
 def _retry(retry: _Fields) -> RetrySpec:
@@ -405,7 +493,7 @@ class _Fields:
         *,
         pattern: str | None = None,
         max_length: int | None = None,
-        choices: list[RenderKind] | None = None,
+        choices: list[str] | None = None,
     ) -> str | None:
         value = self.data.get(key)
         if value is None:
@@ -455,7 +543,7 @@ def _string(
     required: bool = False,
     pattern: str | None = None,
     max_length: int | None = None,
-    choices: list[RenderKind] | None = None,
+    choices: list[str] | None = None,
 ) -> str:
     """Check one string value. Every string of the spec is non-empty (``minLength: 1``): an empty
     string is not absent, the server would store it instead of the default."""
