@@ -27,7 +27,7 @@ def _app(only: str | None = None) -> typer.Typer:
         app.command(only)(getattr(sync, f"{only}_command"))
         app.callback()(_group)  # a group still, not the lone command in its place
         return app
-    from clew.cli import apps, audit, controller, install, local
+    from clew.cli import apps, audit, controller, install, local, ui
 
     app.add_typer(local.app, name="local")
     app.command("apply")(sync.apply_command)
@@ -35,6 +35,7 @@ def _app(only: str | None = None) -> typer.Typer:
     app.command("render")(sync.render_command)
     app.command("controller")(controller.controller_command)
     app.command("install")(install.install_command)
+    app.command("ui")(ui.ui_command)
     apps.register(app)
     app.add_typer(audit.app, name="audit")
     app.command()(version)
