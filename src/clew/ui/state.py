@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import jinja2
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -19,7 +20,12 @@ from clew.ui.session import COOKIE, Session, SessionCodec
 __all__ = ["TEMPLATES", "Ui", "Viewer", "form_of", "ui_of", "viewer"]
 
 HERE = Path(__file__).parent
-TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+# Autoescaping on for every template: commit subjects, reasons and names are user data.
+TEMPLATES = Jinja2Templates(
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False
+    )
+)
 
 
 @dataclass
