@@ -13,8 +13,6 @@ temporary directory); docs/ui.md shows them.
 from __future__ import annotations
 
 import base64
-import os
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +24,10 @@ from clew.cluster import Cluster
 from clew.controller.reconciler import RECONCILE_ANNOTATION
 from clew.controller.spec import API_VERSION, KIND
 from clew.report.audit import read_trail
-from clew.testing.browser import Browser, BrowserMissing, chromium
+from clew.testing.browser import Browser
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.operator import RunningController
-from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import until
-from clew.ui import UiServer, build, serve
 
 from .test_operator import application, credentials_secret, ready_at
 
@@ -116,42 +112,6 @@ async def grant_operator(admin: Cluster, ns: str, account: str) -> None:
                 "subjects": subject,
             }
         )
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    root = os.environ.get("CLEW_TEST_ARTIFACTS")
-    path = (Path(root) if root else tmp_path) / "ui"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture
-async def ui(crd: None, kube_cluster: KubeCluster) -> AsyncIterator[UiServer]:
-    async with Cluster.from_kubeconfig(kube_cluster.admin_kubeconfig) as cluster:
-        server = await serve(build(cluster))
-        try:
-            yield server
-        finally:
-            await server.stop()
-
-
-@pytest.fixture
-def driver() -> Iterator[Any]:
-    try:
-        handle = chromium()
-    except BrowserMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield handle
-    finally:
-        handle.quit()
-
-
-@pytest.fixture
-def browser(ui: UiServer, driver: Any) -> Browser:
-    # The driver is set up after the server, so it quits first and closes its event streams.
-    return Browser(driver, f"http://127.0.0.1:{ui.port}")
 
 
 async def sign_in(browser: Browser, token: str) -> None:
