@@ -223,7 +223,7 @@ async def test_list_tree_diff_live_update_and_actions(
     assert head != second
     trail = await read_trail(kube_admin, ns, "shop")
     assert trail is not None
-    assert {(r.get("action"), r.get("user")) for r in trail.records} >= {
+    assert {(r.get("request"), r.get("requestedBy")) for r in trail.records} >= {
         ("reconcile", user),
         ("revert", user),
     }

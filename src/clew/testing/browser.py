@@ -10,6 +10,7 @@ as every browser test must: the page has no event the test could subscribe to.
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -142,9 +143,22 @@ class Browser:
         await self.call(alert.accept)
         return question
 
-    async def screenshot(self, path: Path) -> None:
+    async def screenshot(self, path: Path, max_height: int = 2400) -> None:
+        """A PNG of the whole page (up to ``max_height`` CSS pixels), not only the window."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        await self.call(self.driver.save_screenshot, str(path))
+
+        def capture() -> None:
+            metrics = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
+            size = metrics["cssContentSize"]
+            height = max(int(metrics["cssLayoutViewport"]["clientHeight"]), int(size["height"]))
+            clip = {"x": 0, "y": 0, "width": size["width"], "height": min(height, max_height)}
+            shot = self.driver.execute_cdp_cmd(
+                "Page.captureScreenshot",
+                {"format": "png", "captureBeyondViewport": True, "clip": {**clip, "scale": 1}},
+            )
+            path.write_bytes(base64.b64decode(shot["data"]))
+
+        await self.call(capture)
 
     async def axe(self, axe_source: str) -> list[dict[str, Any]]:
         """axe-core's violations on the current page (inject ``axe_source`` first)."""

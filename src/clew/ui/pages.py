@@ -43,6 +43,35 @@ async def visible_namespaces(ui: Ui, who: Viewer, namespaces: set[str]) -> set[s
     return {ns for ns, task in checks.items() if await task}
 
 
+SYNC_SECONDS = 10.0
+
+
+async def _synced(ui: Ui) -> bool:
+    """Whether the shared watch has listed Applications (waits a little at start-up)."""
+    try:
+        await asyncio.wait_for(ui.hub.synced.wait(), SYNC_SECONDS)
+    except TimeoutError:
+        return False
+    return True
+
+
+def _unavailable(request: Request, ui: Ui, who: Viewer) -> Response:
+    return TEMPLATES.TemplateResponse(
+        request,
+        "unavailable.html",
+        _context(request, ui, who),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def may_see(ui: Ui, who: Viewer, ns: str, name: str) -> bool:
+    """``list`` in the namespace (one cached review for all its Applications), else ``get``."""
+    return await ui.access.allowed(
+        who.user, "list", PLURAL, group=GROUP, namespace=ns
+    ) or await ui.access.allowed(who.user, "get", PLURAL, group=GROUP, namespace=ns, name=name)
+
+
 def _context(request: Request, ui: Ui, who: Viewer, **extra: Any) -> dict[str, Any]:
     return {
         "viewer": who,
@@ -58,7 +87,8 @@ async def apps_list(request: Request) -> Response:
     who = await viewer(request)
     if who is None:
         return RedirectResponse("/login", status_code=303)
-    await ui.hub.synced.wait()
+    if not await _synced(ui):
+        return _unavailable(request, ui, who)
     apps = list(ui.hub.apps.values())
     namespaces = await visible_namespaces(ui, who, {ns for ns, _ in ui.hub.apps})
     visible = [a for a in apps if a["metadata"]["namespace"] in namespaces]
@@ -92,7 +122,8 @@ async def _readable_app(request: Request) -> tuple[Ui, Viewer, dict[str, Any]] |
     if who is None:
         return RedirectResponse("/login", status_code=303)
     ns, name = request.path_params["namespace"], request.path_params["name"]
-    await ui.hub.synced.wait()
+    if not await _synced(ui):
+        return _unavailable(request, ui, who)
     allowed = await ui.access.allowed(who.user, "get", PLURAL, group=GROUP, namespace=ns, name=name)
     app = ui.hub.apps.get((ns, name))
     if not allowed or app is None:
@@ -194,9 +225,7 @@ async def stream(request: Request) -> Response:
                 ns, name = change.key
                 if only and only != f"{ns}/{name}":
                     continue
-                if not await ui.access.allowed(
-                    who.user, "get", PLURAL, group=GROUP, namespace=ns, name=name
-                ):
+                if not await may_see(ui, who, ns, name):
                     continue
                 app = ui.hub.apps.get(change.key)
                 data: dict[str, Any] = {"key": f"{ns}/{name}", "type": change.type}
