@@ -230,6 +230,23 @@ async def test_list_tree_diff_live_update_and_actions(
     await browser.wait_text("#history", "Revert", 30)
     await browser.screenshot(artifacts / "application-after-revert.png")
 
+    # Roll back to the first revision from its history row (a pin), then resume: unpinned.
+    await browser.click("#history tbody tr:last-child button")
+    assert f"Pin shop to {first[:12]}?" in await browser.accept_confirm()
+    await browser.wait_text("#live", "pinned to")
+    await until(kube_admin, API_VERSION, KIND, "shop", ns, pinned_to(first), 30)
+    await browser.click("#act-resume")
+    assert "remove the pin" in await browser.accept_confirm()
+    await browser.wait_text("#live", "resumed")
+    await until(kube_admin, API_VERSION, KIND, "shop", ns, pinned_to(None), 30)
+
+
+def pinned_to(revision: str | None) -> Any:
+    def check(app: dict[str, Any] | None) -> bool:
+        return bool(app and ((app["spec"].get("pin") or {}).get("revision")) == revision)
+
+    return check
+
 
 async def test_no_rbac_sees_nothing_and_forged_csrf_is_refused(
     controller: RunningController,

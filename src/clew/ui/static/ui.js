@@ -8,6 +8,8 @@
     if (!box) return;
     box.textContent = text;
     box.className = "toast show " + (kind || "");
+    clearTimeout(say.timer);
+    if (kind !== "busy") say.timer = setTimeout(() => box.classList.remove("show"), 8000);
   }
 
   async function refreshApp() {
