@@ -27,7 +27,9 @@ from clew.report.audit import read_trail
 from clew.testing.browser import Browser
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.operator import RunningController
+from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import until
+from clew.ui import UiServer, build, serve
 
 from .test_operator import application, credentials_secret, ready_at
 
@@ -134,6 +136,7 @@ async def assert_accessible(browser: Browser, page: str) -> None:
 
 async def test_list_tree_diff_live_update_and_actions(
     controller: RunningController,
+    ui: UiServer,
     kube_admin: Cluster,
     kube_namespace: str,
     git_http: GitHttpServer,
@@ -151,7 +154,7 @@ async def test_list_tree_diff_live_update_and_actions(
 
     await sign_in(browser, await account_token(kube_admin, ns, "alice"))
     await browser.get(f"/?namespace={ns}")
-    row = await browser.wait_text(f"#app-{ns}-shop", first[:12])
+    row = await browser.wait_text(f"[id='app-{ns}.shop']", first[:12])
     assert "ready" in row
     await browser.screenshot(artifacts / "list.png")
     await assert_accessible(browser, "the list")
@@ -184,8 +187,10 @@ async def test_list_tree_diff_live_update_and_actions(
     await browser.js("window.notReloaded = true;")
     answer = await controller.push_hook(git_http.repo_url(git_repo.name))
     assert answer["triggered"] == 1
-    await browser.wait_text(f"#app-{ns}-shop", second[:12], 30)
+    await browser.wait_text(f"[id='app-{ns}.shop']", second[:12], 30)
     assert await browser.js("return window.notReloaded === true")
+    # Every page opened so far was fed by the UI server's one list and one watch.
+    assert (ui.ui.cluster.calls["list"], ui.ui.cluster.calls["watch"]) == (1, 1)
     cm = await kube_admin.get("v1", "ConfigMap", "settings", ns)
     assert cm["data"]["color"] == "green"
 
@@ -250,6 +255,7 @@ def pinned_to(revision: str | None) -> Any:
 
 async def test_no_rbac_sees_nothing_and_forged_csrf_is_refused(
     controller: RunningController,
+    kube_cluster: KubeCluster,
     kube_admin: Cluster,
     kube_namespace: str,
     git_http: GitHttpServer,
@@ -264,8 +270,8 @@ async def test_no_rbac_sees_nothing_and_forged_csrf_is_refused(
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(first), 90)
     before = await kube_admin.get(API_VERSION, KIND, "shop", ns)
 
-    async def post(action: str, csrf_js: str) -> Any:
-        return await browser.async_js(
+    async def post(action: str, csrf_js: str, via: Browser = browser) -> Any:
+        return await via.async_js(
             "const done = arguments[arguments.length - 1];"
             f"const csrf = {csrf_js};"
             "fetch(arguments[0], {method: 'POST', headers: {'X-CSRF-Token': csrf},"
@@ -298,6 +304,22 @@ async def test_no_rbac_sees_nothing_and_forged_csrf_is_refused(
     assert not (after["spec"].get("suspend"))
     assert not (before["spec"].get("suspend"))
     assert RECONCILE_ANNOTATION not in (after["metadata"].get("annotations") or {})
+
+    # A read-only UI shows no action and refuses one with a valid CSRF token.
+    async with Cluster.from_kubeconfig(kube_cluster.admin_kubeconfig) as cluster:
+        read_only = await serve(build(cluster, read_only=True))
+        try:
+            viewer = Browser(browser.driver, f"http://127.0.0.1:{read_only.port}")
+            await sign_in(viewer, await account_token(kube_admin, ns, "alice"))
+            await viewer.get(f"/apps/{ns}/shop")
+            assert "read-only" in await viewer.text("header")
+            assert not await viewer.js("return document.querySelector('.actions') !== null")
+            csrf = "document.querySelector('input[name=csrf]').value"
+            status, body = await post("reconcile", csrf, viewer)
+            assert status == 403
+            assert "read-only" in body["error"]
+        finally:
+            await read_only.stop()
 
     # The login page is accessible too.
     await browser.call(browser.driver.delete_all_cookies)

@@ -39,7 +39,8 @@ def test_row_of_a_ready_application() -> None:
     assert row.status == "ready"
     assert row.last_sync == "2026-12-01T10:00:00Z"
     assert (row.suspended, row.pinned, row.destination) == (False, "", "team-a")
-    assert row.id == "app-team-a-shop"
+    assert row.id == "app-team-a.shop"
+    assert row.repo == "https://git.example/shop.git"
 
 
 @pytest.mark.parametrize(
@@ -102,6 +103,17 @@ def test_tree_nests_owner_references_under_the_inventory() -> None:
     assert _shape(nodes) == load("tree-deployment.expected.yaml")
     missing = next(n for n in nodes if n.kind == "Service")
     assert missing.reason  # the hover text says why
+
+
+def test_row_ids_are_unique_and_urls_carry_no_credentials() -> None:
+    one = {"metadata": {"namespace": "a-b", "name": "c"}}
+    two = {"metadata": {"namespace": "a", "name": "b-c"}}
+    assert present.row(one).id != present.row(two).id
+    app = {
+        "metadata": {"namespace": "a", "name": "b"},
+        "spec": {"source": {"repoURL": "https://u:s3cret@git.example/x.git"}},
+    }
+    assert "s3cret" not in present.row(app).repo
 
 
 def test_since() -> None:

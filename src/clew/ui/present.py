@@ -13,6 +13,7 @@ from typing import Any
 
 from clew.cli import apps_view as view
 from clew.model import ObjectRef
+from clew.source.git import redact_url
 from clew.wait import compute
 
 __all__ = [
@@ -39,6 +40,7 @@ class Row:
     suspended: bool
     pinned: str
     destination: str
+    repo: str  # credentials in the URL are never shown
     last_sync: str  # the newest history entry's time, "" when none
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -57,7 +59,8 @@ class Row:
 
     @property
     def id(self) -> str:
-        return f"app-{self.namespace}-{self.name}"
+        """The row's HTML id: a namespace has no ".", so ``ns.name`` names one Application."""
+        return f"app-{self.namespace}.{self.name}"
 
     def health_text(self) -> str:
         total = sum(self.health.values())
@@ -82,6 +85,7 @@ def row(app: Mapping[str, Any]) -> Row:
         suspended=bool(spec.get("suspend")),
         pinned=str((spec.get("pin") or {}).get("revision") or ""),
         destination=str((spec.get("destination") or {}).get("namespace") or ""),
+        repo=redact_url(str((spec.get("source") or {}).get("repoURL") or "")),
         last_sync=str(newest.get("time") or ""),
         labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
     )
