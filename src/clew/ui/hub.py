@@ -74,6 +74,10 @@ class AppHub:
             except ClusterError as exc:
                 _log.warning("watch on Applications failed, listing again: %s", exc)
                 await asyncio.sleep(self._retry)
+            except Exception:
+                # A bug here must not leave every page frozen on stale data: log, list again.
+                _log.exception("watch on Applications failed, listing again")
+                await asyncio.sleep(self._retry)
 
     async def _relist(self) -> str:
         items, version = await self.cluster.list_objects(API_VERSION, KIND, None)

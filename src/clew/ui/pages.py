@@ -187,8 +187,9 @@ async def app_diff(request: Request) -> Response:
             diffs = await object_diffs(mine, app)
         except (ClewError, ClusterError) as exc:
             error = str(exc)
+    template = "diff.html" if request.query_params.get("fragment") else "diff_page.html"
     return TEMPLATES.TemplateResponse(
-        request, "diff.html", _context(request, ui, who, app=app, diffs=diffs, error=error)
+        request, template, _context(request, ui, who, app=app, diffs=diffs, error=error)
     )
 
 
@@ -208,15 +209,22 @@ async def stream(request: Request) -> Response:
     row_template = TEMPLATES.get_template("row.html")
 
     async def events() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             yield ": connected\nretry: 2000\n\n"
             while True:
                 try:
-                    change: Change = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                    change: Change | None = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
                 except TimeoutError:
+                    change = None
+                if loop.time() - checked >= KEEPALIVE_SECONDS:
+                    # The session is checked again (TokenReview) however busy the stream is.
                     if await viewer(request) is None:
                         yield _sse("signedout", {})
                         return
+                    checked = loop.time()
+                if change is None:
                     yield ": keep-alive\n\n"
                     continue
                 if change.type == "RESYNC":

@@ -99,7 +99,9 @@
     const target = document.querySelector(link.dataset.load);
     target.setAttribute("aria-busy", "true");
     target.textContent = "Computing the diff…";
-    const resp = await fetch(link.href, { credentials: "same-origin" });
+    const url = new URL(link.href);
+    url.searchParams.set("fragment", "1");
+    const resp = await fetch(url, { credentials: "same-origin" });
     target.innerHTML = await resp.text();
     target.removeAttribute("aria-busy");
   });
