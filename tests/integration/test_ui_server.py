@@ -2,16 +2,24 @@
 Applications, then follows additions, changes and deletions from its one watch and tells every
 subscriber; TokenReview names a ServiceAccount token's user and refuses a made-up one; and
 SubjectAccessReview answers per namespace, and a token stops signing anyone in once its
-ServiceAccount is deleted (no cache beyond the configured seconds)."""
+ServiceAccount is deleted; and ``clew controller --ui-bind-address`` serves the UI from the
+controller's own process."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 from clew.cluster import Cluster
 from clew.controller.spec import API_VERSION, KIND
+from clew.testing.processes import Component, free_port, log_tail, stop_pid
+from clew.testing.pytest_plugin import KubeCluster
 from clew.ui.access import Access
 from clew.ui.hub import AppHub, Change, running
 
@@ -87,3 +95,43 @@ async def test_token_and_access_reviews(
     while await access.user(token) is not None:
         assert loop.time() < deadline, "the token still signs in 15 s after its account went"
         await asyncio.sleep(0.2)
+
+
+async def test_the_controller_process_serves_the_ui_when_asked(
+    crd: None, kube_cluster: KubeCluster, tmp_path: Path
+) -> None:
+    """``clew controller --ui-bind-address``: one process, the operator and the UI."""
+    port, ui_port = free_port(), free_port()
+    exe = str(Path(sys.executable).parent / "clew")
+    controller = Component(
+        "controller",
+        [
+            exe,
+            "controller",
+            f"--kubeconfig={kube_cluster.admin_kubeconfig}",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            "--metrics-bind-address=0",
+            f"--ui-bind-address=127.0.0.1:{ui_port}",
+        ],
+        tmp_path / "controller.log",
+    )
+    controller.start({**os.environ, "CLEW_CACHE_DIR": str(tmp_path / "cache")})
+    try:
+
+        def login_page() -> str:
+            # Polls the port while the process starts: there is nothing to watch instead.
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    url = f"http://127.0.0.1:{ui_port}/login"
+                    with urllib.request.urlopen(url, timeout=2) as resp:
+                        return str(resp.read().decode())
+                except OSError:
+                    assert controller.alive(), log_tail(controller.log)
+                    assert time.monotonic() < deadline, log_tail(controller.log)
+                    time.sleep(0.2)
+
+        assert "Sign in to clew" in await asyncio.to_thread(login_page)
+    finally:
+        stop_pid(controller.pid)
