@@ -4,7 +4,8 @@ It starts the control plane and a Git server, pushes an example app (a Namespace
 Deployment, a Service, a ConfigMap), runs the controller as its own process, registers an
 Application, and narrates what happens: sync and health; a pushed commit rolled out through the
 webhook; a live edit reverted by self-heal; a rollback with ``clew rollback --revert``; the
-history. It cleans up unless ``--keep``.
+history. ``clew ui`` runs beside it: the demo prints its URL and a token to sign in with, so the
+story can be watched live in a browser. It cleans up unless ``--keep``.
 """
 
 from __future__ import annotations
@@ -143,6 +144,80 @@ def start_controller(
             time.sleep(0.2)  # polling a health endpoint while the process starts
 
 
+def start_ui(kubeconfig: Path, work: Path, port: int) -> subprocess.Popen[bytes]:
+    """``clew ui`` as its own process; returns once it answers."""
+    log = (work / "ui.log").open("wb")
+    exe = str(Path(sys.executable).parent / "clew")
+    argv = [exe, "ui", "--kubeconfig", str(kubeconfig), "--port", str(port)]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"clew ui did not start; see {work / 'ui.log'}") from None
+            time.sleep(0.2)  # polling a health endpoint while the process starts
+
+
+async def ui_token(admin: Cluster, work: Path) -> str:
+    """A token for the UI: ServiceAccount apps/demo-user with the built-in ``admin`` role in
+    every namespace, plus Applications (not part of ``admin``)."""
+    rbac = "rbac.authorization.k8s.io/v1"
+    account = [{"kind": "ServiceAccount", "name": "demo-user", "namespace": "apps"}]
+    objects: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "demo-user", "namespace": "apps"},
+        },
+        {
+            "apiVersion": rbac,
+            "kind": "ClusterRole",
+            "metadata": {"name": "clew-demo-applications"},
+            "rules": [
+                {
+                    "apiGroups": ["clew.dev"],
+                    "resources": ["applications"],
+                    "verbs": ["get", "list", "watch", "patch"],
+                },
+                {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list"]},
+            ],
+        },
+    ]
+    for role in ("admin", "clew-demo-applications"):
+        objects.append(
+            {
+                "apiVersion": rbac,
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"clew-demo-user-{role}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role,
+                },
+                "subjects": account,
+            }
+        )
+    for obj in objects:
+        await admin.apply(obj, field_manager="clew-demo", force=True)
+    answer = await admin.request(
+        "POST",
+        "/api/v1/namespaces/apps/serviceaccounts/demo-user/token",
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 86400},
+        },
+    )
+    token = str(answer["status"]["token"])
+    path = work / "ui-token.txt"
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
 def webhook(port: int, secret: str, repo_url: str) -> dict[str, Any]:
     body = json.dumps({"repository": repo_url, "ref": "main"}).encode()
     stamp = str(int(time.time()))
@@ -176,7 +251,14 @@ def ready_at(revision: str) -> Callable[[dict[str, Any] | None], bool]:
 
 
 async def story(
-    plane: ControlPlane, git: GitHttpServer, repo_url: str, repo: Any, port: int, secret: str
+    plane: ControlPlane,
+    git: GitHttpServer,
+    repo_url: str,
+    repo: Any,
+    port: int,
+    secret: str,
+    ui_url: str,
+    work: Path,
 ) -> None:
     kubeconfig = str(plane.admin_kubeconfig)
     env = {**os.environ, "KUBECONFIG": kubeconfig}
@@ -194,6 +276,10 @@ async def story(
                 },
             }
         )
+        say(f"Watch it in the web UI: {ui_url}")
+        note("sign in with this token (ServiceAccount apps/demo-user: `admin` and Applications):")
+        console.print(await ui_token(admin, work), soft_wrap=True)
+        note(f"(also in {work / 'ui-token.txt'}; `./scripts/demo --keep` leaves the UI running)")
         first = repo.head()
         started = time.monotonic()
         await admin.create(
@@ -287,7 +373,7 @@ async def main_async(keep: bool) -> None:
     work = Path(tempfile.mkdtemp(prefix="clew-demo-"))
     git = GitHttpServer(work / "git", users={"demo": secrets.token_urlsafe(16)})
     git.start()
-    controller_pid = 0
+    controller_pid = ui_pid = 0
     try:
         say("Creating a Git repository with an example app, served over HTTP with authentication")
         repo = create_repo(work / "git", "shop")
@@ -303,13 +389,16 @@ async def main_async(keep: bool) -> None:
         proc = await asyncio.to_thread(start_controller, plane.admin_kubeconfig, work, port, secret)
         controller_pid = proc.pid
         note(f"controller ready on :{port} (logs: {work / 'controller.log'})")
-        await story(plane, git, repo_url, repo, port, secret)
+        ui_port = free_port()
+        ui_pid = (await asyncio.to_thread(start_ui, plane.admin_kubeconfig, work, ui_port)).pid
+        await story(plane, git, repo_url, repo, port, secret, f"http://127.0.0.1:{ui_port}/", work)
         say("Done")
         if keep:
             note(f"still running: export KUBECONFIG={plane.admin_kubeconfig}")
     finally:
         if not keep:
             stop_pid(controller_pid)
+            stop_pid(ui_pid)
             git.stop()
             plane.stop()
 

@@ -201,3 +201,38 @@ async def test_helm_install_gives_an_available_deployment(
         kube_admin, "apps/v1", "Deployment", "clew-controller", kube_namespace, lambda o: o is None
     )
     assert gone is None
+
+
+def test_the_ui_is_opt_in_and_least_privilege(helm: Path) -> None:
+    """``ui.enabled``: a Deployment running `clew ui` as its own ServiceAccount, whose grants
+    are the shared watch, the two reviews, Events and the audit trail; nothing to read objects
+    or Secrets, nothing to patch (actions run with the user's own token)."""
+    assert not [k for k in template(helm) if k[1].startswith("clew-ui")]
+    objects = template(
+        helm, "clew-system", "ui.enabled=true", "ui.readOnly=true", "ui.sessionKeySecret=ui-key"
+    )
+    rules = objects[("ClusterRole", "clew-ui")]["rules"]
+    assert {(r["apiGroups"][0], r["resources"][0], tuple(r["verbs"])) for r in rules} == {
+        ("clew.dev", "applications", ("get", "list", "watch")),
+        ("authentication.k8s.io", "tokenreviews", ("create",)),
+        ("authorization.k8s.io", "subjectaccessreviews", ("create",)),
+        ("events.k8s.io", "events", ("create",)),
+    }
+    audit = objects[("ClusterRoleBinding", "clew-ui-audit")]
+    assert audit["roleRef"]["name"] == "clew-controller-audit"
+    deployment = objects[("Deployment", "clew-ui")]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "clew-ui"
+    assert pod["containers"][0]["args"] == [
+        "ui",
+        "--host=0.0.0.0",
+        "--port=8090",
+        "--read-only",
+        "--session-key-file=/etc/clew-ui/session.key",
+    ]
+    assert deployment["spec"]["replicas"] == 2
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert objects[("Service", "clew-ui")]["spec"]["selector"] == selector
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    one = template(helm, "clew-system", "ui.enabled=true")[("Deployment", "clew-ui")]
+    assert one["spec"]["replicas"] == 1  # each process seals cookies with its own key

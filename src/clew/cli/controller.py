@@ -83,6 +83,13 @@ def controller_command(
             help="Refuse dependsOn on Applications of another namespace.",
         ),
     ] = False,
+    ui_bind_address: Annotated[
+        str,
+        typer.Option(
+            help="HOST:PORT to also serve the web UI from this process (docs/ui.md); '0' "
+            "(default) serves none. It needs tokenreviews and subjectaccessreviews create."
+        ),
+    ] = "0",
     log_format: Annotated[str, typer.Option(help="json or text.")] = "json",
     log_level: Annotated[str, typer.Option(help="debug, info, warning.")] = "info",
 ) -> None:
@@ -106,6 +113,10 @@ def controller_command(
         metrics_host, metrics_port = parse_bind_address(metrics_bind_address)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--metrics-bind-address") from None
+    try:
+        ui_host, ui_port = parse_bind_address(ui_bind_address)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--ui-bind-address") from None
     if default_service_account is not None and not re.fullmatch(
         DNS_LABEL_RE, default_service_account
     ):
@@ -141,8 +152,17 @@ def controller_command(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, task.cancel)  # graceful: release the lease, stop
-            with contextlib.suppress(asyncio.CancelledError):
-                await Controller(cluster, config).run()
+            ui = None
+            if ui_port is not None:
+                from clew.ui import build, serve
+
+                ui = await serve(build(cluster), ui_host, ui_port)
+            try:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await Controller(cluster, config).run()
+            finally:
+                if ui is not None:
+                    await ui.stop()
 
     with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
         asyncio.run(main())

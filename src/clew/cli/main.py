@@ -28,7 +28,7 @@ def _app(only: str | None = None) -> typer.Typer:
         app.command(only)(getattr(module, f"{only}_command"))
         app.callback()(_group)  # a group still, not the lone command in its place
         return app
-    from clew.cli import apps, audit, controller, install, local, push
+    from clew.cli import apps, audit, controller, install, local, push, ui
 
     app.add_typer(local.app, name="local")
     app.command("apply")(sync.apply_command)
@@ -36,6 +36,7 @@ def _app(only: str | None = None) -> typer.Typer:
     app.command("render")(render_cmd.render_command)
     app.command("controller")(controller.controller_command)
     app.command("install")(install.install_command)
+    app.command("ui")(ui.ui_command)
     apps.register(app)
     app.add_typer(audit.app, name="audit")
     app.add_typer(push.app, name="push")

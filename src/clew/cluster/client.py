@@ -19,6 +19,7 @@ from typing import Any
 import httpx2 as httpx
 import msgspec
 from lightkube.config import client_adapter
+from lightkube.config.models import User
 from lightkube.core.exceptions import ConfigError
 
 from clew.cluster import errors, kubeconfig
@@ -53,8 +54,10 @@ class Cluster:
         namespace: str = "default",
         extra_headers: tuple[tuple[str, str], ...] = (),
         reconnect: Callable[[], httpx.AsyncClient] | None = None,
+        with_token: Callable[[str], httpx.AsyncClient] | None = None,
     ) -> None:
         self._http = http
+        self._with_token = with_token
         self.namespace = namespace
         self.discovery = Discovery(self)
         self._extra_headers = extra_headers
@@ -86,7 +89,18 @@ class Cluster:
         def connect() -> httpx.AsyncClient:
             return client_adapter.AsyncClient(single, params)
 
-        return cls(connect(), namespace=single.namespace, reconnect=connect)
+        def with_token(token: str) -> httpx.AsyncClient:
+            # The server and its CA from the kubeconfig; the identity only from the token.
+            return client_adapter.AsyncClient(single._replace(user=User(token=token)), params)
+
+        return cls(connect(), namespace=single.namespace, reconnect=connect, with_token=with_token)
+
+    def as_bearer(self, token: str) -> Cluster:
+        """A client to the same API server that authenticates with ``token`` alone (a signed-in
+        user's, in ``clew ui``), so the API server applies that user's RBAC. Close it."""
+        if self._with_token is None:
+            raise errors.PermanentError("this client cannot switch identity (no kubeconfig)")
+        return Cluster(self._with_token(token), namespace=self.namespace)
 
     def impersonating(self, user: str, groups: tuple[str, ...] = ()) -> Cluster:
         """A client acting as ``user`` (e.g. a ServiceAccount) through Impersonate-* headers, so
