@@ -32,7 +32,7 @@ from rich.console import Console
 from clew.apply import wait_established
 from clew.cluster import Cluster
 from clew.controller import APPLICATION_CRD, CRD_NAME
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.controlplane import ControlPlane
 from clew.testing.gitserver import GitHttpServer, create_repo
 from clew.testing.processes import free_port, stop_pid

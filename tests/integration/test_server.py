@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from clew.controller.server import (
+from clew.controller.runtime.server import (
     ReceiverSecrets,
     RunningServer,
     create_app,
     create_metrics_app,
     serve,
 )
-from clew.controller.webhooks import Provider, PushEvent, RefKind
+from clew.controller.triggers.webhooks import Provider, PushEvent, RefKind
 from clew.model import Action
 from clew.report import METRIC_NAMES, Metrics
 

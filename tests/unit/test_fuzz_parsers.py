@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clew.controller.webhooks import (
+from clew.controller.triggers.webhooks import (
     Ignored,
     Provider,
     PushEvent,

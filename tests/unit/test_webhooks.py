@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from clew.controller.webhooks import (
+from clew.controller.triggers.webhooks import (
     Ignored,
     Malformed,
     NotAuthenticated,

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from clew.cli.apps_view import age, events_table, history_table, ready, table
-from clew.controller import spec as appspec
+from clew.controller.api import spec as appspec
 from clew.source.git import redact_url
 
 __all__ = ["describe"]

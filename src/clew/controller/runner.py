@@ -27,18 +27,18 @@ from opentelemetry import trace
 
 from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
-from clew.controller.drift import DriftWatcher, Watch
-from clew.controller.informer import InformerFactory
-from clew.controller.leader import LeaderElector
-from clew.controller.metrics_auth import serve_metrics
-from clew.controller.queue import QueueShutdown, WorkQueue
-from clew.controller.reconciler import RECONCILE_ANNOTATION, Outcome, Reconciler
-from clew.controller.revisions import RevisionCache
-from clew.controller.server import ReceiverSecrets, RunningServer, create_app, serve
-from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec
-from clew.controller.tenancy import Tenancy
-from clew.controller.triggers import follows, request_reconciles
-from clew.controller.webhooks import PushEvent, normalize_repo_url
+from clew.controller.api.spec import API_VERSION, KIND, AppKey, AppSpec
+from clew.controller.api.tenancy import Tenancy
+from clew.controller.reconcile.reconciler import RECONCILE_ANNOTATION, Outcome, Reconciler
+from clew.controller.reconcile.revisions import RevisionCache
+from clew.controller.runtime.informer import InformerFactory
+from clew.controller.runtime.leader import LeaderElector
+from clew.controller.runtime.metrics_auth import serve_metrics
+from clew.controller.runtime.queue import QueueShutdown, WorkQueue
+from clew.controller.runtime.server import ReceiverSecrets, RunningServer, create_app, serve
+from clew.controller.triggers.drift import DriftWatcher, Watch
+from clew.controller.triggers.push import follows, request_reconciles
+from clew.controller.triggers.webhooks import PushEvent, normalize_repo_url
 from clew.model import ObjectRef, Reason
 from clew.notify import API_VERSION as POLICY_API_VERSION
 from clew.notify import KIND as POLICY_KIND

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clew.cluster import Cluster, NotFound
-from clew.controller.leader import format_micro_time
-from clew.controller.reconciler import RECONCILE_ANNOTATION
-from clew.controller.spec import API_VERSION, KIND, AppKey
-from clew.controller.webhooks import PushEvent
+from clew.controller.api.spec import API_VERSION, KIND, AppKey
+from clew.controller.reconcile.reconciler import RECONCILE_ANNOTATION
+from clew.controller.runtime.leader import format_micro_time
+from clew.controller.triggers.webhooks import PushEvent
 
 __all__ = ["follows", "request_reconciles"]
 

@@ -2,7 +2,7 @@
 
 The schema is structural and complete: the API server defaults and validates every field of
 docs/application.md, so the controller reads a spec that is already whole. Patterns, limits and
-defaults come from :mod:`clew.controller.spec`, which applies the same ones to Applications read
+defaults come from :mod:`clew.controller.api.spec`, which applies the same ones to Applications read
 from files. CEL rules (``x-kubernetes-validations``) cover what a pattern cannot: durations longer
 than zero, ``initialDelay <= maxDelay``, paths that stay inside the repository, helm options only
 for helm, and an Application that depends on itself.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clew.controller.spec import (
+from clew.controller.api.spec import (
     DEFAULT_ADOPT,
     DEFAULT_INITIAL_DELAY,
     DEFAULT_INTERVAL,
@@ -388,7 +388,7 @@ _SCHEMA = {
     },
     "required": ["spec"],
     # metadata.namespace is not visible to CEL; a dependency naming itself without a namespace is
-    # caught here, with a namespace by the controller (clew.controller.spec.parse).
+    # caught here, with a namespace by the controller (clew.controller.api.spec.parse).
     **_rule(
         "!has(self.spec) || !has(self.spec.dependsOn) || self.spec.dependsOn.all(d, "
         "has(d.__namespace__) || d.name != self.metadata.name)",

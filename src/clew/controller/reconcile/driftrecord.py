@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError, Conflict
-from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
+from clew.controller.api.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
 from clew.model import Action, Change, ChangeSet, ObjectRef, Reason
 from clew.report import audit, conditions
 

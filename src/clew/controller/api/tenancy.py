@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clew.cluster import Cluster, Forbidden, NotFound
-from clew.controller.spec import AppSpec
+from clew.controller.api.spec import AppSpec
 from clew.model import ObjectRef, Reason
 
 __all__ = [

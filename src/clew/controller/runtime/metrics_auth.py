@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from clew.cluster import Cluster, ClusterError
-from clew.controller.server import RunningServer, create_metrics_app, serve
+from clew.controller.runtime.server import RunningServer, create_metrics_app, serve
 from clew.report.metrics import Metrics
 
 __all__ = ["MetricsAuthorizer", "self_signed", "serve_metrics"]

@@ -13,7 +13,7 @@ any other change is checked within the second, and only fields clew manages coun
 
 A reconcile of the Application pauses its drift checks: the engine's own writes are not drift.
 Each self-heal check is a ``drift`` span; the controller records a revert in ``status.drift``
-and in the audit trail (:mod:`clew.controller.driftrecord`).
+and in the audit trail (:mod:`clew.controller.reconcile.driftrecord`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from opentelemetry import trace
 
 from clew.apply import PART_OF, foreign_owner
 from clew.cluster import Cluster, ClusterError
-from clew.controller.spec import AppKey, AppSpec
+from clew.controller.api.spec import AppKey, AppSpec
 from clew.model import Manifest, ObjectRef, Reason
 from clew.plan import normalize
 from clew.report import tracing

@@ -9,9 +9,9 @@ Each attempt is visible while it runs: once the revision is known, before the lo
 status says ``Reconciling=True`` (its ``lastTransitionTime`` is the attempt's start) with
 ``lastAttemptedRevision``. The attempt ends in one outcome write, whatever ended it: a stage
 failure, a permanent error (``Stalled=True``, retried at the interval, see
-:mod:`clew.controller.outcomes`), or an unexpected exception (``ReconcileError``). A Reconciling
-condition still True when an attempt begins was left by a process that died mid-reconcile: the
-new attempt says so (its message, and an ``Interrupted`` Event).
+:mod:`clew.controller.reconcile.outcomes`), or an unexpected exception (``ReconcileError``).
+A Reconciling condition still True when an attempt begins was left by a process that died
+mid-reconcile: the new attempt says so (its message, and an ``Interrupted`` Event).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from opentelemetry import trace
 
 from clew import apply, engine
 from clew.cluster import Cluster, ClusterError, NotFound
-from clew.controller import driftrecord, inputs, outcomes
-from clew.controller.inputs import inventory_name
-from clew.controller.revisions import RevisionCache
-from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
-from clew.controller.tenancy import Destinations, Tenancy, destinations
-from clew.controller.webhooks import normalize_repo_url
+from clew.controller.api.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
+from clew.controller.api.tenancy import Destinations, Tenancy, destinations
+from clew.controller.reconcile import driftrecord, inputs, outcomes
+from clew.controller.reconcile.inputs import inventory_name
+from clew.controller.reconcile.revisions import RevisionCache
+from clew.controller.triggers.webhooks import normalize_repo_url
 from clew.model import (
     Action,
     Change,
@@ -435,7 +435,7 @@ class Reconciler:
         new: int | None = None,
     ) -> None:
         """Drift seen (or reverted, ``corrected``) in ``refs``: status.drift and the audit trail
-        (:func:`clew.controller.driftrecord.record`)."""
+        (:func:`clew.controller.reconcile.driftrecord.record`)."""
         await driftrecord.record(
             self.cluster,
             lambda spec: self._audit_for(key, spec),

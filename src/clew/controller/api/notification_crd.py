@@ -14,8 +14,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from clew.controller.crd import APPLICATION_CRD
-from clew.controller.spec import (
+from clew.controller.api.crd import APPLICATION_CRD
+from clew.controller.api.spec import (
     DNS_LABEL_MAX,
     DNS_LABEL_RE,
     DNS_SUBDOMAIN_MAX,

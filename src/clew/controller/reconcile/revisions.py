@@ -12,7 +12,7 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from clew.controller.webhooks import normalize_repo_url as _normalize
+from clew.controller.triggers.webhooks import normalize_repo_url as _normalize
 from clew.source import GitSource, SnapshotCache
 
 

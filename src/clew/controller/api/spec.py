@@ -4,7 +4,7 @@ An Application reaches clew either from the API server (already defaulted and va
 CRD schema) or straight from a user's file (neither). :func:`parse` turns both into the same
 :class:`AppSpec`: it applies the schema's defaults and checks what the schema checks, naming the
 field (``spec.retry.maxDelay``) when something is wrong. The patterns and defaults below are the
-ones :mod:`clew.controller.crd` writes into the schema, so the two cannot drift apart.
+ones :mod:`clew.controller.api.crd` writes into the schema, so the two cannot drift apart.
 
 Two defaults cannot be expressed in a schema and are resolved here, identically for both kinds of
 input: ``destination.namespace`` and each ``dependsOn[].namespace`` default to the Application's

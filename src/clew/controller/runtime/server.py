@@ -36,7 +36,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
-from clew.controller.webhooks import (
+from clew.controller.triggers.webhooks import (
     Ignored,
     Malformed,
     NotAuthenticated,

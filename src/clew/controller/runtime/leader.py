@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from clew.cluster import AlreadyExists, Cluster, ClusterError, Conflict, NotFound, RetryableError
-from clew.controller.queue import jittered
+from clew.controller.runtime.queue import jittered
 from clew.model.refs import ObjectRef
 
 __all__ = ["LEASE_API_VERSION", "LeaderElector", "format_micro_time", "parse_micro_time"]

@@ -34,9 +34,9 @@ import re
 from typing import Any
 
 from clew import __version__
-from clew.controller.crd import APPLICATION_CRD
-from clew.controller.notification_crd import NOTIFICATION_POLICY_CRD
-from clew.controller.spec import DNS_LABEL_MAX, DNS_LABEL_RE, DNS_SUBDOMAIN_RE, GROUP, PLURAL
+from clew.controller.api.crd import APPLICATION_CRD
+from clew.controller.api.notification_crd import NOTIFICATION_POLICY_CRD
+from clew.controller.api.spec import DNS_LABEL_MAX, DNS_LABEL_RE, DNS_SUBDOMAIN_RE, GROUP, PLURAL
 from clew.model import ClewError
 from clew.notify.policy import PLURAL as POLICY_PLURAL
 

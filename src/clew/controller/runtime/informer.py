@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from clew.cluster import Cluster, ClusterError, Gone
-from clew.controller.queue import jittered
+from clew.controller.runtime.queue import jittered
 
 __all__ = ["EventType", "Handler", "Informer", "InformerFactory", "InformerKey"]
 

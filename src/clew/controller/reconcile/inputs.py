@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from clew import engine, render
 from clew.cluster import Cluster
-from clew.controller import credentials
-from clew.controller.spec import AppKey, AppSpec
-from clew.controller.tenancy import Destinations
+from clew.controller.api.spec import AppKey, AppSpec
+from clew.controller.api.tenancy import Destinations
+from clew.controller.reconcile import credentials
 from clew.model import ClewError, Snapshot
 from clew.source import GitSource, SnapshotCache
 

@@ -1,0 +1,1 @@
+"""The Application API: its types and parsing, the CRDs, tenancy rules, install manifests."""

@@ -1,0 +1,1 @@
+"""Reconcile: an Application becomes engine inputs, and the engine's result becomes its status."""

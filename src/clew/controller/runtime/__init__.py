@@ -1,0 +1,1 @@
+"""The runtime: work queue, informers, leader election, HTTP servers."""

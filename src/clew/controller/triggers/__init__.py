@@ -1,0 +1,1 @@
+"""What starts a reconcile: webhook pushes, reconcile requests, drift of managed objects."""
