@@ -43,7 +43,7 @@ from clew.cluster.client import Cluster as ClientCluster
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.controller.reconcile.reconciler import Reconciler
 from clew.controller.runner import Controller, ControllerConfig
-from clew.controller.runtime.server import ReceiverSecrets
+from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.operator import RunningController
 from clew.testing.waiting import until
 

@@ -15,9 +15,8 @@ from typing import Any
 from clew import engine
 from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, Gone, NotFound, UnknownKind
-from clew.controller.api.spec import API_VERSION, KIND, parse
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, parse
 from clew.controller.reconcile import inputs
-from clew.controller.reconcile.reconciler import RECONCILE_ANNOTATION
 from clew.model import ClewError
 from clew.source import SnapshotCache
 from clew.tools import cached_helm

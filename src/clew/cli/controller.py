@@ -95,7 +95,7 @@ def controller_command(
     from clew.controller.api.spec import DNS_LABEL_RE
     from clew.controller.api.tenancy import Tenancy
     from clew.controller.runner import Controller, ControllerConfig
-    from clew.controller.runtime.server import ReceiverSecrets
+    from clew.controller.triggers.receivers import ReceiverSecrets
     from clew.report import logs, tracing
     from clew.tools import cached_helm
 

@@ -27,18 +27,19 @@ from opentelemetry import trace
 
 from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
-from clew.controller.api.spec import API_VERSION, KIND, AppKey, AppSpec
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, AppKey, AppSpec
 from clew.controller.api.tenancy import Tenancy
-from clew.controller.reconcile.reconciler import RECONCILE_ANNOTATION, Outcome, Reconciler
+from clew.controller.reconcile.reconciler import Outcome, Reconciler
 from clew.controller.reconcile.revisions import RevisionCache
 from clew.controller.runtime.informer import InformerFactory
 from clew.controller.runtime.leader import LeaderElector
 from clew.controller.runtime.metrics_auth import serve_metrics
 from clew.controller.runtime.queue import QueueShutdown, WorkQueue
-from clew.controller.runtime.server import ReceiverSecrets, RunningServer, create_app, serve
+from clew.controller.runtime.server import RunningServer, serve
 from clew.controller.triggers.drift import DriftWatcher, Watch
 from clew.controller.triggers.push import follows, request_reconciles
-from clew.controller.triggers.webhooks import PushEvent, normalize_repo_url
+from clew.controller.triggers.receivers import ReceiverSecrets, create_app
+from clew.controller.triggers.webhooks import PushEvent
 from clew.model import ObjectRef, Reason
 from clew.notify import API_VERSION as POLICY_API_VERSION
 from clew.notify import KIND as POLICY_KIND
@@ -48,6 +49,7 @@ from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
 from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
 from clew.source import SnapshotCache
+from clew.source.urls import normalize_repo_url
 
 log = logging.getLogger("clew.controller")
 _tracer = trace.get_tracer(tracing.TRACER)

@@ -33,10 +33,17 @@ __all__ = [
     "InvalidManifestError",
     "RenderKind",
     "RenderOptions",
+    "SnapshotDir",
     "ToolError",
     "UnsafeSourceError",
+    "check_output",
+    "check_unique",
     "detect",
+    "find_kustomization",
     "render",
+    "render_helm",
+    "render_kustomize",
+    "render_plain",
     "split_hooks",
 ]
 

@@ -28,7 +28,7 @@ from clew.controller.api.notification_crd import (
     NOTIFICATION_POLICY_CRD_NAME,
 )
 from clew.controller.runner import Controller, ControllerConfig
-from clew.controller.runtime.server import ReceiverSecrets
+from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.processes import free_port
 
 _installed: set[str] = set()

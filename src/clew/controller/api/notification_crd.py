@@ -15,12 +15,12 @@ import copy
 from typing import Any
 
 from clew.controller.api.crd import APPLICATION_CRD
+from clew.controller.api.fields import DURATION_MAX
 from clew.controller.api.spec import (
     DNS_LABEL_MAX,
     DNS_LABEL_RE,
     DNS_SUBDOMAIN_MAX,
     DNS_SUBDOMAIN_RE,
-    DURATION_MAX,
 )
 from clew.notify.policy import (
     DEFAULT_BURST,

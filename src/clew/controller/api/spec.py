@@ -19,15 +19,23 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from clew.model import ClewError
+from clew.controller.api.fields import (
+    REPO_PATH_MAX,
+    Fields,
+    InvalidSpec,
+    check_repo_path,
+    check_string,
+)
 from clew.model.duration import DURATION_RE as DURATION_RE
 from clew.model.duration import parse_duration
 
 __all__ = [
     "API_VERSION",
+    "FINALIZER",
     "GROUP",
     "KIND",
     "PLURAL",
+    "RECONCILE_ANNOTATION",
     "VERSION",
     "AppKey",
     "AppSpec",
@@ -47,6 +55,9 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 KIND = "Application"
 PLURAL = "applications"
+# Set by `clew reconcile` and the webhook receivers; a new value asks for a reconcile now.
+RECONCILE_ANNOTATION = f"{GROUP}/reconcile-requested-at"
+FINALIZER = f"{GROUP}/finalizer"
 
 
 class RenderKind(StrEnum):
@@ -75,15 +86,12 @@ URL_PASSWORD_MESSAGE = (
     "username and password) and name it in spec.source.secretRef"
 )
 # Paths inside the repository: relative, and no ".." segment (the renderer checks symlinks too).
-ESCAPING_PATH_RE = r"(^|/)[.][.](/|$)"
 
 DNS_LABEL_MAX = 63
 DNS_SUBDOMAIN_MAX = 253
 HELM_RELEASE_MAX = 53
 REPO_URL_MAX = 2048
-REPO_PATH_MAX = 1024
 REF_MAX = 256
-DURATION_MAX = 32
 DEPENDS_ON_MAX = 64
 VALUES_FILES_MAX = 32
 
@@ -99,17 +107,6 @@ DEFAULT_SELF_HEAL = True
 DEFAULT_WAIT = True
 DEFAULT_SUSPEND = False
 DEFAULT_ADOPT = False
-
-
-class InvalidSpec(ClewError):
-    """An Application does not match its schema; ``field`` is the path, as the API server names
-    it (``spec.dependsOn[1].name``). Permanent: only a change to the Application helps."""
-
-    retryable = False
-
-    def __init__(self, message: str, *, field: str = "", hint: str = "") -> None:
-        super().__init__(f"{field}: {message}" if field else message, hint=hint)
-        self.field = field
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -211,7 +208,7 @@ def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
             raise InvalidSpec(
                 f"must be {expected!r}, not {app.get(field_name)!r}", field=field_name
             )
-    root = _Fields(app, "")
+    root = Fields(app, "")
     meta = root.mapping("metadata", required=True)
     name = meta.required_string("name")
     key = AppKey(meta.string("namespace") or namespace, name)
@@ -263,7 +260,7 @@ _SPEC_FIELDS = (
 )
 
 
-def _source(source: _Fields) -> SourceSpec:
+def _source(source: Fields) -> SourceSpec:
     source.only("repoURL", "ref", "path", "secretRef", "verify")
     verify = source.mapping("verify")
     verify.only("secretRef")
@@ -281,14 +278,14 @@ def _source(source: _Fields) -> SourceSpec:
     )
 
 
-def _secret_name(ref: _Fields) -> str | None:
+def _secret_name(ref: Fields) -> str | None:
     if not ref.present:
         return None
     ref.only("name")
     return ref.required_string("name", pattern=DNS_SUBDOMAIN_RE, max_length=DNS_SUBDOMAIN_MAX)
 
 
-def _render(render: _Fields, app_name: str) -> RenderSpec:
+def _render(render: Fields, app_name: str) -> RenderSpec:
     render.only("kind", "helm")
     kind = RenderKind(render.string("kind", choices=list(RenderKind)) or DEFAULT_RENDER_KIND)
     helm = render.mapping("helm")
@@ -299,7 +296,9 @@ def _render(render: _Fields, app_name: str) -> RenderSpec:
     files = []
     for value, path in helm.items("valuesFiles", max_items=VALUES_FILES_MAX):
         files.append(
-            _repo_path(_string(value, path, required=True, max_length=REPO_PATH_MAX), path)
+            check_repo_path(
+                check_string(value, path, required=True, max_length=REPO_PATH_MAX), path
+            )
         )
     return RenderSpec(
         kind=kind,
@@ -311,7 +310,7 @@ def _render(render: _Fields, app_name: str) -> RenderSpec:
     )
 
 
-def _retry(retry: _Fields) -> RetrySpec:
+def _retry(retry: Fields) -> RetrySpec:
     retry.only("initialDelay", "maxDelay")
     initial_delay = retry.duration("initialDelay", DEFAULT_INITIAL_DELAY)
     max_delay = retry.duration("maxDelay", DEFAULT_MAX_DELAY)
@@ -320,10 +319,10 @@ def _retry(retry: _Fields) -> RetrySpec:
     return RetrySpec(initial_delay, max_delay)
 
 
-def _depends_on(spec: _Fields, key: AppKey) -> tuple[DependencyRef, ...]:
+def _depends_on(spec: Fields, key: AppKey) -> tuple[DependencyRef, ...]:
     refs = []
     for value, path in spec.items("dependsOn", max_items=DEPENDS_ON_MAX):
-        item = _Fields.of(value, path)
+        item = Fields.of(value, path)
         item.only("name", "namespace")
         dep = DependencyRef(
             namespace=item.string("namespace", pattern=DNS_LABEL_RE, max_length=DNS_LABEL_MAX)
@@ -336,138 +335,3 @@ def _depends_on(spec: _Fields, key: AppKey) -> tuple[DependencyRef, ...]:
             raise InvalidSpec("an Application cannot depend on itself", field=path)
         refs.append(dep)
     return tuple(refs)
-
-
-class _Fields:
-    """One mapping of the document and its path. The getters raise :class:`InvalidSpec` naming
-    the field. A null value counts as absent, as the API server treats nulls in defaulted fields.
-    """
-
-    def __init__(self, data: Mapping[str, Any], path: str, *, present: bool = True) -> None:
-        self.data = data
-        self.path = path
-        self.present = present
-
-    @classmethod
-    def of(cls, value: Any, path: str) -> _Fields:
-        if not isinstance(value, Mapping):
-            raise InvalidSpec(f"must be a mapping, not {_type(value)}", field=path)
-        return cls(value, path)
-
-    def child(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def only(self, *known: str) -> None:
-        for key in self.data:
-            if key not in known:
-                raise InvalidSpec(
-                    f"unknown field (known: {', '.join(known)})", field=self.child(str(key))
-                )
-
-    def mapping(self, key: str, *, required: bool = False) -> _Fields:
-        value = self.data.get(key)
-        if value is None:
-            if required:
-                raise InvalidSpec("required", field=self.child(key))
-            return _Fields({}, self.child(key), present=False)
-        return _Fields.of(value, self.child(key))
-
-    def items(self, key: str, *, max_items: int) -> list[tuple[Any, str]]:
-        """The list's items with their paths (``spec.dependsOn[2]``)."""
-        value = self.data.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise InvalidSpec(f"must be a list, not {_type(value)}", field=self.child(key))
-        if len(value) > max_items:
-            raise InvalidSpec(f"must have at most {max_items} items", field=self.child(key))
-        return [(item, f"{self.child(key)}[{i}]") for i, item in enumerate(value)]
-
-    def string(
-        self,
-        key: str,
-        *,
-        pattern: str | None = None,
-        max_length: int | None = None,
-        choices: list[RenderKind] | None = None,
-    ) -> str | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        return _string(
-            value, self.child(key), pattern=pattern, max_length=max_length, choices=choices
-        )
-
-    def required_string(
-        self, key: str, *, pattern: str | None = None, max_length: int | None = None
-    ) -> str:
-        return _string(
-            self.data.get(key),
-            self.child(key),
-            required=True,
-            pattern=pattern,
-            max_length=max_length,
-        )
-
-    def repo_path(self, key: str) -> str | None:
-        value = self.string(key, max_length=REPO_PATH_MAX)
-        return None if value is None else _repo_path(value, self.child(key))
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise InvalidSpec(f"must be true or false, not {_type(value)}", field=self.child(key))
-        return value
-
-    def duration(self, key: str, default: str) -> float:
-        text = self.string(key, max_length=DURATION_MAX)
-        try:
-            seconds = parse_duration(default if text is None else text)
-        except ValueError as exc:
-            raise InvalidSpec(str(exc), field=self.child(key)) from None
-        if seconds <= 0:
-            raise InvalidSpec("must be longer than zero", field=self.child(key))
-        return seconds
-
-
-def _string(
-    value: Any,
-    path: str,
-    *,
-    required: bool = False,
-    pattern: str | None = None,
-    max_length: int | None = None,
-    choices: list[RenderKind] | None = None,
-) -> str:
-    """Check one string value. Every string of the spec is non-empty (``minLength: 1``): an empty
-    string is not absent, the server would store it instead of the default."""
-    if value is None and required:
-        raise InvalidSpec("required", field=path)
-    if not isinstance(value, str):
-        raise InvalidSpec(f"must be a string, not {_type(value)}", field=path)
-    if not value:
-        raise InvalidSpec("must not be empty", field=path)
-    if max_length is not None and len(value) > max_length:
-        raise InvalidSpec(f"must be at most {max_length} characters", field=path)
-    if choices is not None and value not in choices:
-        raise InvalidSpec(f"{value!r} is not one of: {', '.join(choices)}", field=path)
-    if pattern is not None and not re.fullmatch(pattern, value):
-        raise InvalidSpec(f"{value!r} does not match ^{pattern}$", field=path)
-    return value
-
-
-def _repo_path(value: str, path: str) -> str:
-    if value.startswith("/") or re.search(ESCAPING_PATH_RE, value):
-        raise InvalidSpec(
-            f"{value!r} must be a relative path inside the repository (no leading / or ..)",
-            field=path,
-        )
-    return value
-
-
-def _type(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )

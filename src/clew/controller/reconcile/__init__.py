@@ -1,1 +1,6 @@
 """Reconcile: an Application becomes engine inputs, and the engine's result becomes its status."""
+
+from clew.controller.reconcile.inputs import fetcher, inventory_name, sync_options
+from clew.controller.reconcile.reconciler import Outcome, Reconciler
+
+__all__ = ["Outcome", "Reconciler", "fetcher", "inventory_name", "sync_options"]

@@ -28,12 +28,20 @@ from opentelemetry import trace
 
 from clew import apply, engine
 from clew.cluster import Cluster, ClusterError, NotFound
-from clew.controller.api.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
+from clew.controller.api.spec import (
+    API_VERSION,
+    FINALIZER,
+    KIND,
+    RECONCILE_ANNOTATION,
+    AppKey,
+    AppSpec,
+    InvalidSpec,
+    parse,
+)
 from clew.controller.api.tenancy import Destinations, Tenancy, destinations
 from clew.controller.reconcile import driftrecord, inputs, outcomes
 from clew.controller.reconcile.inputs import inventory_name
 from clew.controller.reconcile.revisions import RevisionCache
-from clew.controller.triggers.webhooks import normalize_repo_url
 from clew.model import (
     Action,
     Change,
@@ -49,9 +57,8 @@ from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
 from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
 from clew.source import GitSource, SnapshotCache
+from clew.source.urls import normalize_repo_url
 
-FINALIZER = "clew.dev/finalizer"
-RECONCILE_ANNOTATION = "clew.dev/reconcile-requested-at"
 DEPENDENCY_RETRY = 10.0
 
 _tracer = trace.get_tracer(tracing.TRACER)
@@ -668,8 +675,6 @@ def _health_counts(results: Any) -> dict[str, int]:
 
 
 __all__ = [
-    "FINALIZER",
-    "RECONCILE_ANNOTATION",
     "Outcome",
     "Reconciler",
     "inventory_name",

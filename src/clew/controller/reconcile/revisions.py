@@ -12,8 +12,8 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from clew.controller.triggers.webhooks import normalize_repo_url as _normalize
 from clew.source import GitSource, SnapshotCache
+from clew.source.urls import normalize_repo_url as _normalize
 
 
 class RevisionCache:

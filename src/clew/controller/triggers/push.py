@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from clew.cluster import Cluster, NotFound
-from clew.controller.api.spec import API_VERSION, KIND, AppKey
-from clew.controller.reconcile.reconciler import RECONCILE_ANNOTATION
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, AppKey
 from clew.controller.runtime.leader import format_micro_time
 from clew.controller.triggers.webhooks import PushEvent
 
