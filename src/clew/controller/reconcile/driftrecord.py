@@ -1,5 +1,6 @@
 """Recording drift: ``status.drift`` (counts, when, which objects) and, for a revert, a record
-in the audit trail. The drift watcher finds and reverts drift; this writes down that it did.
+in the audit trail. The drift watcher finds and reverts drift; this writes down that it did
+(through the one status writer, :class:`~clew.controller.reconcile.status.StatusWriter`).
 
 Best effort, like the Event: a failed write is logged and self-heal goes on. The audit record is
 written first, so whoever sees the count in status finds the record in the trail.
@@ -7,19 +8,24 @@ written first, so whoever sees the count in status finds the record in the trail
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from clew.cluster import Cluster, ClusterError, Conflict
+from clew.cluster import ClusterError
 from clew.controller.api.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
+from clew.controller.reconcile import outcomes
+from clew.controller.reconcile.clients import Clients
+from clew.controller.reconcile.status import StatusWriter
 from clew.model import Action, Change, ChangeSet, ObjectRef, Reason
 from clew.report import audit, conditions
+from clew.report.events import EventRecorder
+from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
 
 log = logging.getLogger("clew.controller")
 
 OBJECTS_MAX = 5  # status.drift.lastObjects (the CRD's maxItems)
-_ATTEMPTS = 5
 
 
 def status_after(
@@ -43,9 +49,56 @@ def status_after(
     return drift
 
 
+class DriftReporter:
+    """What the drift watcher found, told: notices, Events, status and the audit trail."""
+
+    def __init__(
+        self,
+        writer: StatusWriter,
+        clients: Clients,
+        events: EventRecorder,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self.writer = writer
+        self.clients = clients
+        self.events = events
+        self.observers = observers
+
+    async def corrected(
+        self, key: AppKey, ref: ObjectRef, note: str, app: dict[str, Any] | None
+    ) -> None:
+        """Self-heal reverted ``ref``: the notice, an Event on ``app`` (the informer's copy,
+        None once it is gone), ``status.drift`` and the audit trail."""
+        notice = SyncNotice(
+            NoticeKind.DRIFT_CORRECTED, key.namespace, key.name, message=note, objects=(str(ref),)
+        )
+        await deliver(self.observers, notice)
+        if app is not None:
+            await self.events.emit(
+                app, type_="Normal", reason=Reason.DRIFT_CORRECTED, note=note, action="SelfHeal"
+            )
+        await record(self.writer, self.clients.audit_for, key, [ref], note, corrected=True)
+
+    async def out_of_sync(self, key: AppKey, refs: list[ObjectRef]) -> None:
+        """``refs`` changed outside Git and self-heal is off: Ready=False OutOfSync, an Event,
+        ``status.drift`` (one object more each time: the watcher calls once per new one)."""
+        try:
+            app = await self.writer.cluster.get(API_VERSION, KIND, key.name, key.namespace)
+        except ClusterError:
+            return
+        status, message = outcomes.out_of_sync(app, refs)
+        with contextlib.suppress(ClusterError):
+            await self.writer.patch(app, status)
+        await self.events.emit(
+            app, type_="Warning", reason=Reason.OUT_OF_SYNC, note=message, action="DetectDrift"
+        )
+        audit_for = self.clients.audit_for
+        await record(self.writer, audit_for, key, refs, message, corrected=False, new=1)
+
+
 async def record(
-    cluster: Cluster,
-    recorder: Callable[[AppSpec], audit.AuditRecorder],
+    writer: StatusWriter,
+    recorder: Callable[[AppKey, AppSpec], audit.AuditRecorder],
     key: AppKey,
     refs: list[ObjectRef],
     note: str,
@@ -54,42 +107,26 @@ async def record(
     new: int | None = None,
 ) -> None:
     """Count drift of ``refs`` in ``key``'s status; a revert (``corrected``) is also an audit
-    record, written as ``recorder(spec)`` (the Application's own identity when impersonating)."""
+    record, written as ``recorder(key, spec)`` (the Application's own identity when
+    impersonating)."""
+
+    def counted(app: dict[str, Any]) -> dict[str, Any]:
+        previous = (app.get("status") or {}).get("drift")
+        now = conditions.now_rfc3339()
+        return {"drift": status_after(previous, refs, corrected=corrected, now=now, new=new)}
+
     try:
-        app = await cluster.get(API_VERSION, KIND, key.name, key.namespace)
+        app = await writer.cluster.get(API_VERSION, KIND, key.name, key.namespace)
         if corrected:
             await _audit(recorder, key, app, refs, note)
-        for _ in range(_ATTEMPTS):  # a conflicting write (a reconcile, another revert)
-            counted = status_after(
-                (app.get("status") or {}).get("drift"),
-                refs,
-                corrected=corrected,
-                now=conditions.now_rfc3339(),
-                new=new,
-            )
-            patch = {
-                "metadata": {"resourceVersion": app["metadata"]["resourceVersion"]},
-                "status": {"drift": counted},
-            }
-            try:
-                await cluster.patch(
-                    API_VERSION,
-                    KIND,
-                    key.name,
-                    patch,
-                    namespace=key.namespace,
-                    subresource="status",
-                )
-                return
-            except Conflict:
-                app = await cluster.get(API_VERSION, KIND, key.name, key.namespace)
-        log.warning("status.drift of %s not written: conflicting writes", key)
+        if not await writer.patch_guarded(app, counted):
+            log.warning("status.drift of %s not written: conflicting writes", key)
     except ClusterError as exc:
         log.warning("status.drift of %s not written: %s", key, exc)
 
 
 async def _audit(
-    recorder: Callable[[AppSpec], audit.AuditRecorder],
+    recorder: Callable[[AppKey, AppSpec], audit.AuditRecorder],
     key: AppKey,
     app: dict[str, Any],
     refs: list[ObjectRef],
@@ -102,7 +139,7 @@ async def _audit(
     changes = ChangeSet()
     for ref in refs:
         changes.add(Change(ref, Action.CONFIGURED, reason=Reason.DRIFT_CORRECTED))
-    await recorder(spec).write(  # best effort: never raises
+    await recorder(key, spec).write(  # best effort: never raises
         app,
         audit.record(
             revision=str((app.get("status") or {}).get("lastAppliedRevision") or ""),
@@ -114,4 +151,4 @@ async def _audit(
     )
 
 
-__all__ = ["OBJECTS_MAX", "record", "status_after"]
+__all__ = ["OBJECTS_MAX", "DriftReporter", "record", "status_after"]
