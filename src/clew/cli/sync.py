@@ -383,15 +383,8 @@ def render_command(
         creds = _credentials(username, password_env, ssh_key, known_hosts)
         fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
 
-        async def fetched() -> Snapshot:
-            return await fetch()
-
-        snapshot = asyncio.run(fetched())
-        manifests = render.render(
-            snapshot.root,
-            str(snapshot.path.relative_to(snapshot.root)),
-            render_options(namespace, values, max_render_bytes, max_objects),
-        )
+        options = render_options(namespace, values, max_render_bytes, max_objects)
+        _, manifests = asyncio.run(engine.fetch_and_render(fetch, options))
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     docs = [to_yaml(m.obj if show_secrets else mask(m.obj)) for m in manifests]

@@ -38,6 +38,7 @@ from clew.controller.api.spec import (
 )
 from clew.controller.api.tenancy import Destinations, Tenancy, destinations
 from clew.controller.reconcile import finalizer, inputs, outcomes
+from clew.controller.reconcile.attempt import Attempt
 from clew.controller.reconcile.clients import Clients
 from clew.controller.reconcile.outcomes import Outcome
 from clew.controller.reconcile.revisions import RevisionCache
@@ -45,12 +46,11 @@ from clew.controller.reconcile.status import StatusWriter
 from clew.model import (
     Manifest,
     Reason,
-    Snapshot,
 )
-from clew.report import audit, conditions, tracing
+from clew.report import conditions, tracing
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
-from clew.report.notices import Observer, deliver
+from clew.report.notices import Observer
 from clew.source import GitSource, SnapshotCache
 from clew.source.urls import normalize_repo_url
 
@@ -100,7 +100,7 @@ class Reconciler:
         self._failures: dict[AppKey, int] = {}
         # The Application of each attempt under way, and whether its Reconciling was written.
         self._attempts: dict[AppKey, dict[str, Any]] = {}
-        self._open: set[AppKey] = set()
+        self.began: set[AppKey] = set()  # attempts whose Reconciling status was written
 
     async def aclose(self) -> None:
         await self.clients.aclose()
@@ -115,7 +115,7 @@ class Reconciler:
             return await self._reconcile(key)
         except Exception as exc:
             app = self._attempts.get(key)
-            if app is None or (isinstance(exc, ClusterError) and key not in self._open):
+            if app is None or (isinstance(exc, ClusterError) and key not in self.began):
                 raise
             if isinstance(exc, ClusterError):  # the API server went away mid-attempt
                 log.warning("reconcile failed: %s", exc)
@@ -124,7 +124,7 @@ class Reconciler:
             return await self._crashed(key, app, exc)
         finally:
             self._attempts.pop(key, None)
-            self._open.discard(key)
+            self.began.discard(key)
 
     async def _reconcile(self, key: AppKey) -> Outcome:
         try:
@@ -175,40 +175,20 @@ class Reconciler:
             await self.finish(app, ok=False, reason=Reason.DEPENDENCY_NOT_READY, message=message)
             return Outcome(DEPENDENCY_RETRY, False, Reason.DEPENDENCY_NOT_READY)
 
-        started = time.monotonic()
+        attempt = Attempt(self, key, spec, app, root)
         if self.drift is not None:
             self.drift.pause(key)  # the engine's own writes are not drift
         try:
-            result = await self._sync(key, spec, allowed, app)
-            # Track while still paused: the engine's own writes must not look like drift, and an
-            # edit made the moment Ready turns True already must.
-            if (
-                self.drift is not None
-                and result.desired
-                and result.reason in ("", Reason.HEALTH_CHECK_FAILED)
-            ):
-                versions = {c.ref: c.version for c in result.applied.changes if c.version}
-                self.drift.track(key, spec, result.desired, versions)
+            await engine.sync(
+                self.clients.for_app(key, spec),
+                self.fetcher(key, spec),
+                self.options(key, spec, allowed),
+                attempt,  # reports the revision, then the result (status, Events, audit)
+            )
         finally:
             if self.drift is not None:
                 self.drift.resume(key)
-        elapsed = time.monotonic() - started
-        if root.is_recording():  # the runner records the result
-            if result.snapshot is not None:
-                root.set_attribute(tracing.REVISION, result.snapshot.revision)
-            tracing.record_counts(root, engine.count(result.changes()))
-        retry = None
-        if not result.ok:
-            failures = self._failures[key] = self._failures.get(key, 0) + 1
-            retry = outcomes.after_failure(
-                result.cause,
-                failures,
-                initial=spec.retry.initial_delay,
-                maximum=spec.retry.max_delay,
-                interval=spec.interval,
-            )
-        with _tracer.start_as_current_span("report"):
-            await self._record(app, spec, result, elapsed, stalled=bool(retry and retry.stalled))
+        result, retry = attempt.result, attempt.retry
         if retry is None:
             self._failures.pop(key, None)
             return Outcome(self._jittered(spec.interval), True, Reason.SUCCEEDED)
@@ -217,42 +197,6 @@ class Reconciler:
         return Outcome(retry.after, False, result.reason)
 
     # -- steps ----------------------------------------------------------------------------------
-
-    async def _sync(
-        self, key: AppKey, spec: AppSpec, allowed: Destinations, app: dict[str, Any]
-    ) -> engine.SyncResult:
-        options = self.options(key, spec, allowed)
-        fetcher = self.fetcher(key, spec)
-
-        async def fetch() -> Snapshot:
-            snapshot = await fetcher()
-            await self._begin(app, snapshot.revision)  # before the long work
-            return snapshot
-
-        return await engine.sync(self.clients.for_app(key, spec), fetch, options)
-
-    async def _begin(self, app: dict[str, Any], revision: str) -> None:
-        """Say that an attempt of ``revision`` is under way: one status write."""
-        key = AppKey.of(app)
-        status = app.get("status") or {}
-        note = outcomes.interrupted(
-            conditions.get_condition(app, conditions.RECONCILING),
-            str(status.get("lastAttemptedRevision") or ""),
-        )
-        message = f"syncing revision {revision[:12]}" + (f"; {note}" if note else "")
-        generation = int(app["metadata"].get("generation", 0))
-        await self.status.patch(
-            app,
-            {
-                "conditions": conditions.progressing(
-                    outcomes.conditions_of(app), message, generation
-                ),
-                "lastAttemptedRevision": revision,
-            },
-        )
-        self._open.add(key)
-        if note:
-            await self.event(app, "Warning", Reason.INTERRUPTED, note, revision=revision)
 
     async def _crashed(self, key: AppKey, app: dict[str, Any], exc: Exception) -> Outcome:
         """End an attempt that raised: best effort, as the API server may be the cause."""
@@ -276,6 +220,19 @@ class Reconciler:
             exc, failures, initial=initial, maximum=maximum, interval=interval
         )
         return Outcome(retry.after, False, Reason.RECONCILE_ERROR)
+
+    def after_failure(
+        self, key: AppKey, spec: AppSpec, cause: BaseException | None
+    ) -> outcomes.Retry:
+        """Count one more failure in a row of ``key`` and say when to try again."""
+        failures = self._failures[key] = self._failures.get(key, 0) + 1
+        return outcomes.after_failure(
+            cause,
+            failures,
+            initial=spec.retry.initial_delay,
+            maximum=spec.retry.max_delay,
+            interval=spec.interval,
+        )
 
     def fetcher(self, key: AppKey, spec: AppSpec, revision: str = "") -> engine.FetchSnapshot:
         """Fetch ``revision``, else the pinned one, else what the ref resolves to now."""
@@ -310,40 +267,6 @@ class Reconciler:
         return waiting
 
     # -- recording ------------------------------------------------------------------------------
-
-    async def _record(
-        self,
-        app: dict[str, Any],
-        spec: AppSpec,
-        result: engine.SyncResult,
-        elapsed: float,
-        *,
-        stalled: bool = False,
-    ) -> None:
-        report = outcomes.after_sync(
-            app, spec, result, stalled=stalled, now=conditions.now_rfc3339()
-        )
-        await self.status.patch(app, report.status)
-        snapshot = result.snapshot
-        await self.clients.audit_for(AppKey.of(app), spec).write(  # best effort: never raises
-            app,
-            audit.record(
-                revision=snapshot.revision if snapshot else "",
-                commit=snapshot.commit if snapshot else None,
-                result=report.reason,
-                changes=result.changes(),
-                message="" if result.ok else report.message,
-                duration=elapsed,
-            ),
-        )
-        for event in report.events:
-            await self.event(app, event.type, event.reason, event.note, revision=event.revision)
-        await deliver(self.observers, report.notice)
-        if self.metrics is not None:
-            key = AppKey.of(app)
-            self.metrics.observe_reconcile(report.reason, elapsed)
-            self.metrics.record_changes(result.changes().counts())
-            self.metrics.set_application_ready(key.namespace, key.name, result.ok)
 
     async def finish(
         self, app: dict[str, Any], *, ok: bool, reason: str, message: str, stalled: bool = False

@@ -4,10 +4,11 @@ The controller's shared informers (one per kind, label-selected to ApplySet memb
 event here. An event whose resourceVersion is the one clew's own last write produced is ignored;
 any other change is checked within the second, and only fields clew manages count:
 
-- ``selfHeal: true``: the desired object is applied again with server-side apply (forcing
-  ownership back: Git wins). One request. If that leaves the resourceVersion unchanged, the
-  change touched nothing clew manages (say an HPA owning ``replicas`` clew does not set) and
-  nothing is counted; otherwise the revert is counted and an Event names the object.
+- ``selfHeal: true``: the desired object is applied again through the engine's apply code
+  (:func:`clew.apply.apply_one`: server-side apply, forcing ownership back: Git wins). One
+  request. If that leaves the resourceVersion unchanged, the change touched nothing clew
+  manages (say an HPA owning ``replicas`` clew does not set) and nothing is counted; otherwise
+  the revert is counted and an Event names the object.
 - ``selfHeal: false``: a server-side dry run says whether applying would change anything; if so
   the Application is reported OutOfSync (``clew diff app`` shows the diff).
 
@@ -26,10 +27,10 @@ from typing import Any, Protocol
 
 from opentelemetry import trace
 
-from clew.apply import PART_OF, foreign_owner
+from clew.apply import PART_OF, ApplyItem, ApplyOptions, apply_one, foreign_owner
 from clew.cluster import Cluster, ClusterError
 from clew.controller.api.spec import AppKey, AppSpec
-from clew.model import Manifest, ObjectRef, Reason
+from clew.model import Action, Manifest, ObjectRef, Reason
 from clew.plan import normalize
 from clew.report import tracing
 
@@ -42,6 +43,7 @@ cluster-scoped objects). An Application applied as a ServiceAccount is watched a
 in its objects' namespaces, so the controller itself needs no list/watch on managed kinds."""
 OutOfSync = Callable[[AppKey, list[ObjectRef]], Awaitable[None]]
 _tracer = trace.get_tracer(tracing.TRACER)
+_HEAL = ApplyOptions(force=True, concurrency=1)
 
 
 class DriftMetrics(Protocol):
@@ -206,10 +208,16 @@ class DriftWatcher:
     ) -> None:
         attributes = {tracing.APPLICATION: str(key), "clew.object": str(ref)}
         with _tracer.start_as_current_span("drift", attributes=attributes) as span:
-            stored = await client.apply(tracked.objects[ref], force=True)
-            version = str(stored["metadata"].get("resourceVersion", ""))
-            tracked.versions[ref] = version
-            if event_type != "DELETED" and version == seen:
+            # The engine's own apply (same field manager and error handling), forcing ownership
+            # back: Git wins. A revert that left the resourceVersion alone touched nothing.
+            item = ApplyItem(tracked.objects[ref], live_version=seen)
+            change = await apply_one(client, item, _HEAL)
+            if change.action is Action.FAILED:
+                span.set_attribute(tracing.RESULT, change.reason)
+                log.warning("drift check of %s failed: %s", ref, change.error or change.reason)
+                return
+            tracked.versions[ref] = change.version
+            if event_type != "DELETED" and change.action is Action.UNCHANGED:
                 span.set_attribute(tracing.RESULT, "Unchanged")  # nothing clew manages moved
                 return
             span.set_attribute(tracing.RESULT, Reason.DRIFT_CORRECTED)
