@@ -21,13 +21,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench import baselines, measure, workload
+from bench import baselines, doc, flux, measure, workload
 from clew.cluster import Cluster, NotFound
 from clew.model import Health
 from clew.testing.controlplane import RESTRICTED_NAMESPACE, RESTRICTED_SA, ControlPlane
 from clew.wait import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- S1-S4 begin: written by bench/run.py -->", "<!-- S1-S4 end -->"
 PRUNED = 500
 
 
@@ -103,6 +104,38 @@ def clew_apply(
     return run, result
 
 
+async def flux_round(
+    fluxssa: Path,
+    variant: str,
+    work: Path,
+    kubeconfig: Path,
+    size: int,
+    r: int,
+    rows: dict[str, list[float]],
+) -> str:
+    """B2 on its own copy of the workload: cold apply (S1), no-op (S2), prune of the same 500 (S4).
+    Returns the prefix to clean up."""
+    prefix = f"{'f' if variant == 'b2' else 'u'}{size}r{r}"
+    objs = workload.objects(prefix, size)
+    tree = workload.write_tree(work / prefix, objs)
+    name, namespace = f"bench-{prefix}", f"{prefix}-ns00"
+    run, result = flux.apply(fluxssa, tree, kubeconfig, name, namespace, variant)
+    rows[f"s1_{variant}_{size}"].append(run.seconds)
+    rows[f"s1_{variant}_cpu_per_1k_{size}"].append(run.cpu_seconds * 1000 / size)
+    assert result["actions"].get("created") == size, result["actions"]
+    run, result = flux.apply(fluxssa, tree, kubeconfig, name, namespace, variant)
+    rows[f"s2_{variant}_{size}"].append(run.seconds)
+    assert result["actions"] == {"unchanged": size}, result["actions"]
+    doomed = [o for o in objs if not baselines.is_definition(o) and "Thing" not in o["kind"]]
+    keep = [o for o in objs if o not in doomed[-PRUNED:]]
+    shutil.rmtree(tree)
+    workload.write_tree(tree, keep)
+    run, result = flux.apply(fluxssa, tree, kubeconfig, name, namespace, variant, prune=True)
+    rows[f"s4_{variant}_{size}"].append(run.seconds)
+    assert result["actions"].get("deleted") == PRUNED, result["actions"]
+    return prefix
+
+
 async def one_round(
     plane: ControlPlane,
     admin: Cluster,
@@ -110,6 +143,7 @@ async def one_round(
     r: int,
     use_kubectl: bool,
     rows: dict[str, list[float]],
+    fluxssa: Path,
 ) -> None:
     kubeconfig = plane.restricted_kubeconfig
     api_pid = plane.components["kube-apiserver"].pid
@@ -166,6 +200,12 @@ async def one_round(
         ][-PRUNED:]
         rows[f"s4_raw_delete_{size}"].append(await baselines.raw_delete(kubeconfig, raw_doomed))
 
+        # B2: Flux's engine, the same three scenarios, as kustomize-controller configures it and
+        # without its client-side rate limit.
+        for variant in flux.VARIANTS:
+            done = await flux_round(fluxssa, variant, work, kubeconfig, size, r, rows)
+            await cleanup(admin, done)
+
         if use_kubectl:
             k_prefix = f"k{size}r{r}"
             k_objs = workload.objects(k_prefix, size)
@@ -182,6 +222,12 @@ async def one_round(
         await cleanup(admin, raw_prefix)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+_B2_LABELS = {
+    "b2": "B2 Flux's engine (fluxcd/pkg/ssa, kustomize-controller's defaults)",
+    "b2u": "B2u Flux's engine without client rate limit, concurrency 16",
+}
 
 
 def _row(*cells: object) -> str:
@@ -243,7 +289,33 @@ def report(
                     _met(b1 / clew >= 5),
                 )
             )
+        for variant, label in _B2_LABELS.items():
+            b2 = m(f"s1_{variant}_{n}")
+            lines.append(
+                _row(
+                    f"S1 cold apply vs {label}",
+                    n,
+                    f"{clew:.2f} s",
+                    f"{b2:.2f} s",
+                    f"{clew / b2:.2f}x",
+                    "< 1x (faster)",
+                    _met(clew < b2),
+                )
+            )
         s2, per = m(f"s2_clew_{n}"), m(f"s2_requests_per_object_{n}")
+        for variant, label in _B2_LABELS.items():
+            s2_b2 = m(f"s2_{variant}_{n}")
+            lines.append(
+                _row(
+                    f"S2 no-op re-apply vs {label}",
+                    n,
+                    f"{s2:.2f} s",
+                    f"{s2_b2:.2f} s",
+                    f"{s2 / s2_b2:.2f}x",
+                    "(context)",
+                    "",
+                )
+            )
         lines.append(_row("S2 no-op re-apply", n, f"{s2:.2f} s", "", "", "<= 2 s", _met(s2 <= 2)))
         lines.append(
             _row(
@@ -277,6 +349,19 @@ def report(
                 "",
             )
         )
+        for variant, label in _B2_LABELS.items():
+            s4_b2 = m(f"s4_{variant}_{n}")
+            lines.append(
+                _row(
+                    f"S4 prune {PRUNED}: whole `clew apply --prune` vs {label} (apply + prune)",
+                    n,
+                    f"{whole:.2f} s",
+                    f"{s4_b2:.2f} s",
+                    f"{whole / s4_b2:.2f}x",
+                    "(context)",
+                    "",
+                )
+            )
         lists = m(f"s4_list_calls_{n}")
         lines.append(
             _row("S4 LIST calls in the prune run", n, f"{lists:.0f}", "", "", "0", _met(lists == 0))
@@ -321,17 +406,18 @@ def report(
 
 async def main_async(sizes: list[int], runs: int, use_kubectl: bool) -> str:
     started = time.monotonic()
+    fluxssa = flux.build(lambda msg: print(msg, file=sys.stderr, flush=True))
     plane = ControlPlane(say=lambda msg: print(msg, file=sys.stderr, flush=True))
     plane.start()
     try:
         async with Cluster.from_kubeconfig(plane.admin_kubeconfig) as admin:
-            prefixes = [f"{t}{s}r{r}" for t in "cbk" for s in sizes for r in range(runs)]
+            prefixes = [f"{t}{s}r{r}" for t in "cbkfu" for s in sizes for r in range(runs)]
             await grant_custom_resources(admin, prefixes)
             rows: defaultdict[str, list[float]] = defaultdict(list)
             for size in sizes:
                 for r in range(runs):
                     print(f"size {size} run {r + 1}/{runs}", file=sys.stderr, flush=True)
-                    await one_round(plane, admin, size, r, use_kubectl, rows)
+                    await one_round(plane, admin, size, r, use_kubectl, rows, fluxssa)
             api_rss = measure.proc_peak_rss_mib(plane.components["kube-apiserver"].pid)
     finally:
         plane.stop()
@@ -347,7 +433,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     text = asyncio.run(main_async(sizes, args.runs, not args.no_kubectl))
-    Path(args.output).write_text(text)
+    section = f"{BEGIN}\n{text.rstrip()}\n{END}"
+    doc.write_section(Path(args.output), section, BEGIN, END)
     print(text)
 
 

@@ -23,7 +23,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bench import measure, s10_sets
+from bench import doc, measure, s10_sets
 from clew import engine, source
 from clew.cluster import Cluster, NotFound
 from clew.model import Snapshot
@@ -325,17 +325,6 @@ def report(rows: dict[str, list[float]], shapes: list[str], runs: int, seconds: 
     return "\n".join(lines)
 
 
-def write_section(text: str, doc: Path = DOC) -> None:
-    """Replace the S10 section of ``doc`` (or append it): bench.run owns the rest."""
-    old = doc.read_text() if doc.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    doc.write_text(new)
-
-
 async def main_async(shapes: list[str], runs: int) -> str:
     started = time.monotonic()
     plane = ControlPlane(say=lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -361,7 +350,7 @@ def main() -> None:
     args = parser.parse_args()
     shapes = args.shapes.split(",")
     text = asyncio.run(main_async(shapes, args.runs))
-    write_section(text, Path(args.output))
+    doc.write_section(Path(args.output), text, BEGIN, END)
     print(text)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "HELM_VERSION",
     "K8S_VERSION",
     "OTELCOL_VERSION",
+    "SOPS_VERSION",
     "bin_dir",
     "cache_root",
     "cached_helm",
@@ -38,11 +39,18 @@ HELM_VERSION = "v3.22.0"
 HELM_KUBE_MINOR = "37"
 # The collector's core release (its stable modules are v1.67.0; contrib modules v0.161.0).
 OTELCOL_VERSION = "v0.161.0"
+# sops encrypts the SOPS tests' fixtures; clew itself decrypts natively (clew.render.sops).
+SOPS_VERSION = "v3.13.3"
 
 # Go modules whose binaries share one cache directory (keyed by ``tools_key()``); every other
 # module gets a directory keyed by its own version and files.
 CONTROL_PLANE_MODULES = ("etcd", "k8s")
-MODULE_VERSIONS = {"helm": HELM_VERSION, "otelcol": OTELCOL_VERSION, "pause": "v1"}
+MODULE_VERSIONS = {
+    "helm": HELM_VERSION,
+    "otelcol": OTELCOL_VERSION,
+    "pause": "v1",
+    "sops": SOPS_VERSION,
+}
 
 
 def cache_root() -> Path:

@@ -74,6 +74,7 @@ def _result(given: dict[str, Any]) -> SyncResult:
         pruned=_changes(given.get("pruned", [])),
         health=health,
         desired=desired,
+        warnings=given.get("warnings", []),
         reason=given.get("reason", ""),
         error=given.get("error", ""),
     )

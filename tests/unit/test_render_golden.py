@@ -43,6 +43,7 @@ def _params() -> list[Any]:
 def _options(case: str, spec: dict[str, Any]) -> RenderOptions:
     raw = dict(spec.get("options") or {})
     raw["values_files"] = tuple(raw.get("values_files", ()))
+    raw["api_versions"] = tuple(raw.get("api_versions", ()))
     if case.startswith("helm-"):
         raw["helm_binary"] = _helm()
     return RenderOptions(**raw)

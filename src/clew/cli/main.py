@@ -11,7 +11,7 @@ import sys
 import typer
 
 from clew import __version__
-from clew.cli import sync
+from clew.cli import render_cmd, sync
 
 _SYNC = ("apply", "diff", "render")
 
@@ -24,7 +24,8 @@ def _app(only: str | None = None) -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     if only is not None:
-        app.command(only)(getattr(sync, f"{only}_command"))
+        module = render_cmd if only == "render" else sync
+        app.command(only)(getattr(module, f"{only}_command"))
         app.callback()(_group)  # a group still, not the lone command in its place
         return app
     from clew.cli import apps, audit, controller, install, local
@@ -32,7 +33,7 @@ def _app(only: str | None = None) -> typer.Typer:
     app.add_typer(local.app, name="local")
     app.command("apply")(sync.apply_command)
     app.command("diff")(sync.diff_command)
-    app.command("render")(sync.render_command)
+    app.command("render")(render_cmd.render_command)
     app.command("controller")(controller.controller_command)
     app.command("install")(install.install_command)
     apps.register(app)

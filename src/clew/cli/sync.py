@@ -39,9 +39,16 @@ from clew.cli.options import (
     render_options,
 )
 from clew.cli.paths import cache_dir
+from clew.cli.render_flags import (
+    JsonnetExtVar,
+    JsonnetTla,
+    ReleaseName,
+    SopsAgeKeyFile,
+    Substitute,
+    with_inputs,
+)
 from clew.cluster import Cluster, ClusterError
 from clew.model import Action, Change, ChangeSet, ClewError, Reason, Snapshot
-from clew.plan import mask, to_yaml
 from clew.report import tracing
 
 err = Console(stderr=True, highlight=False)
@@ -165,6 +172,7 @@ def _result_json(result: engine.SyncResult) -> dict[str, Any]:
             {"object": str(c.ref), "action": c.action.value, "reason": c.reason, "error": c.error}
             for c in result.changes().changes
         ],
+        "warnings": result.warnings,
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
         "requests": result.requests,
     }
@@ -224,6 +232,11 @@ def apply_command(
     ] = False,
     adopt: Adopt = False,
     values: Values = None,
+    release_name: ReleaseName = None,
+    sops_age_key_file: SopsAgeKeyFile = None,
+    substitute: Substitute = None,
+    jsonnet_tla: JsonnetTla = None,
+    jsonnet_ext_var: JsonnetExtVar = None,
     max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
     max_objects: MaxObjects = render.MAX_OBJECTS,
     output: Output = "text",
@@ -238,6 +251,14 @@ def apply_command(
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
         fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
+        inputs = with_inputs(
+            render_options(namespace, values, max_render_bytes, max_objects),
+            age_key_file=sops_age_key_file,
+            substitute=substitute,
+            jsonnet_tla=jsonnet_tla,
+            jsonnet_ext_var=jsonnet_ext_var,
+            release_name=release_name,
+        )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
@@ -251,7 +272,7 @@ def apply_command(
         adopt=adopt,
         wait=wait_,
         timeout=timeout,
-        render=render_options(namespace, values, max_render_bytes, max_objects),
+        render=inputs,
     )
     try:
         result = _run(kubeconfig, context, fetch, options, quiet=output == "json")
@@ -307,6 +328,11 @@ def diff_command(
     ] = False,
     adopt: Adopt = False,
     values: Values = None,
+    release_name: ReleaseName = None,
+    sops_age_key_file: SopsAgeKeyFile = None,
+    substitute: Substitute = None,
+    jsonnet_tla: JsonnetTla = None,
+    jsonnet_ext_var: JsonnetExtVar = None,
     max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
     max_objects: MaxObjects = render.MAX_OBJECTS,
     kubeconfig: Kubeconfig = None,
@@ -330,6 +356,14 @@ def diff_command(
     try:
         creds = _credentials(username, password_env, ssh_key, known_hosts)
         fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
+        inputs = with_inputs(
+            render_options(namespace, values, max_render_bytes, max_objects),
+            age_key_file=sops_age_key_file,
+            substitute=substitute,
+            jsonnet_tla=jsonnet_tla,
+            jsonnet_ext_var=jsonnet_ext_var,
+            release_name=release_name,
+        )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
@@ -338,7 +372,7 @@ def diff_command(
         prune=prune,
         adopt=adopt,
         dry_run=True,
-        render=render_options(namespace, values, max_render_bytes, max_objects),
+        render=inputs,
     )
     try:
         result = _run(kubeconfig, context, fetch, options, quiet=True)
@@ -358,36 +392,3 @@ def diff_command(
             sys.stdout.write(f"--- {change.ref} (deleted: {change.reason})\n")
             changed = True
     raise typer.Exit(EXIT_FAILED if changed else EXIT_OK)
-
-
-def render_command(
-    src: SourceArg = None,
-    filename: Filename = None,
-    repo: Repo = None,
-    ref: Ref = "main",
-    path: SubPath = ".",
-    namespace: Namespace = "default",
-    values: Values = None,
-    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
-    max_objects: MaxObjects = render.MAX_OBJECTS,
-    show_secrets: Annotated[
-        bool, typer.Option(help="Print Secret values instead of masking them.")
-    ] = False,
-    username: Username = None,
-    password_env: PasswordEnv = PASSWORD_ENV,
-    ssh_key: SshKey = None,
-    known_hosts: KnownHosts = None,
-) -> None:
-    """Print the objects the source renders to, as YAML (no cluster needed)."""
-    try:
-        creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
-
-        options = render_options(namespace, values, max_render_bytes, max_objects)
-        _, manifests = asyncio.run(engine.fetch_and_render(fetch, options))
-    except (ClewError, OSError) as exc:
-        raise _fail(exc) from None
-    docs = [to_yaml(m.obj if show_secrets else mask(m.obj)) for m in manifests]
-    sys.stdout.write(
-        "---\n".join(f"# Source: {m.origin}\n{d}" for m, d in zip(manifests, docs, strict=True))
-    )

@@ -75,6 +75,7 @@ class Discovery:
     def __init__(self, cluster: Cluster) -> None:
         self._cluster = cluster
         self._table: dict[tuple[str, str], Resource] | None = None
+        self._capabilities: tuple[tuple[str, ...], str] | None = None
 
     async def refresh(self) -> None:
         table: dict[tuple[str, str], Resource] = {}
@@ -96,6 +97,18 @@ class Discovery:
                 "check the apiVersion, or apply the CustomResourceDefinition that defines it first"
             )
         return found
+
+    async def capabilities(self) -> tuple[tuple[str, ...], str]:
+        """What Helm's ``.Capabilities`` should say of this server: every served group/version
+        and group/version/Kind (``--api-versions``), and the server's version
+        (``--kube-version``). Read once per client."""
+        if self._capabilities is None:
+            resources = await self.all()
+            versions = {r.api_version for r in resources}
+            versions |= {f"{r.api_version}/{r.kind}" for r in resources}
+            info = await self._cluster.request("GET", "/version")
+            self._capabilities = (tuple(sorted(versions)), str(info.get("gitVersion", "")))
+        return self._capabilities
 
     async def all(self) -> list[Resource]:
         if self._table is None:

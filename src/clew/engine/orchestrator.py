@@ -106,9 +106,13 @@ async def _sync(
     progress.stage("render", f"rendering {snapshot.path.relative_to(snapshot.root) or '.'}")
     with _tracer.start_as_current_span("render") as span:
         try:
-            result.manifests, result.hooks = await stages.render_split(snapshot, options.render)
-        except ClewError as exc:
+            render_options = await stages.render_options(cluster, options, snapshot)
+            split = await stages.render_split(snapshot, render_options)
+            result.manifests, result.hooks, result.warnings = split
+        except (ClewError, ClusterError) as exc:
             return fail(Reason.RENDER_FAILED, exc)
+        for warning in result.warnings:
+            progress.stage("render", f"warning: {warning}")
         span.set_attribute("clew.objects.count", len(result.manifests))
     timed("render", started)
     hooks = f" and {len(result.hooks)} hooks" if result.hooks else ""

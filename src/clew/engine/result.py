@@ -7,9 +7,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from clew import plan, render, wait
+from clew.cluster import Cluster
 from clew.model import Change, ChangeSet, Hooks, Manifest, ObjectRef, Snapshot
 
-__all__ = ["FetchSnapshot", "Progress", "SyncOptions", "SyncResult", "count", "summary"]
+__all__ = [
+    "FetchSnapshot",
+    "Progress",
+    "RenderInputs",
+    "SyncOptions",
+    "SyncResult",
+    "count",
+    "summary",
+]
+
+RenderInputs = Callable[[Cluster, render.RenderOptions], Awaitable[render.RenderOptions]]
+"""Completes the render options with inputs read from the cluster (keys, variables)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,9 @@ class SyncOptions:
     # False: re-apply only what changed in Git; drift stays (the operator reports it OutOfSync).
     correct_drift: bool = True
     render: render.RenderOptions = field(default_factory=render.RenderOptions)
+    # Inputs the render needs from the cluster (the operator's decryption keys and substitution
+    # variables, read from Secrets and ConfigMaps with the sync's client): the complete options.
+    render_inputs: RenderInputs | None = None
     # Admission (the operator's tenancy rules): given every object the sync would write or
     # prune (namespaces defaulted), an error message refuses it before anything is touched.
     admit: Callable[[list[ObjectRef]], str | None] | None = None
@@ -44,6 +59,7 @@ class SyncResult:
     desired: list[Manifest] = field(default_factory=list)  # as applied: namespaced and labelled
     hooks: Hooks = field(default_factory=Hooks)  # rendered Helm hooks, not in ``manifests``
     hook_changes: ChangeSet = field(default_factory=ChangeSet)  # one Change per hook run
+    warnings: list[str] = field(default_factory=list)  # e.g. files the render did not read
     reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
     error: str = ""
     cause: Exception | None = None  # the error that ended the sync, if one did (its retry hint)

@@ -1,34 +1,56 @@
 """The first two stages, as the orchestrator and ``clew render`` run them: fetch a snapshot,
-render it (off the event loop: parsing is CPU work), and split Helm hooks from the release."""
+complete the render options with what only the cluster knows, render (off the event loop:
+parsing is CPU work), and split Helm hooks from the release."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from clew import render
-from clew.engine.result import FetchSnapshot
+from clew.cluster import Cluster
+from clew.engine.result import FetchSnapshot, SyncOptions
 from clew.model import Hooks, Manifest, Snapshot
 
-__all__ = ["fetch_and_render", "render_snapshot", "render_split"]
+__all__ = ["fetch_and_render", "render_options", "render_snapshot", "render_split"]
 
 
-async def render_snapshot(snapshot: Snapshot, options: render.RenderOptions) -> list[Manifest]:
-    """Every object ``snapshot``'s path renders to, hooks included."""
+async def render_snapshot(snapshot: Snapshot, options: render.RenderOptions) -> render.Rendered:
+    """Every object ``snapshot``'s path renders to, hooks included, and the render's warnings."""
     return await asyncio.to_thread(
-        render.render, snapshot.root, str(snapshot.path.relative_to(snapshot.root)), options
+        render.render_all, snapshot.root, str(snapshot.path.relative_to(snapshot.root)), options
     )
 
 
 async def render_split(
     snapshot: Snapshot, options: render.RenderOptions
-) -> tuple[list[Manifest], Hooks]:
-    """The release's objects and its Helm hooks, apart."""
-    return render.split_hooks(await render_snapshot(snapshot, options))
+) -> tuple[list[Manifest], Hooks, list[str]]:
+    """The release's objects and its Helm hooks, apart, and the render's warnings."""
+    rendered = await render_snapshot(snapshot, options)
+    manifests, hooks = render.split_hooks(rendered.manifests)
+    return manifests, hooks, rendered.warnings
+
+
+async def render_options(
+    cluster: Cluster, options: SyncOptions, snapshot: Snapshot
+) -> render.RenderOptions:
+    """The render options completed with what only the cluster knows: the caller's inputs
+    (keys, variables) and, for Helm, the target's API versions and Kubernetes version, so
+    ``.Capabilities`` describes the cluster the release is applied to."""
+    opts = options.render
+    if options.render_inputs is not None:
+        opts = await options.render_inputs(cluster, opts)
+    kind = render.detect(snapshot.path) if opts.kind == "auto" else opts.kind
+    if kind == "helm" and not opts.api_versions:
+        versions, kube = await cluster.discovery.capabilities()
+        opts = replace(opts, api_versions=versions, kube_version=opts.kube_version or kube)
+    return opts
 
 
 async def fetch_and_render(
     fetch: FetchSnapshot, options: render.RenderOptions
-) -> tuple[Snapshot, list[Manifest]]:
-    """Source then render, nothing else (``clew render``); raises the stage's ClewError."""
+) -> tuple[Snapshot, render.Rendered]:
+    """Source then render, nothing else (``clew render``, no cluster); raises the stage's
+    ClewError."""
     snapshot = await fetch()
     return snapshot, await render_snapshot(snapshot, options)

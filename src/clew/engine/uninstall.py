@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 
 from clew import apply, plan
-from clew.cluster import Cluster, NotFound
+from clew.cluster import Cluster, ClusterError, NotFound
 from clew.engine import stages
 from clew.engine.hooks import hook_run, run_hooks
 from clew.engine.result import FetchSnapshot, Progress, SyncOptions, SyncResult, summary
@@ -58,8 +58,9 @@ async def uninstall(
     if record.delete_hooks and hooks:
         try:
             result.snapshot = snapshot = await fetch()
-            result.manifests, result.hooks = await stages.render_split(snapshot, options.render)
-        except ClewError as exc:
+            render_options = await stages.render_options(cluster, options, snapshot)
+            result.manifests, result.hooks, _ = await stages.render_split(snapshot, render_options)
+        except (ClewError, ClusterError) as exc:
             return fail(
                 Reason.FETCH_FAILED if result.snapshot is None else Reason.RENDER_FAILED, exc
             )

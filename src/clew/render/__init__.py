@@ -1,4 +1,5 @@
-"""render: a snapshot path to plain objects — plain YAML/JSON trees, Kustomize, Helm.
+"""render: a snapshot path to plain objects — plain YAML/JSON/Jsonnet trees, Kustomize, Helm;
+then SOPS decryption and post-build variable substitution, on objects.
 
 One call, :func:`render`, picks the renderer (or takes the one named in :class:`RenderOptions`),
 runs it and returns :class:`clew.model.Manifest` values in a deterministic order. Rendering never
@@ -12,10 +13,17 @@ order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clew.model import Manifest
-from clew.render.errors import InvalidManifestError, ToolError, UnsafeSourceError
+from clew.render.errors import (
+    DecryptionError,
+    InvalidManifestError,
+    SubstitutionError,
+    ToolError,
+    UnsafeSourceError,
+)
 from clew.render.helm import render_helm
 from clew.render.hooks import split_hooks
 from clew.render.kustomize import find_kustomization, render_kustomize
@@ -24,28 +32,49 @@ from clew.render.objects import check_unique
 from clew.render.options import RenderKind, RenderOptions
 from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
 from clew.render.plain import render_plain
+from clew.render.sops import SopsKeys, parse_age_keys
+from clew.render.sops_objects import decrypt_rendered
+from clew.render.substitute import VARIABLE_NAME
 
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_OBJECTS",
     "MAX_OBJECT_BYTES",
     "MAX_RENDER_BYTES",
+    "VARIABLE_NAME",
+    "DecryptionError",
     "InvalidManifestError",
     "RenderKind",
     "RenderOptions",
+    "Rendered",
     "SnapshotDir",
+    "SopsKeys",
+    "SubstitutionError",
     "ToolError",
     "UnsafeSourceError",
     "check_output",
     "check_unique",
+    "decrypt_rendered",
     "detect",
     "find_kustomization",
+    "parse_age_keys",
     "render",
+    "render_all",
     "render_helm",
     "render_kustomize",
     "render_plain",
     "split_hooks",
 ]
+
+_SKIPPED_SHOWN = 5
+
+
+@dataclass
+class Rendered:
+    """A render's objects and its warnings (files that were not rendered)."""
+
+    manifests: list[Manifest]
+    warnings: list[str] = field(default_factory=list)
 
 
 def detect(directory: Path) -> RenderKind:
@@ -61,24 +90,51 @@ def detect(directory: Path) -> RenderKind:
 
 
 def render(root: Path, path: str = ".", options: RenderOptions | None = None) -> list[Manifest]:
+    """The objects that ``path`` renders to (:func:`render_all` without its warnings)."""
+    return render_all(root, path, options).manifests
+
+
+def render_all(root: Path, path: str = ".", options: RenderOptions | None = None) -> Rendered:
     """The objects that ``path`` (a directory or file relative to the snapshot ``root``) renders
-    to. Raises a :class:`clew.model.RenderError` when it cannot be rendered, when it would read
-    outside the snapshot, when it defines the same object twice, or when it passes a limit
-    (bytes, objects, one object's size)."""
+    to, SOPS-encrypted Secrets decrypted and post-build variables substituted, with a warning
+    for files that were not rendered. Raises a :class:`clew.model.RenderError` when it cannot be
+    rendered, when it would read outside the snapshot, when it defines the same object twice,
+    when it passes a limit (bytes, objects, one object's size), and when files are there but
+    none of them renders (nothing is skipped silently)."""
     options = options or RenderOptions()
     snapshot = SnapshotDir(root)
     rel, real = snapshot.resolve(path, what="render path")
     if not real.exists():
         raise InvalidManifestError(f"the render path {path!r} does not exist in the snapshot")
     kind = detect(real) if options.kind == "auto" else options.kind
+    warnings: list[str] = []
     if kind == "plain":
-        manifests = render_plain(snapshot, rel, real, options.max_bytes)
+        plain = render_plain(snapshot, rel, real, options)
+        manifests = plain.manifests
+        if plain.skipped:
+            warnings.append(_skipped(plain.skipped))
+            if not manifests:
+                raise InvalidManifestError(
+                    f"nothing rendered: {warnings[0]}",
+                    file=rel,
+                    hint="clew renders YAML, JSON and Jsonnet files, Kustomizations and Helm "
+                    "charts",
+                )
     elif not real.is_dir():
         raise InvalidManifestError(f"{kind} renders a directory, not a file", file=rel)
     elif kind == "kustomize":
         manifests = render_kustomize(snapshot, rel, real, options)
     else:
         manifests = render_helm(snapshot, rel, real, options)
+    if kind != "plain":  # a plain tree decrypts file by file, as it reads them
+        manifests = decrypt_rendered(snapshot, manifests, options.decryption)
     check_output(manifests, max_bytes=options.max_bytes, max_objects=options.max_objects, where=rel)
     check_unique(manifests)
-    return manifests
+    return Rendered(manifests, warnings)
+
+
+def _skipped(files: list[str]) -> str:
+    shown = ", ".join(files[:_SKIPPED_SHOWN])
+    more = f" and {len(files) - _SKIPPED_SHOWN} more" if len(files) > _SKIPPED_SHOWN else ""
+    noun = "file" if len(files) == 1 else "files"
+    return f"{len(files)} {noun} not rendered (not YAML, JSON or Jsonnet): {shown}{more}"

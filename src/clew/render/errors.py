@@ -6,8 +6,11 @@ that rendering failed catch that; the subclasses say why::
     │                            apiVersion/kind/metadata.name, a file too large, a duplicate object
     ├── UnsafeSourceError        the source would read outside the snapshot (symlink, ``..``), fetch
     │                            from the network (remote base) or run a plugin: refused, not tried
-    └── ToolError                helm or kustomize is missing, failed, or timed out; the message
-                                 carries the tool's own words
+    ├── ToolError                helm or kustomize is missing, failed, or timed out; the message
+    │                            carries the tool's own words
+    ├── DecryptionError          a SOPS file without a key that opens it, with a MAC that does
+    │                            not match, or in a form clew cannot read
+    └── SubstitutionError        a ``${VAR}`` with no value and no default, or a malformed one
 
 Every one is permanent for a given snapshot: rendering the same commit again fails the same way
 (except a :class:`ToolError` for a timeout), so the engine should not retry before the source moves.
@@ -40,3 +43,11 @@ class ToolError(RenderError):
     ) -> None:
         super().__init__(message, file=file, line=line, hint=hint)
         self.timed_out = timed_out
+
+
+class DecryptionError(RenderError):
+    """A SOPS-encrypted file could not be decrypted or verified; never quotes a value."""
+
+
+class SubstitutionError(RenderError):
+    """Post-build variable substitution failed; names the object and the variable."""

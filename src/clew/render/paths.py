@@ -93,11 +93,13 @@ class SnapshotDir:
         *,
         suffixes: Collection[str] | None = None,
         include_hidden: bool = False,
+        other: list[str] | None = None,
     ) -> list[tuple[str, Path]]:
         """Every regular file under a directory as ``(relative path, real path)``, sorted by the
         relative path. Symlinks are followed when they stay inside the root and refused when they
         leave it; a symlink loop is an error. ``suffixes`` (lower case, with the dot) filters file
-        names; hidden entries (``.git``, ``.github``) are skipped unless ``include_hidden``."""
+        names; hidden entries (``.git``, ``.github``) are skipped unless ``include_hidden``. Files
+        that ``suffixes`` leaves out are appended to ``other`` when given (names escaped)."""
         found: list[tuple[str, Path]] = []
 
         def visit(rel: str, real: Path, ancestors: frozenset[Path]) -> None:
@@ -132,6 +134,8 @@ class SnapshotDir:
                 elif wanted and child.is_file():
                     _check_name(child_rel)
                     found.append((child_rel, child))
+                elif other is not None and child.is_file():
+                    other.append(escaped(child_rel))
 
         visit(rel_dir, real_dir, frozenset({real_dir}))
         found.sort(key=lambda item: item[0])

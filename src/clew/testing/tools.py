@@ -1,6 +1,7 @@
 """The real binaries clew's tests and demo run: etcd, kube-apiserver, kube-controller-manager
 (the control plane) and helm (the render stage); and, built the first time a test asks for it, an
-OpenTelemetry Collector (``otelcol``: the tracing tests' OTLP receiver).
+OpenTelemetry Collector (``otelcol``: the tracing tests' OTLP receiver) and ``sops`` (the SOPS
+tests encrypt their fixtures with it).
 
 They are built from pinned Go modules (the ``gomod/`` directories next to this file, with their
 ``go.sum``) through the Go module proxy, and cached under a directory keyed by every version, so the
@@ -121,6 +122,13 @@ ON_DEMAND: tuple[GoTool, ...] = (
         "selinux,notest",
     ),
     GoTool("pause", "pause", "clew.dev/tools/pause"),
+    # The SOPS tests encrypt their fixtures with the real sops at test time.
+    GoTool(
+        "sops",
+        "sops",
+        "github.com/getsops/sops/v3/cmd/sops",
+        f"-s -w -X github.com/getsops/sops/v3/version.Version={_cache.SOPS_VERSION.lstrip('v')}",
+    ),
 )
 """Tools that ``build()`` without names leaves alone: a test builds them when it needs them
 (``build(say, ("otelcol",))``), so a plain bootstrap costs what it did."""

@@ -24,6 +24,7 @@ from clew.controller.api.schema import (
     rule,
     secret_ref,
     string,
+    string_map,
 )
 from clew.controller.api.spec import (
     DEFAULT_ADOPT,
@@ -61,6 +62,7 @@ from clew.controller.api.status_schema import STATUS
 __all__ = ["APPLICATION_CRD", "CRD_NAME"]
 
 CRD_NAME = f"{PLURAL}.{GROUP}"
+_VARIABLE_KINDS = ["ConfigMap", "Secret"]
 
 _SOURCE = object_schema(
     "Where the manifests come from.",
@@ -107,6 +109,13 @@ _RENDER = {
                 "enum": [k.value for k in RenderKind],
                 "default": DEFAULT_RENDER_KIND.value,
             },
+            "jsonnet": object_schema(
+                "Jsonnet options for .jsonnet files in a plain directory (as Argo CD's).",
+                {
+                    "tlas": string_map("Top-level arguments (strings)."),
+                    "extVars": string_map("External variables, read with std.extVar."),
+                },
+            ),
             "helm": object_schema(
                 "Helm options (kind helm or auto).",
                 {
@@ -211,6 +220,36 @@ _SPEC = object_schema(
             "applying; default: the controller's own identity.",
             DNS_LABEL_RE,
             DNS_LABEL_MAX,
+        ),
+        "decryption": object_schema(
+            "Decrypt SOPS-encrypted Secrets in the source (as Flux's kustomize-controller).",
+            {
+                "provider": {**string("The decryption provider."), "enum": ["sops"]},
+                "secretRef": secret_ref(
+                    "A Secret in the Application's namespace: age identities in keys ending "
+                    ".agekey, armored PGP private keys in keys ending .asc."
+                ),
+            },
+        ),
+        "postBuild": object_schema(
+            "Replace ${VAR} and ${VAR:=default} in the rendered objects (as Flux's postBuild).",
+            {
+                "substitute": string_map("Variables; they win over substituteFrom."),
+                "substituteFrom": {
+                    "type": "array",
+                    "description": "ConfigMaps and Secrets whose keys are variables, in order.",
+                    "maxItems": 32,
+                    "items": object_schema(
+                        "A ConfigMap or Secret in the Application's namespace.",
+                        {
+                            "kind": {**string("ConfigMap or Secret."), "enum": _VARIABLE_KINDS},
+                            "name": matching("Its name.", DNS_SUBDOMAIN_RE, DNS_SUBDOMAIN_MAX),
+                            "optional": boolean("A missing one is not an error.", False),
+                        },
+                        required=["kind", "name"],
+                    ),
+                },
+            },
         ),
         "pin": object_schema(
             "Apply exactly this revision instead of following ref (set by clew rollback).",

@@ -19,6 +19,7 @@ __all__ = [
     "rule",
     "secret_ref",
     "string",
+    "string_map",
     "time",
 ]
 
@@ -87,3 +88,11 @@ def rule(rule: str, message: str, *, field_path: str = "") -> Schema:
 def secret_ref(description: str) -> Schema:
     name = matching("Name of the Secret.", DNS_SUBDOMAIN_RE, DNS_SUBDOMAIN_MAX)
     return object_schema(description, {"name": name}, required=["name"])
+
+
+def string_map(description: str) -> Schema:
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": {"type": "string"},
+    }

@@ -26,6 +26,14 @@ from clew.controller.api.fields import (
     check_repo_path,
     check_string,
 )
+from clew.controller.api.postbuild import (
+    DecryptionSpec,
+    JsonnetSpec,
+    PostBuildSpec,
+    parse_decryption,
+    parse_jsonnet,
+    parse_post_build,
+)
 from clew.model.duration import DURATION_RE as DURATION_RE
 from clew.model.duration import parse_duration
 
@@ -159,6 +167,7 @@ class HelmSpec:
 class RenderSpec:
     kind: RenderKind
     helm: HelmSpec
+    jsonnet: JsonnetSpec = field(default_factory=JsonnetSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +201,8 @@ class AppSpec:
     service_account_name: str | None = None
     pin_revision: str | None = None  # set by rollback: apply exactly this commit, not ``ref``
     adopt: bool = DEFAULT_ADOPT  # take over objects another inventory owns
+    decryption: DecryptionSpec | None = None  # SOPS keys (controller/api/postbuild.py)
+    post_build: PostBuildSpec | None = None  # variable substitution (controller/api/postbuild.py)
 
 
 def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
@@ -239,6 +250,8 @@ def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
         ),
         pin_revision=pin.required_string("revision", pattern=REVISION_RE) if pin.present else None,
         adopt=spec.boolean("adopt", DEFAULT_ADOPT),
+        decryption=parse_decryption(spec.mapping("decryption")),
+        post_build=parse_post_build(spec.mapping("postBuild")),
     )
 
 
@@ -257,6 +270,8 @@ _SPEC_FIELDS = (
     "serviceAccountName",
     "pin",
     "adopt",
+    "decryption",
+    "postBuild",
 )
 
 
@@ -286,7 +301,7 @@ def _secret_name(ref: Fields) -> str | None:
 
 
 def _render(render: Fields, app_name: str) -> RenderSpec:
-    render.only("kind", "helm")
+    render.only("kind", "helm", "jsonnet")
     kind = RenderKind(render.string("kind", choices=list(RenderKind)) or DEFAULT_RENDER_KIND)
     helm = render.mapping("helm")
     helm.only("releaseName", "valuesFiles", "values")
@@ -307,6 +322,7 @@ def _render(render: Fields, app_name: str) -> RenderSpec:
             values_files=tuple(files),
             values=dict(helm.mapping("values").data),
         ),
+        jsonnet=parse_jsonnet(render.mapping("jsonnet")),
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from clew import engine, render
 from clew.cluster import Cluster
+from clew.controller.api import postbuild
 from clew.controller.api.spec import AppKey, AppSpec
 from clew.controller.api.tenancy import Destinations
 from clew.controller.reconcile import credentials
@@ -57,7 +58,10 @@ def sync_options(
             values_files=helm.values_files,
             values=dict(helm.values),
             helm_binary=helm_binary,
+            jsonnet_tla=dict(spec.render.jsonnet.tlas),
+            jsonnet_ext_vars=dict(spec.render.jsonnet.ext_vars),
         ),
+        render_inputs=postbuild.render_inputs(spec.key.namespace, spec.decryption, spec.post_build),
         admit=allowed.admit if allowed is not None and allowed.restricted else None,
     )
 

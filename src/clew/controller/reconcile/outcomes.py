@@ -152,6 +152,8 @@ def after_sync(
     kept = not_owned(result.pruned)
     if kept:
         message += f"; kept {len(kept)} objects not owned (see Events)"
+    for warning in result.warnings:  # e.g. files the render did not read: never silent
+        message += f"; warning: {warning}"
     status = finished(app, ok=result.ok, reason=reason, message=message, stalled=stalled, now=now)
     if revision:
         status["lastAttemptedRevision"] = revision

@@ -1,0 +1,113 @@
+"""The CLI's fixed start-up cost (issue 14): ``clew --help`` and ``clew render`` of a 2-object
+kustomization, beside ``kubectl kustomize`` of the same directory and the bare interpreter
+(``python -c pass``, the floor no Python CLI goes under), alternated run by run. Writes the "CLI
+start" section of docs/benchmarks.md.
+
+    .venv/bin/python -m bench.cli_start [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from bench import doc, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "<!-- CLI begin: written by bench/cli_start.py -->", "<!-- CLI end -->"
+BIN = Path(sys.executable).parent
+
+
+def kustomization(directory: Path) -> Path:
+    """Two objects and a kustomization naming them: the smallest thing worth rendering."""
+    directory.mkdir(parents=True, exist_ok=True)
+    objs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "b"},
+            "spec": {"ports": [{"port": 80}]},
+        },
+    ]
+    (directory / "objects.yaml").write_text(yaml.safe_dump_all(objs))
+    kust = {"resources": ["objects.yaml"], "namespace": "demo"}
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kust))
+    return directory
+
+
+def commands(tree: Path) -> dict[str, list[str]]:
+    return {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "clew --help": [str(BIN / "clew"), "--help"],
+        "clew render (2 objects)": [str(BIN / "clew"), "render", str(tree)],
+        "kubectl kustomize (2 objects)": [str(BIN / "kubectl"), "kustomize", str(tree)],
+    }
+
+
+def measure_all(runs: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="clew-cli-") as work:
+        cmds = commands(kustomization(Path(work) / "app"))
+        for argv in cmds.values():  # warm the page cache and the bytecode caches once
+            measure.run(argv, env=measure.user_env())
+        for _ in range(runs):
+            for name, argv in cmds.items():
+                run = measure.run(argv, env=measure.user_env())
+                if run.returncode != 0:
+                    raise RuntimeError(f"{name} failed:\n{run.stderr[-2000:]}")
+                samples.setdefault(name, []).append(run.seconds)
+    return samples
+
+
+def report(samples: dict[str, list[float]], runs: int) -> str:
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    helps, render = med["clew --help"], med["clew render (2 objects)"]
+    kubectl, floor = med["kubectl kustomize (2 objects)"], med["python -c pass"]
+    rows = [
+        ("`clew --help`", f"{helps:.3f} s", "", "<= 0.15 s", helps <= 0.15),
+        (
+            "`clew render` vs `kubectl kustomize`",
+            f"{render:.3f} s",
+            f"{kubectl:.3f} s ({render / kubectl:.1f}x)",
+            "<= 3x",
+            render <= 3 * kubectl,
+        ),
+        ("`python -c pass` (the interpreter's floor)", f"{floor:.3f} s", "", "", None),
+    ]
+    lines = [
+        BEGIN,
+        "## CLI start-up",
+        "",
+        f"Written by `.venv/bin/python -m bench.cli_start --runs {runs}`: medians of {runs} runs, "
+        f"alternated, on {platform.machine()} with Python {platform.python_version()}, bytecode "
+        "caches allowed (as users run clew).",
+        "",
+        "| command | median | beside | goal | met |",
+        "|---|---:|---:|---|---|",
+    ]
+    for name, value, beside, goal, met in rows:
+        verdict = "" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {name} | {value} | {beside} | {goal} | {verdict} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    text = report(measure_all(args.runs), args.runs)
+    doc.write_section(Path(args.output), text, BEGIN, END)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

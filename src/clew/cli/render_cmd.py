@@ -1,0 +1,84 @@
+"""``clew render``: print the objects a source renders to, as YAML, without a cluster; Secret
+values masked unless asked for, and the render's warnings on standard error."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from clew import engine, render
+from clew.cli.local_source import Filename, SourceArg, pick
+from clew.cli.options import (
+    PASSWORD_ENV,
+    KnownHosts,
+    MaxBytes,
+    MaxObjects,
+    PasswordEnv,
+    SshKey,
+    Username,
+    Values,
+    render_options,
+)
+from clew.cli.render_flags import (
+    JsonnetExtVar,
+    JsonnetTla,
+    ReleaseName,
+    SopsAgeKeyFile,
+    Substitute,
+    with_inputs,
+)
+from clew.cli.sync import Namespace, Ref, Repo, SubPath, _credentials, _fail, _fetcher
+from clew.model import ClewError
+from clew.plan import mask, to_yaml
+
+
+def render_command(
+    src: SourceArg = None,
+    filename: Filename = None,
+    repo: Repo = None,
+    ref: Ref = "main",
+    path: SubPath = ".",
+    namespace: Namespace = "default",
+    values: Values = None,
+    release_name: ReleaseName = None,
+    sops_age_key_file: SopsAgeKeyFile = None,
+    substitute: Substitute = None,
+    jsonnet_tla: JsonnetTla = None,
+    jsonnet_ext_var: JsonnetExtVar = None,
+    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
+    max_objects: MaxObjects = render.MAX_OBJECTS,
+    show_secrets: Annotated[
+        bool, typer.Option(help="Print Secret values instead of masking them.")
+    ] = False,
+    username: Username = None,
+    password_env: PasswordEnv = PASSWORD_ENV,
+    ssh_key: SshKey = None,
+    known_hosts: KnownHosts = None,
+) -> None:
+    """Print the objects the source renders to, as YAML (no cluster needed)."""
+    try:
+        creds = _credentials(username, password_env, ssh_key, known_hosts)
+        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
+
+        options = with_inputs(
+            render_options(namespace, values, max_render_bytes, max_objects),
+            age_key_file=sops_age_key_file,
+            substitute=substitute,
+            jsonnet_tla=jsonnet_tla,
+            jsonnet_ext_var=jsonnet_ext_var,
+            release_name=release_name,
+        )
+        _, rendered = asyncio.run(engine.fetch_and_render(fetch, options))
+    except (ClewError, OSError) as exc:
+        raise _fail(exc) from None
+    for warning in rendered.warnings:
+        Console(stderr=True).print(f"[yellow]warning:[/] {warning}", highlight=False)
+    manifests = rendered.manifests
+    docs = [to_yaml(m.obj if show_secrets else mask(m.obj)) for m in manifests]
+    sys.stdout.write(
+        "---\n".join(f"# Source: {m.origin}\n{d}" for m, d in zip(manifests, docs, strict=True))
+    )
