@@ -21,6 +21,7 @@ __all__ = [
     "HELM_VERSION",
     "K8S_VERSION",
     "OTELCOL_VERSION",
+    "REGISTRY_VERSION",
     "SOPS_VERSION",
     "bin_dir",
     "cache_root",
@@ -41,6 +42,8 @@ HELM_KUBE_MINOR = "37"
 OTELCOL_VERSION = "v0.161.0"
 # sops encrypts the SOPS tests' fixtures; clew itself decrypts natively (clew.render.sops).
 SOPS_VERSION = "v3.13.3"
+# The OCI registry of the test kit: distribution/distribution (cmd/registry).
+REGISTRY_VERSION = "v3.1.2"
 
 # Go modules whose binaries share one cache directory (keyed by ``tools_key()``); every other
 # module gets a directory keyed by its own version and files.
@@ -50,6 +53,7 @@ MODULE_VERSIONS = {
     "otelcol": OTELCOL_VERSION,
     "pause": "v1",
     "sops": SOPS_VERSION,
+    "registry": REGISTRY_VERSION,
 }
 
 

@@ -15,7 +15,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from clew.cli.apps_view import age, events_table, history_table, ready, table
+from clew.cli.apps_view import age, events_table, history_table, ready, source_ref, table
+from clew.controller.api import sources as appsources
 from clew.controller.api import spec as appspec
 from clew.source.git import redact_url
 
@@ -43,7 +44,7 @@ def _options(spec: Mapping[str, Any]) -> list[tuple[str, Any]]:
     )
     render = spec.get("render") or {}
     return [
-        ("Render", render.get("kind", appspec.DEFAULT_RENDER_KIND.value)),
+        ("Render", render.get("kind", appsources.DEFAULT_RENDER_KIND.value)),
         ("Interval", spec.get("interval", appspec.DEFAULT_INTERVAL)),
         ("Timeout", spec.get("timeout", appspec.DEFAULT_TIMEOUT)),
         ("Prune", spec.get("prune", appspec.DEFAULT_PRUNE)),
@@ -97,8 +98,8 @@ def describe(
         _fields(
             [
                 ("Repository", redact_url(str(source.get("repoURL") or ""))),
-                ("Ref", source.get("ref", appspec.DEFAULT_REF)),
-                ("Path", source.get("path", appspec.DEFAULT_PATH)),
+                ("Ref", source_ref(source)),
+                ("Path", source.get("path", appsources.DEFAULT_PATH)),
                 ("Credentials", (source.get("secretRef") or {}).get("name")),
                 ("Signers", ((source.get("verify") or {}).get("secretRef") or {}).get("name")),
                 ("Pinned to", (spec.get("pin") or {}).get("revision")),

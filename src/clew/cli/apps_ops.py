@@ -145,5 +145,5 @@ async def dry_run(cluster: Cluster, app: dict[str, Any]) -> engine.SyncResult:
     are the reconciler's own (:mod:`clew.controller.reconcile.inputs`), as a dry run."""
     spec = parse(app, namespace=app["metadata"]["namespace"])
     fetch = inputs.fetcher(cluster, spec, SnapshotCache(cache_dir() / "sources"))
-    options = inputs.sync_options(spec, helm_binary=cached_helm(), dry_run=True)
+    options = inputs.sync_options(spec, helm_binary=cached_helm(), dry_run=True, cluster=cluster)
     return await engine.sync(cluster, fetch, options)

@@ -33,7 +33,8 @@ from clew.cli.options import (
     Username,
 )
 from clew.cluster import Cluster
-from clew.controller.api.spec import REVISION_RE, parse
+from clew.controller.api.rules import REVISION_RE
+from clew.controller.api.spec import parse
 from clew.controller.reconcile import credentials as app_credentials
 from clew.model import ClewError
 from clew.source import Credentials
@@ -89,8 +90,19 @@ def pin_target(app: Mapping[str, Any], to: str | None, *, force: bool) -> Mappin
     return next(e for e in history if e.get("revision") == revision)
 
 
+def _git_only(app: Mapping[str, Any]) -> None:
+    source = (app.get("spec") or {}).get("source") or {}
+    if source.get("chart") or str(source.get("repoURL") or "").startswith("oci://"):
+        raise ClewError(
+            "rollback pins and reverts Git commits; this Application's source is a chart or an "
+            "OCI artifact",
+            hint="set spec.source.version to the earlier version (or sha256: digest) instead",
+        )
+
+
 async def _pin(cluster: Cluster, ns: str, name: str, to: str | None, force: bool) -> int:
     app = await ops.get_app(cluster, ns, name)
+    _git_only(app)
     entry = pin_target(app, to, force=force)
     revision = str(entry["revision"])
     patch: dict[str, Any] = {"pin": {"revision": revision}}
@@ -118,6 +130,7 @@ async def _revert(
     author: Identity,
 ) -> int:
     app = await ops.get_app(cluster, ns, name)
+    _git_only(app)
     spec = parse(app, namespace=ns)
     if spec.source.verify_secret_name:
         raise ClewError(

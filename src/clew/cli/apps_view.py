@@ -42,6 +42,7 @@ __all__ = [
     "ready",
     "reconcile_timestamp",
     "resolve_revision",
+    "source_ref",
     "table",
     "wide_row",
 ]
@@ -152,7 +153,7 @@ def wide_row(app: Mapping[str, Any], now: dt.datetime) -> dict[str, str]:
     destination = spec.get("destination") or {}
     return {
         "REPO": redact_url(str(source.get("repoURL") or "-")),
-        "REF": str(source.get("ref") or "-"),
+        "REF": source_ref(source),
         "PATH": str(source.get("path") or "."),
         "DESTINATION": str(destination.get("namespace") or "-"),
         "LAST SYNC": _last_sync(app, now),
@@ -330,3 +331,13 @@ def event_rows(events: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, str,
 def events_table(events: Iterable[Mapping[str, Any]], limit: int | None = None) -> Table:
     rows = event_rows(events)
     return table(("TIME", "TYPE", "REASON", "NOTE"), rows[-limit:] if limit else rows)
+
+
+def source_ref(source: Mapping[str, Any]) -> str:
+    """What the source follows: a Git ref, ``chart@version`` for a chart, an OCI artifact's
+    version (``latest`` when none)."""
+    if source.get("chart"):
+        return f"{source['chart']}@{source.get('version') or 'latest'}"
+    if str(source.get("repoURL") or "").startswith("oci://"):
+        return str(source.get("version") or "latest")
+    return str(source.get("ref") or "-")

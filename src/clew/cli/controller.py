@@ -92,7 +92,7 @@ def controller_command(
     CLEW_WEBHOOK_GENERIC_SECRET (a receiver without a secret is disabled).
     """
     from clew.cluster import Cluster
-    from clew.controller.api.spec import DNS_LABEL_RE
+    from clew.controller.api.rules import DNS_LABEL_RE
     from clew.controller.api.tenancy import Tenancy
     from clew.controller.runner import Controller, ControllerConfig
     from clew.controller.triggers.receivers import ReceiverSecrets

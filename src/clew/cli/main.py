@@ -28,7 +28,7 @@ def _app(only: str | None = None) -> typer.Typer:
         app.command(only)(getattr(module, f"{only}_command"))
         app.callback()(_group)  # a group still, not the lone command in its place
         return app
-    from clew.cli import apps, audit, controller, install, local
+    from clew.cli import apps, audit, controller, install, local, push
 
     app.add_typer(local.app, name="local")
     app.command("apply")(sync.apply_command)
@@ -38,6 +38,7 @@ def _app(only: str | None = None) -> typer.Typer:
     app.command("install")(install.install_command)
     apps.register(app)
     app.add_typer(audit.app, name="audit")
+    app.add_typer(push.app, name="push")
     app.command()(version)
     return app
 

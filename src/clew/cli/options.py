@@ -20,7 +20,11 @@ from clew.tools import cached_helm
 __all__ = [
     "PASSWORD_ENV",
     "AllNamespaces",
+    "CaFile",
+    "Chart",
+    "ChartVersion",
     "Context",
+    "HelmRepo",
     "KnownHosts",
     "Kubeconfig",
     "MaxBytes",
@@ -79,6 +83,22 @@ def byte_size(value: str | int) -> int:
     return int(match[1]) * _FACTORS[match[2]]
 
 
+HelmRepo = Annotated[
+    str | None,
+    typer.Option(
+        help="Helm chart repository (https://): with --chart, the source; without, where the "
+        "chart's dependencies come from (with --username/--password-env)."
+    ),
+]
+Chart = Annotated[str | None, typer.Option(help="Chart name in --helm-repo.")]
+ChartVersion = Annotated[
+    str | None,
+    typer.Option(help="Chart version: exact or a semver range (default: the newest release)."),
+]
+CaFile = Annotated[
+    Path | None,
+    typer.Option(help="PEM CA certificate(s) to trust for --helm-repo and OCI registries."),
+]
 Values = Annotated[
     list[str] | None,
     typer.Option("--values", help="Helm values file inside the source (repeatable)."),

@@ -11,9 +11,14 @@ import typer
 from rich.console import Console
 
 from clew import engine, render
+from clew.cli import sources
 from clew.cli.local_source import Filename, SourceArg, pick
 from clew.cli.options import (
     PASSWORD_ENV,
+    CaFile,
+    Chart,
+    ChartVersion,
+    HelmRepo,
     KnownHosts,
     MaxBytes,
     MaxObjects,
@@ -31,7 +36,7 @@ from clew.cli.render_flags import (
     Substitute,
     with_inputs,
 )
-from clew.cli.sync import Namespace, Ref, Repo, SubPath, _credentials, _fail, _fetcher
+from clew.cli.sync import Namespace, Ref, Repo, SubPath, _fail
 from clew.model import ClewError
 from clew.plan import mask, to_yaml
 
@@ -40,6 +45,10 @@ def render_command(
     src: SourceArg = None,
     filename: Filename = None,
     repo: Repo = None,
+    helm_repo: HelmRepo = None,
+    chart: Chart = None,
+    version: ChartVersion = None,
+    ca_file: CaFile = None,
     ref: Ref = "main",
     path: SubPath = ".",
     namespace: Namespace = "default",
@@ -61,8 +70,9 @@ def render_command(
 ) -> None:
     """Print the objects the source renders to, as YAML (no cluster needed)."""
     try:
-        creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
+        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
+        charts = sources.Charts(helm_repo, chart, version, ca_file)
+        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
 
         options = with_inputs(
             render_options(namespace, values, max_render_bytes, max_objects),

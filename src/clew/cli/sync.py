@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,12 +21,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clew import engine, render, source
+from clew import engine, render
+from clew.cli import sources
 from clew.cli.durations import duration_option
-from clew.cli.local_source import Filename, SourceArg, as_directory, default_name, pick
+from clew.cli.local_source import Filename, SourceArg, default_name, pick
 from clew.cli.options import (
     PASSWORD_ENV,
+    CaFile,
+    Chart,
+    ChartVersion,
     Context,
+    HelmRepo,
     KnownHosts,
     Kubeconfig,
     MaxBytes,
@@ -38,7 +42,6 @@ from clew.cli.options import (
     Values,
     render_options,
 )
-from clew.cli.paths import cache_dir
 from clew.cli.render_flags import (
     JsonnetExtVar,
     JsonnetTla,
@@ -48,7 +51,7 @@ from clew.cli.render_flags import (
     with_inputs,
 )
 from clew.cluster import Cluster, ClusterError
-from clew.model import Action, Change, ChangeSet, ClewError, Reason, Snapshot
+from clew.model import Action, Change, ChangeSet, ClewError, Reason
 from clew.report import tracing
 
 err = Console(stderr=True, highlight=False)
@@ -78,50 +81,6 @@ Adopt = Annotated[
         "without it such an object is a conflict and left alone."
     ),
 ]
-
-
-def _credentials(
-    username: str | None, password_env: str, ssh_key: Path | None, known_hosts: Path | None
-) -> source.Credentials | None:
-    if not (username or ssh_key or known_hosts):
-        return None
-    password = os.environ.get(password_env, "") if username else ""
-    if username and not password:
-        raise ClewError(
-            f"--username given but ${password_env} is empty",
-            hint=f"export {password_env}=<password or token>",
-        )
-    return source.Credentials(
-        username=username or "",
-        password=password,
-        ssh_private_key=ssh_key.read_text() if ssh_key else "",
-        known_hosts=known_hosts.read_text() if known_hosts else "",
-    )
-
-
-def _fetcher(
-    src: Path | None, repo: str | None, ref: str, path: str, creds: source.Credentials | None
-) -> engine.FetchSnapshot:
-    if (src is None) == (repo is None):
-        raise ClewError(
-            "give either a local directory or --repo",
-            hint="clew apply ./manifests  or  clew apply --repo URL --ref main --path apps",
-        )
-    cache = source.SnapshotCache(cache_dir() / "sources")
-    if src is not None:
-        directory = as_directory(src)
-
-        async def local() -> Snapshot:
-            return cache.local(directory, path)
-
-        return local
-    assert repo is not None
-    git = source.GitSource(url=repo, ref=ref, credentials=creds)
-
-    async def remote() -> Snapshot:
-        return await cache.fetch(git, path)
-
-    return remote
 
 
 class _Printer(engine.Progress):
@@ -204,6 +163,10 @@ def apply_command(
     src: SourceArg = None,
     filename: Filename = None,
     repo: Repo = None,
+    helm_repo: HelmRepo = None,
+    chart: Chart = None,
+    version: ChartVersion = None,
+    ca_file: CaFile = None,
     ref: Ref = "main",
     path: SubPath = ".",
     name: Name = None,
@@ -249,8 +212,9 @@ def apply_command(
 ) -> None:
     """Sync a directory or a Git repository to the cluster, once (push-based GitOps)."""
     try:
-        creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
+        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
+        charts = sources.Charts(helm_repo, chart, version, ca_file)
+        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
         inputs = with_inputs(
             render_options(namespace, values, max_render_bytes, max_objects),
             age_key_file=sops_age_key_file,
@@ -262,7 +226,7 @@ def apply_command(
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
-        name=name or default_name(src, repo),
+        name=name or default_name(src, repo or chart),
         namespace=namespace,
         prune=prune,
         allow_empty=allow_empty,
@@ -317,6 +281,10 @@ def diff_command(
         typer.Argument(help="After `app`: the Application to diff.", show_default=False),
     ] = None,
     repo: Repo = None,
+    helm_repo: HelmRepo = None,
+    chart: Chart = None,
+    version: ChartVersion = None,
+    ca_file: CaFile = None,
     ref: Ref = "main",
     path: SubPath = ".",
     name: Name = None,
@@ -354,8 +322,9 @@ def diff_command(
         raise typer.Exit(apps.diff_app(app_name, namespace, kubeconfig, context))
     namespace = namespace or "default"
     try:
-        creds = _credentials(username, password_env, ssh_key, known_hosts)
-        fetch = _fetcher(src := pick(src, filename), repo, ref, path, creds)
+        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
+        charts = sources.Charts(helm_repo, chart, version, ca_file)
+        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
         inputs = with_inputs(
             render_options(namespace, values, max_render_bytes, max_objects),
             age_key_file=sops_age_key_file,
@@ -367,7 +336,7 @@ def diff_command(
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     options = engine.SyncOptions(
-        name=name or default_name(src, repo),
+        name=name or default_name(src, repo or chart),
         namespace=namespace,
         prune=prune,
         adopt=adopt,

@@ -8,7 +8,15 @@
 """
 
 from clew.engine.orchestrator import sync
-from clew.engine.result import FetchSnapshot, Progress, SyncOptions, SyncResult, count
+from clew.engine.result import (
+    FetchSnapshot,
+    Progress,
+    RenderInputs,
+    SyncOptions,
+    SyncResult,
+    ValuesFrom,
+    count,
+)
 from clew.engine.stages import fetch_and_render
 from clew.engine.uninstall import delete_all, uninstall
 from clew.model import Action
@@ -17,8 +25,10 @@ __all__ = [
     "Action",
     "FetchSnapshot",
     "Progress",
+    "RenderInputs",
     "SyncOptions",
     "SyncResult",
+    "ValuesFrom",
     "count",
     "delete_all",
     "fetch_and_render",

@@ -99,6 +99,10 @@ async def _sync(
             return fail(Reason.FETCH_FAILED, exc)
         span.set_attribute(tracing.REPOSITORY, tracing.safe_url(result.snapshot.source))
         span.set_attribute(tracing.REVISION, result.snapshot.revision)
+        try:
+            base_options = await stages.values(options)
+        except (ClewError, ClusterError) as exc:
+            return fail(Reason.FETCH_FAILED, exc)
     timed("source", started)
 
     started = time.monotonic()
@@ -106,7 +110,7 @@ async def _sync(
     progress.stage("render", f"rendering {snapshot.path.relative_to(snapshot.root) or '.'}")
     with _tracer.start_as_current_span("render") as span:
         try:
-            render_options = await stages.render_options(cluster, options, snapshot)
+            render_options = await stages.render_options(cluster, options, snapshot, base_options)
             split = await stages.render_split(snapshot, render_options)
             result.manifests, result.hooks, result.warnings = split
         except (ClewError, ClusterError) as exc:

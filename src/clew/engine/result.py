@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from clew import plan, render, wait
 from clew.cluster import Cluster
@@ -16,9 +17,13 @@ __all__ = [
     "RenderInputs",
     "SyncOptions",
     "SyncResult",
+    "ValuesFrom",
     "count",
     "summary",
 ]
+
+ValuesFrom = Callable[[], Awaitable[dict[str, Any]]]
+"""Reads Helm values at sync time (an Application's valuesFrom)."""
 
 RenderInputs = Callable[[Cluster, render.RenderOptions], Awaitable[render.RenderOptions]]
 """Completes the render options with inputs read from the cluster (keys, variables)."""
@@ -46,6 +51,8 @@ class SyncOptions:
     # Admission (the operator's tenancy rules): given every object the sync would write or
     # prune (namespaces defaulted), an error message refuses it before anything is touched.
     admit: Callable[[list[ObjectRef]], str | None] | None = None
+    # Helm values read at sync time (an Application's valuesFrom): replace render.values.
+    values_from: ValuesFrom | None = None
 
 
 @dataclass

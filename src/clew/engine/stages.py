@@ -12,7 +12,7 @@ from clew.cluster import Cluster
 from clew.engine.result import FetchSnapshot, SyncOptions
 from clew.model import Hooks, Manifest, Snapshot
 
-__all__ = ["fetch_and_render", "render_options", "render_snapshot", "render_split"]
+__all__ = ["fetch_and_render", "render_options", "render_snapshot", "render_split", "values"]
 
 
 async def render_snapshot(snapshot: Snapshot, options: render.RenderOptions) -> render.Rendered:
@@ -31,13 +31,20 @@ async def render_split(
     return manifests, hooks, rendered.warnings
 
 
+async def values(options: SyncOptions) -> render.RenderOptions:
+    """The render options with the Helm values read at sync time, if the sync has any
+    (``valuesFrom``); raises what reading them raised."""
+    if options.values_from is None:
+        return options.render
+    return replace(options.render, values=await options.values_from())
+
+
 async def render_options(
-    cluster: Cluster, options: SyncOptions, snapshot: Snapshot
+    cluster: Cluster, options: SyncOptions, snapshot: Snapshot, opts: render.RenderOptions
 ) -> render.RenderOptions:
-    """The render options completed with what only the cluster knows: the caller's inputs
-    (keys, variables) and, for Helm, the target's API versions and Kubernetes version, so
+    """``opts`` completed with what only the cluster knows: the caller's inputs (keys,
+    variables) and, for Helm, the target's API versions and Kubernetes version, so
     ``.Capabilities`` describes the cluster the release is applied to."""
-    opts = options.render
     if options.render_inputs is not None:
         opts = await options.render_inputs(cluster, opts)
     kind = render.detect(snapshot.path) if opts.kind == "auto" else opts.kind

@@ -58,7 +58,8 @@ async def uninstall(
     if record.delete_hooks and hooks:
         try:
             result.snapshot = snapshot = await fetch()
-            render_options = await stages.render_options(cluster, options, snapshot)
+            base_options = await stages.values(options)
+            render_options = await stages.render_options(cluster, options, snapshot, base_options)
             result.manifests, result.hooks, _ = await stages.render_split(snapshot, render_options)
         except (ClewError, ClusterError) as exc:
             return fail(

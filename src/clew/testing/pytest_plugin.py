@@ -46,7 +46,7 @@ from clew.testing.image import Image
 from clew.testing.image import build as build_image
 from clew.testing.restricted import ensure_restricted_account
 
-pytest_plugins = ["clew.testing.git_fixtures"]
+pytest_plugins = ["clew.testing.git_fixtures", "clew.testing.artifact_fixtures"]
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ ETCD_VERSION = _cache.ETCD_VERSION
 HELM_VERSION = _cache.HELM_VERSION
 HELM_KUBE_MINOR = _cache.HELM_KUBE_MINOR
 OTELCOL_VERSION = _cache.OTELCOL_VERSION
+REGISTRY_VERSION = _cache.REGISTRY_VERSION
 _CONTROL_PLANE_MODULES = _cache.CONTROL_PLANE_MODULES
 cache_root = _cache.cache_root
 bin_dir = _cache.bin_dir
@@ -128,6 +129,13 @@ ON_DEMAND: tuple[GoTool, ...] = (
         "sops",
         "github.com/getsops/sops/v3/cmd/sops",
         f"-s -w -X github.com/getsops/sops/v3/version.Version={_cache.SOPS_VERSION.lstrip('v')}",
+    ),
+    # The OCI registry of the test kit (testing/registry.py): htpasswd auth, TLS.
+    GoTool(
+        "registry",
+        "registry",
+        "github.com/distribution/distribution/v3/cmd/registry",
+        f"-s -w -X github.com/distribution/distribution/v3/version.version={REGISTRY_VERSION}",
     ),
 )
 """Tools that ``build()`` without names leaves alone: a test builds them when it needs them

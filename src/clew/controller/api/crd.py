@@ -15,6 +15,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from clew.controller.api.rules import (
+    CHART_NAME_RE,
+    CONFIG_KEY_RE,
+    DEPENDS_ON_MAX,
+    DNS_LABEL_MAX,
+    DNS_LABEL_RE,
+    DNS_SUBDOMAIN_MAX,
+    DNS_SUBDOMAIN_RE,
+    HELM_RELEASE_MAX,
+    HELM_REPO_URL_RE,
+    HELM_REPOSITORIES_MAX,
+    REF_MAX,
+    REPO_URL_MAX,
+    REPO_URL_RE,
+    REVISION_RE,
+    URL_PASSWORD_MESSAGE,
+    URL_PASSWORD_RE,
+    VALUES_FROM_MAX,
+)
 from clew.controller.api.schema import (
     boolean,
     duration,
@@ -26,36 +45,21 @@ from clew.controller.api.schema import (
     string,
     string_map,
 )
+from clew.controller.api.sources import DEFAULT_PATH, DEFAULT_REF, DEFAULT_RENDER_KIND, RenderKind
 from clew.controller.api.spec import (
     DEFAULT_ADOPT,
     DEFAULT_INITIAL_DELAY,
     DEFAULT_INTERVAL,
     DEFAULT_MAX_DELAY,
-    DEFAULT_PATH,
     DEFAULT_PRUNE,
-    DEFAULT_REF,
-    DEFAULT_RENDER_KIND,
     DEFAULT_SELF_HEAL,
     DEFAULT_SUSPEND,
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT,
-    DEPENDS_ON_MAX,
-    DNS_LABEL_MAX,
-    DNS_LABEL_RE,
-    DNS_SUBDOMAIN_MAX,
-    DNS_SUBDOMAIN_RE,
     GROUP,
-    HELM_RELEASE_MAX,
     KIND,
     PLURAL,
-    REF_MAX,
-    REPO_URL_MAX,
-    REPO_URL_RE,
-    REVISION_RE,
-    URL_PASSWORD_MESSAGE,
-    URL_PASSWORD_RE,
     VERSION,
-    RenderKind,
 )
 from clew.controller.api.status_schema import STATUS
 
@@ -68,8 +72,9 @@ _SOURCE = object_schema(
     "Where the manifests come from.",
     {
         "repoURL": matching(
-            "Git repository: https://, ssh://, or scp-like git@host:path. Never with a password:"
-            " credentials go in the Secret named by secretRef.",
+            "Git repository: https://, ssh://, or scp-like git@host:path; with chart, a Helm"
+            " repository (https://) or registry (oci://); else oci:// is an OCI artifact of"
+            " manifests. Never with a password: credentials go in the Secret named by secretRef.",
             REPO_URL_RE,
             REPO_URL_MAX,
             **rule(f"!self.matches('{URL_PASSWORD_RE}')", URL_PASSWORD_MESSAGE),
@@ -80,9 +85,20 @@ _SOURCE = object_schema(
             default=DEFAULT_REF,
         ),
         "path": repo_path("Directory inside the repository to render.", default=DEFAULT_PATH),
+        "chart": matching(
+            "A chart in the Helm repository or OCI registry of repoURL.",
+            CHART_NAME_RE,
+            DNS_SUBDOMAIN_MAX,
+        ),
+        "version": string(
+            "Chart version or OCI tag: exact, a semver range ('^1.2'), or (OCI) sha256:<digest>;"
+            " default: the newest release.",
+            maxLength=REF_MAX,
+        ),
         "secretRef": secret_ref(
             "A Secret in the Application's namespace with username and password (HTTPS) or "
-            "identity and known_hosts (SSH)."
+            "identity and known_hosts (SSH); for Helm repositories and registries also token, "
+            "ca.crt, or .dockerconfigjson."
         ),
         "verify": object_schema(
             "Refuse commits not signed by these keys.",
@@ -134,6 +150,46 @@ _RENDER = {
                         "type": "object",
                         "description": "Inline values, applied after the values files.",
                         "x-kubernetes-preserve-unknown-fields": True,
+                    },
+                    "valuesFrom": {
+                        "type": "array",
+                        "description": "Values from ConfigMaps or Secrets, merged after the "
+                        "values files and before the inline values.",
+                        "maxItems": VALUES_FROM_MAX,
+                        "items": object_schema(
+                            "One key of a ConfigMap or Secret holding a YAML values document.",
+                            {
+                                "kind": {
+                                    **string("ConfigMap or Secret."),
+                                    "enum": ["ConfigMap", "Secret"],
+                                },
+                                "name": matching("Its name.", DNS_SUBDOMAIN_RE, DNS_SUBDOMAIN_MAX),
+                                "valuesKey": matching(
+                                    "The key (default values.yaml).",
+                                    CONFIG_KEY_RE,
+                                    DNS_SUBDOMAIN_MAX,
+                                ),
+                                "optional": {
+                                    "type": "boolean",
+                                    "description": "A missing object or key is no error.",
+                                },
+                            },
+                            required=["kind", "name"],
+                        ),
+                    },
+                    "repositories": {
+                        "type": "array",
+                        "description": "Repositories the chart's dependencies come from, "
+                        "with their credentials.",
+                        "maxItems": HELM_REPOSITORIES_MAX,
+                        "items": object_schema(
+                            "A Helm repository (https://).",
+                            {
+                                "url": matching("Its URL.", HELM_REPO_URL_RE, REPO_URL_MAX),
+                                "secretRef": secret_ref("username and password, or token; ca.crt."),
+                            },
+                            required=["url"],
+                        ),
                     },
                 },
             ),

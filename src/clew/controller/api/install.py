@@ -36,7 +36,8 @@ from typing import Any
 from clew import __version__
 from clew.controller.api.crd import APPLICATION_CRD
 from clew.controller.api.notification_crd import NOTIFICATION_POLICY_CRD
-from clew.controller.api.spec import DNS_LABEL_MAX, DNS_LABEL_RE, DNS_SUBDOMAIN_RE, GROUP, PLURAL
+from clew.controller.api.rules import DNS_LABEL_MAX, DNS_LABEL_RE, DNS_SUBDOMAIN_RE
+from clew.controller.api.spec import GROUP, PLURAL
 from clew.model import ClewError
 from clew.notify.policy import PLURAL as POLICY_PLURAL
 
@@ -178,8 +179,10 @@ def _controller_role(metrics_secure: bool) -> Obj:
             _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
             # Git credentials (spec.source.secretRef), signer keys (spec.source.verify) and
             # notification tokens live in Secrets next to each Application, in any namespace.
-            # Each is read by name when used: get only, never list or watch.
+            # Each is read by name when used: get only, never list or watch. Helm values
+            # (spec.render.helm.valuesFrom) come from Secrets and ConfigMaps the same way.
             _rule([""], ["secrets"], ["get"]),
+            _rule([""], ["configmaps"], ["get"]),
             # Tenancy: the allowed destinations are annotations of the Application's namespace.
             _rule([""], ["namespaces"], ["get"]),
             # Apply as the Application's ServiceAccount, with its permissions only (users and

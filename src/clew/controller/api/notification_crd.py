@@ -16,7 +16,7 @@ from typing import Any
 
 from clew.controller.api.crd import APPLICATION_CRD
 from clew.controller.api.fields import DURATION_MAX
-from clew.controller.api.spec import (
+from clew.controller.api.rules import (
     DNS_LABEL_MAX,
     DNS_LABEL_RE,
     DNS_SUBDOMAIN_MAX,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from clew.controller.api.fields import DURATION_MAX, ESCAPING_PATH_RE, REPO_PATH_MAX
-from clew.controller.api.spec import DNS_SUBDOMAIN_MAX, DNS_SUBDOMAIN_RE, DURATION_RE
+from clew.controller.api.rules import DNS_SUBDOMAIN_MAX, DNS_SUBDOMAIN_RE
+from clew.controller.api.spec import DURATION_RE
 
 __all__ = [
     "Schema",

@@ -13,26 +13,37 @@ own namespace, and ``render.helm.releaseName`` to its name.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
 from clew.controller.api.fields import (
-    REPO_PATH_MAX,
     Fields,
     InvalidSpec,
-    check_repo_path,
-    check_string,
 )
 from clew.controller.api.postbuild import (
     DecryptionSpec,
-    JsonnetSpec,
     PostBuildSpec,
     parse_decryption,
-    parse_jsonnet,
     parse_post_build,
+)
+from clew.controller.api.rules import (
+    DEPENDS_ON_MAX,
+    DNS_LABEL_MAX,
+    DNS_LABEL_RE,
+    DNS_SUBDOMAIN_MAX,
+    DNS_SUBDOMAIN_RE,
+    REVISION_RE,
+)
+from clew.controller.api.sources import (
+    HelmRepository,
+    HelmSpec,
+    RenderKind,
+    RenderSpec,
+    SourceSpec,
+    ValuesFrom,
+    parse_render,
+    parse_source,
 )
 from clew.model.duration import DURATION_RE as DURATION_RE
 from clew.model.duration import parse_duration
@@ -48,12 +59,14 @@ __all__ = [
     "AppKey",
     "AppSpec",
     "DependencyRef",
+    "HelmRepository",
     "HelmSpec",
     "InvalidSpec",
     "RenderKind",
     "RenderSpec",
     "RetrySpec",
     "SourceSpec",
+    "ValuesFrom",
     "parse",
     "parse_duration",
 ]
@@ -68,44 +81,6 @@ RECONCILE_ANNOTATION = f"{GROUP}/reconcile-requested-at"
 FINALIZER = f"{GROUP}/finalizer"
 
 
-class RenderKind(StrEnum):
-    """How a source directory becomes objects; ``auto`` picks by the files present."""
-
-    AUTO = "auto"
-    PLAIN = "plain"
-    KUSTOMIZE = "kustomize"
-    HELM = "helm"
-
-
-# Regular expressions shared with the schema. Written without anchors; the schema anchors them
-# with ^…$ and Python uses fullmatch, because Python's $ also matches before a final newline.
-# They are RE2-compatible (no lookarounds), so the API server reads them the same way.
-REVISION_RE = r"[0-9a-f]{40}|[0-9a-f]{64}"
-DNS_LABEL_RE = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS_SUBDOMAIN_RE = rf"{DNS_LABEL_RE}(\.{DNS_LABEL_RE})*"
-# https://, http://, ssh://, git://, file:// (the fetcher decides which it allows), or scp-like
-# [user@]host:path. Never a leading "-", which git would read as an option.
-REPO_URL_RE = r"((https?|ssh|git|file)://|([^-@/:\s][^@/:\s]*@)?[^-@/:\s][^@/:\s]*:)\S+"
-# A password in the URL's userinfo (https://user:pass@host/...) would sit in plain sight in the
-# Application, its status, events and logs: refused, pointing to spec.source.secretRef.
-URL_PASSWORD_RE = r"^[a-zA-Z][-a-zA-Z0-9+.]*://[^/@]*:[^/@]*@"  # noqa: S105 - a pattern
-URL_PASSWORD_MESSAGE = (
-    "must not carry a password (user:password@): put the credentials in a Secret (keys "  # noqa: S105
-    "username and password) and name it in spec.source.secretRef"
-)
-# Paths inside the repository: relative, and no ".." segment (the renderer checks symlinks too).
-
-DNS_LABEL_MAX = 63
-DNS_SUBDOMAIN_MAX = 253
-HELM_RELEASE_MAX = 53
-REPO_URL_MAX = 2048
-REF_MAX = 256
-DEPENDS_ON_MAX = 64
-VALUES_FILES_MAX = 32
-
-DEFAULT_REF = "main"
-DEFAULT_PATH = "."
-DEFAULT_RENDER_KIND = RenderKind.AUTO
 DEFAULT_INTERVAL = "5m"
 DEFAULT_TIMEOUT = "5m"
 DEFAULT_INITIAL_DELAY = "5s"
@@ -143,31 +118,6 @@ class DependencyRef:
     @property
     def key(self) -> AppKey:
         return AppKey(self.namespace, self.name)
-
-
-@dataclass(frozen=True, slots=True)
-class SourceSpec:
-    repo_url: str
-    ref: str = DEFAULT_REF
-    path: str = DEFAULT_PATH
-    secret_name: str | None = None  # credentials, in the Application's namespace
-    verify_secret_name: str | None = None  # allowed signers; None: signatures are not checked
-
-
-@dataclass(frozen=True, slots=True)
-class HelmSpec:
-    """Helm options. ``values`` is the parsed inline mapping (a copy): read it, don't mutate it."""
-
-    release_name: str
-    values_files: tuple[str, ...] = ()
-    values: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class RenderSpec:
-    kind: RenderKind
-    helm: HelmSpec
-    jsonnet: JsonnetSpec = field(default_factory=JsonnetSpec)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +181,8 @@ def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
     pin.only("revision")
     return AppSpec(
         key=key,
-        source=_source(spec.mapping("source", required=True)),
-        render=_render(spec.mapping("render"), name),
+        source=parse_source(spec.mapping("source", required=True)),
+        render=parse_render(spec.mapping("render"), name),
         destination_namespace=destination.string(
             "namespace", pattern=DNS_LABEL_RE, max_length=DNS_LABEL_MAX
         )
@@ -273,57 +223,6 @@ _SPEC_FIELDS = (
     "decryption",
     "postBuild",
 )
-
-
-def _source(source: Fields) -> SourceSpec:
-    source.only("repoURL", "ref", "path", "secretRef", "verify")
-    verify = source.mapping("verify")
-    verify.only("secretRef")
-    repo_url = source.required_string("repoURL", pattern=REPO_URL_RE, max_length=REPO_URL_MAX)
-    if re.search(URL_PASSWORD_RE, repo_url):
-        raise InvalidSpec(URL_PASSWORD_MESSAGE, field=source.child("repoURL"))
-    return SourceSpec(
-        repo_url=repo_url,
-        ref=source.string("ref", max_length=REF_MAX) or DEFAULT_REF,
-        path=source.repo_path("path") or DEFAULT_PATH,
-        secret_name=_secret_name(source.mapping("secretRef")),
-        verify_secret_name=(
-            _secret_name(verify.mapping("secretRef", required=True)) if verify.present else None
-        ),
-    )
-
-
-def _secret_name(ref: Fields) -> str | None:
-    if not ref.present:
-        return None
-    ref.only("name")
-    return ref.required_string("name", pattern=DNS_SUBDOMAIN_RE, max_length=DNS_SUBDOMAIN_MAX)
-
-
-def _render(render: Fields, app_name: str) -> RenderSpec:
-    render.only("kind", "helm", "jsonnet")
-    kind = RenderKind(render.string("kind", choices=list(RenderKind)) or DEFAULT_RENDER_KIND)
-    helm = render.mapping("helm")
-    helm.only("releaseName", "valuesFiles", "values")
-    if helm.present and kind not in (RenderKind.AUTO, RenderKind.HELM):
-        raise InvalidSpec(f"helm options need kind helm or auto, not {kind}", field=helm.path)
-    release = helm.string("releaseName", pattern=DNS_SUBDOMAIN_RE, max_length=HELM_RELEASE_MAX)
-    files = []
-    for value, path in helm.items("valuesFiles", max_items=VALUES_FILES_MAX):
-        files.append(
-            check_repo_path(
-                check_string(value, path, required=True, max_length=REPO_PATH_MAX), path
-            )
-        )
-    return RenderSpec(
-        kind=kind,
-        helm=HelmSpec(
-            release_name=release or app_name,
-            values_files=tuple(files),
-            values=dict(helm.mapping("values").data),
-        ),
-        jsonnet=parse_jsonnet(render.mapping("jsonnet")),
-    )
 
 
 def _retry(retry: Fields) -> RetrySpec:

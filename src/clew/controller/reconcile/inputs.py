@@ -15,7 +15,7 @@ from clew.cluster import Cluster
 from clew.controller.api import postbuild
 from clew.controller.api.spec import AppKey, AppSpec
 from clew.controller.api.tenancy import Destinations
-from clew.controller.reconcile import credentials
+from clew.controller.reconcile import artifacts, credentials
 from clew.model import ClewError, Snapshot
 from clew.source import GitSource, SnapshotCache
 
@@ -36,6 +36,7 @@ def sync_options(
     helm_binary: str | None,
     allowed: Destinations | None = None,
     dry_run: bool = False,
+    cluster: Cluster | None = None,
 ) -> engine.SyncOptions:
     """The engine's options for ``spec``. ``dry_run`` (``clew diff app``) also forces: a field
     someone else took over by hand is a difference to show, not a conflict that hides the diff
@@ -63,7 +64,20 @@ def sync_options(
         ),
         render_inputs=postbuild.render_inputs(spec.key.namespace, spec.decryption, spec.post_build),
         admit=allowed.admit if allowed is not None and allowed.restricted else None,
+        values_from=_values_from(cluster, spec),
     )
+
+
+def _values_from(cluster: Cluster | None, spec: AppSpec) -> engine.ValuesFrom | None:
+    """Read ``render.helm.valuesFrom`` at sync time (``cluster`` reads the namespace)."""
+    if cluster is None or not spec.render.helm.values_from:
+        return None
+    helm = spec.render.helm
+
+    async def values() -> dict[str, object]:
+        return await artifacts.helm_values(cluster, spec.key.namespace, helm)
+
+    return values
 
 
 def fetcher(
@@ -81,6 +95,11 @@ def fetcher(
     the fetch went and when (``time.monotonic()``) it started."""
     source_spec = spec.source
     namespace = spec.key.namespace
+    if source_spec.kind != "git":  # charts and OCI artifacts: controller/reconcile/artifacts.py
+        return artifacts.artifact_fetcher(
+            cluster, spec, snapshots, revision=revision, observe=observe
+        )
+    charts = artifacts.chart_cache(snapshots)
 
     async def fetch() -> Snapshot:
         creds = await credentials.credentials(cluster, namespace, source_spec.secret_name)
@@ -95,6 +114,7 @@ def fetcher(
                 commit = await resolve(source) if resolve is not None else source_spec.ref
             pinned = GitSource(source_spec.repo_url, commit, creds, policy)
             snapshot = await snapshots.fetch(pinned, source_spec.path)
+            snapshot = await artifacts.with_dependencies(cluster, spec, charts, snapshot)
         except ClewError:
             if observe is not None:
                 observe("failed", started)

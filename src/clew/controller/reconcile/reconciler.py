@@ -252,7 +252,9 @@ class Reconciler:
     def options(
         self, key: AppKey, spec: AppSpec, allowed: Destinations | None = None
     ) -> engine.SyncOptions:
-        return inputs.sync_options(spec, helm_binary=self.helm_binary, allowed=allowed)
+        return inputs.sync_options(
+            spec, helm_binary=self.helm_binary, allowed=allowed, cluster=self.cluster
+        )
 
     async def _unready_dependencies(self, spec: AppSpec) -> list[str]:
         waiting: list[str] = []

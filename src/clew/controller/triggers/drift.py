@@ -34,7 +34,7 @@ from clew.model import Action, Manifest, ObjectRef, Reason
 from clew.plan import normalize
 from clew.report import tracing
 
-log = logging.getLogger("clew.controller.drift")
+log = logging.getLogger("clew.controller.triggers.drift")
 
 ClientFor = Callable[[AppKey, AppSpec], Cluster]
 Watch = tuple[Cluster, str, str, str]
