@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.operator.watching import Seen
 from clew.cluster import AlreadyExists, Cluster, NotFound
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.waiting import condition
 
 CREDENTIALS = "git"  # the Secret holding the Git user and password

@@ -40,10 +40,10 @@ from clew import engine
 from clew.apply import PART_OF
 from clew.cluster import Cluster
 from clew.cluster.client import Cluster as ClientCluster
-from clew.controller.reconciler import Reconciler
+from clew.controller.api.spec import API_VERSION, KIND
+from clew.controller.reconcile.reconciler import Reconciler
 from clew.controller.runner import Controller, ControllerConfig
-from clew.controller.server import ReceiverSecrets
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.operator import RunningController
 from clew.testing.waiting import until
 

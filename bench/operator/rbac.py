@@ -17,7 +17,7 @@ import copy
 from typing import Any
 
 from clew.cluster import Cluster
-from clew.controller import install
+from clew.controller.api import install
 from clew.testing.controlplane import RESTRICTED_NAMESPACE, RESTRICTED_SA
 
 NAME = "clew-bench-controller"

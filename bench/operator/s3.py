@@ -26,8 +26,7 @@ from bench.operator import apps, controller, floors, manifests
 from bench.operator.apimetrics import api_counts
 from bench.operator.env import GIT_USER, Environment, say, teardown
 from bench.operator.watching import Consumer, FirstSeen, Seen, follow
-from clew.controller.reconciler import RECONCILE_ANNOTATION
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.report import conditions
 from clew.testing.gitserver import Repo
 from clew.testing.waiting import condition, until

@@ -29,7 +29,7 @@ from bench.operator.env import GIT_USER, Environment, components_cpu, say, teard
 from bench.operator.stats import percentile
 from bench.operator.watching import Consumer, follow
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.wait import wait_for
 
 RUN_LABEL = "bench.clew.dev/run"

@@ -34,7 +34,7 @@ from bench.operator.stats import percentile
 from bench.operator.watching import Consumer, Seen, follow
 from clew.apply import PART_OF
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.waiting import condition, until
 
 NAMESPACE = "s7"

@@ -27,7 +27,7 @@ import yaml
 from clew.apply import wait_established
 from clew.cluster import Cluster, Invalid, NotFound, UnknownKind
 from clew.controller import API_VERSION, APPLICATION_CRD, CRD_NAME, KIND, InvalidSpec, parse
-from clew.controller.install import manifests
+from clew.controller.api.install import manifests
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,7 @@ from typer.testing import CliRunner
 
 from clew.cli import audit as audit_cli
 from clew.cluster import Cluster
-from clew.controller.reconciler import RECONCILE_ANNOTATION
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.report import audit
 from clew.report.notices import SyncNotice
 from clew.testing.git_fixtures import HTTP_USER

@@ -22,8 +22,7 @@ from typer.testing import CliRunner
 
 from clew.cli.main import app
 from clew.cluster import Cluster, RequestTooLarge
-from clew.controller.reconciler import RECONCILE_ANNOTATION
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.render import MAX_OBJECT_BYTES
 from clew.report.logs import JsonFormatter
 from clew.testing.git_fixtures import HTTP_USER

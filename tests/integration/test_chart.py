@@ -18,9 +18,9 @@ import yaml
 
 from clew import __version__
 from clew.cluster import Cluster
-from clew.controller.crd import APPLICATION_CRD
-from clew.controller.install import manifests
-from clew.controller.notification_crd import NOTIFICATION_POLICY_CRD
+from clew.controller.api.crd import APPLICATION_CRD
+from clew.controller.api.install import manifests
+from clew.controller.api.notification_crd import NOTIFICATION_POLICY_CRD
 from clew.testing import tools
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from clew.cluster import Cluster, NotFound
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing import tools
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo

@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 from clew.cli.main import app
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.source.helmrepo import ChartSource, HelmRepoCache
 from clew.source.http import HttpAuth
 from clew.testing import tools

@@ -25,8 +25,7 @@ from typing import Any
 import pytest
 
 from clew.cluster import Cluster
-from clew.controller.reconciler import RECONCILE_ANNOTATION
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.installed import (
     install_rbac,

@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from clew.cluster import Cluster, ClusterError, ConnectionFailed, Gone, NotFound
-from clew.controller.informer import Informer, InformerFactory
+from clew.controller.runtime.informer import Informer, InformerFactory
 from clew.testing.pytest_plugin import KubeCluster
 
 pytestmark = pytest.mark.integration

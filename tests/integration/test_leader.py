@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from clew.cluster import Cluster
-from clew.controller.leader import LeaderElector, format_micro_time, parse_micro_time
+from clew.controller.runtime.leader import LeaderElector, format_micro_time, parse_micro_time
 from clew.testing.pytest_plugin import KubeCluster
 
 pytestmark = pytest.mark.integration

@@ -30,8 +30,8 @@ import pytest
 import yaml
 
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
-from clew.controller.webhooks import Malformed, Provider, Receiver
+from clew.controller.api.spec import API_VERSION, KIND
+from clew.controller.triggers.webhooks import Malformed, Provider, Receiver
 from clew.notify import API_VERSION as POLICY_API_VERSION
 from clew.notify import KIND as POLICY_KIND
 from clew.notify import (

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from clew.cli.main import app
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.source.http import HttpAuth
 from clew.source.ociclient import RegistryClient
 from clew.testing import tools

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from clew.cluster import Cluster, NotFound
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.operator import RunningController

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing import image, node
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo

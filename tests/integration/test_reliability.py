@@ -20,8 +20,8 @@ import yaml
 
 from clew.apply import load
 from clew.cluster import Cluster
-from clew.controller.reconciler import inventory_name
-from clew.controller.spec import API_VERSION, KIND, AppKey
+from clew.controller.api.spec import API_VERSION, KIND, AppKey
+from clew.controller.reconcile.inputs import inventory_name
 from clew.testing.controlplane import ControlPlane
 from clew.testing.gitserver import GitHttpServer, Repo, create_repo
 from clew.testing.operator import install_crd, spawn_controller

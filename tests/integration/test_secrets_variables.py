@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 from clew.cli.main import app
 from clew.cluster import Cluster
-from clew.controller.reconciler import RECONCILE_ANNOTATION
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
+from clew.controller.reconcile.reconciler import RECONCILE_ANNOTATION
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.operator import RunningController

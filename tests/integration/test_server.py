@@ -21,14 +21,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from clew.controller.server import (
-    ReceiverSecrets,
-    RunningServer,
-    create_app,
-    create_metrics_app,
-    serve,
-)
-from clew.controller.webhooks import Provider, PushEvent, RefKind
+from clew.controller.runtime.server import RunningServer, create_metrics_app, serve
+from clew.controller.triggers.receivers import ReceiverSecrets, create_app
+from clew.controller.triggers.webhooks import Provider, PushEvent, RefKind
 from clew.model import Action
 from clew.report import METRIC_NAMES, Metrics
 

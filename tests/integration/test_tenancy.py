@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 
 from clew.cluster import Cluster, Invalid, NotFound
-from clew.controller.spec import API_VERSION, KIND
-from clew.controller.tenancy import ALLOWED_DESTINATIONS, Tenancy
+from clew.controller.api.spec import API_VERSION, KIND
+from clew.controller.api.tenancy import ALLOWED_DESTINATIONS, Tenancy
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.installed import (
     install_rbac,

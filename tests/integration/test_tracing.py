@@ -28,8 +28,8 @@ from opentelemetry.trace import StatusCode
 
 from clew import engine, plan
 from clew.cluster import Cluster
-from clew.controller.drift import DriftWatcher
-from clew.controller.spec import API_VERSION, KIND, AppKey, parse
+from clew.controller.api.spec import API_VERSION, KIND, AppKey, parse
+from clew.controller.triggers.drift import DriftWatcher
 from clew.model import Manifest, ObjectRef, Snapshot
 from clew.report import logs, tracing
 from clew.report.events import TRACE_ID_ANNOTATION

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from clew.cluster import Cluster
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.processes import Component, free_port, log_tail, stop_pid
 from clew.testing.pytest_plugin import KubeCluster
 from clew.ui.access import Access

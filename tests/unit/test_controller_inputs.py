@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from clew.controller import parse
-from clew.controller.inputs import inventory_name, sync_options
-from clew.controller.spec import AppKey
+from clew.controller.api.spec import AppKey
+from clew.controller.reconcile.inputs import inventory_name, sync_options
 
 FIXTURES = Path(__file__).parent / "fixtures" / "controller"
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from clew.controller import inputs
-from clew.controller.postbuild import DecryptionSpec, JsonnetSpec, PostBuildSpec, VariablesRef
-from clew.controller.spec import InvalidSpec, parse
+from clew.controller.api.postbuild import DecryptionSpec, JsonnetSpec, PostBuildSpec, VariablesRef
+from clew.controller.api.spec import InvalidSpec, parse
+from clew.controller.reconcile import inputs
 
 MINIMAL = Path(__file__).parent / "fixtures" / "controller" / "application-minimal.yaml"
 

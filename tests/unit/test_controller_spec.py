@@ -61,7 +61,9 @@ def schema() -> dict[str, Any]:
 
 def test_crd_matches_its_golden_copy() -> None:
     if os.environ.get("CLEW_UPDATE_GOLDEN") == "1":
-        header = "# clew.controller.crd.APPLICATION_CRD; regenerate: CLEW_UPDATE_GOLDEN=1 pytest.\n"
+        header = (
+            "# clew.controller.api.crd.APPLICATION_CRD; regenerate: CLEW_UPDATE_GOLDEN=1 pytest.\n"
+        )
         GOLDEN.write_text(header + yaml.safe_dump(APPLICATION_CRD, sort_keys=False, width=100))
     assert GOLDEN.is_file(), f"no {GOLDEN}: run with CLEW_UPDATE_GOLDEN=1"
     assert yaml.safe_load(GOLDEN.read_text()) == APPLICATION_CRD

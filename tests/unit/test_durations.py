@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from clew.cli.durations import seconds
 from clew.cli.main import app
-from clew.controller import spec as app_spec
+from clew.controller.api import spec as app_spec
 from clew.model.duration import parse_duration
 from clew.notify import policy
 

@@ -16,18 +16,18 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clew.controller.webhooks import (
+from clew.controller.triggers.payloads import parse_traceparent
+from clew.controller.triggers.webhooks import (
     Ignored,
     Provider,
     PushEvent,
     Receiver,
     WebhookRejected,
-    normalize_repo_url,
-    parse_traceparent,
 )
 from clew.render.errors import InvalidManifestError
 from clew.render.yamlload import Document, load_json, load_yaml
 from clew.source.semver import Range, Version
+from clew.source.urls import normalize_repo_url
 
 BUDGET = settings(
     max_examples=int(os.environ.get("CLEW_FUZZ_EXAMPLES", "200")),

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from clew.controller.webhooks import Malformed, NotAuthenticated, Provider, Receiver
+from clew.controller.triggers.webhooks import Malformed, NotAuthenticated, Provider, Receiver
 from clew.notify import payloads
 from clew.report.notices import NoticeKind, SyncNotice
 

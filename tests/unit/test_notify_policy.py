@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from clew.controller import spec as app_spec
-from clew.controller.notification_crd import NOTIFICATION_POLICY_CRD
+from clew.controller.api import spec as app_spec
+from clew.controller.api.notification_crd import NOTIFICATION_POLICY_CRD
 from clew.notify.policy import (
     API_VERSION,
     KIND,
@@ -252,7 +252,9 @@ def test_shared_names_and_durations_are_the_applications() -> None:
 def test_crd_is_golden_and_offers_what_the_code_knows() -> None:
     crd = copy.deepcopy(NOTIFICATION_POLICY_CRD)
     if os.environ.get("CLEW_UPDATE_GOLDEN") == "1":
-        header = "# clew.controller.notification_crd; regenerate: CLEW_UPDATE_GOLDEN=1 pytest.\n"
+        header = (
+            "# clew.controller.api.notification_crd; regenerate: CLEW_UPDATE_GOLDEN=1 pytest.\n"
+        )
         GOLDEN.write_text(header + yaml.safe_dump(crd, sort_keys=False, width=100))
     assert GOLDEN.is_file(), f"no {GOLDEN}: run with CLEW_UPDATE_GOLDEN=1"
     assert yaml.safe_load(GOLDEN.read_text()) == crd

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from clew.controller.webhooks import Malformed, Provider, Receiver
+from clew.controller.triggers.webhooks import Malformed, Provider, Receiver
 from clew.notify.http import HttpRequest
 from clew.notify.policy import Target, TargetType
 from clew.notify.targets import TargetError, build_request, secret_values

@@ -11,10 +11,10 @@ import json
 import pytest
 
 from clew.cluster import errors as cluster_errors
-from clew.controller import webhooks
-from clew.controller.driftrecord import OBJECTS_MAX, status_after
-from clew.controller.outcomes import Retry, after_failure, crash_message, interrupted
-from clew.controller.spec import InvalidSpec
+from clew.controller.api.spec import InvalidSpec
+from clew.controller.reconcile.driftrecord import OBJECTS_MAX, status_after
+from clew.controller.reconcile.outcomes import Retry, after_failure, crash_message, interrupted
+from clew.controller.triggers import webhooks
 from clew.model import ClewError, ObjectRef, Reason, RenderError, SourceError
 from clew.report import conditions
 from clew.source import errors as source_errors

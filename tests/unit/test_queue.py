@@ -15,7 +15,7 @@ import random
 
 import pytest
 
-from clew.controller.queue import QueueShutdown, WorkQueue, jittered
+from clew.controller.runtime.queue import QueueShutdown, WorkQueue, jittered
 
 
 class FakeClock:

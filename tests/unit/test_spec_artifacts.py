@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from clew.cli.apps_view import source_ref
-from clew.controller.artifacts import merge_values
-from clew.controller.spec import HelmRepository, InvalidSpec, ValuesFrom, parse
+from clew.controller.api.spec import HelmRepository, InvalidSpec, ValuesFrom, parse
+from clew.controller.reconcile.artifacts import merge_values
 
 
 def app(source: dict[str, Any], helm: dict[str, Any] | None = None) -> dict[str, Any]:

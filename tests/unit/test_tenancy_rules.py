@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from clew.cli.controller import parse_bind_address
-from clew.controller.spec import AppKey, AppSpec, DependencyRef, parse
-from clew.controller.tenancy import (
+from clew.controller.api.spec import AppKey, AppSpec, DependencyRef, parse
+from clew.controller.api.tenancy import (
     ALLOWED_CLUSTER_KINDS,
     ALLOWED_DESTINATIONS,
     Destinations,

@@ -202,13 +202,13 @@ def test_grpc_is_refused_with_a_warning(
 def test_a_provider_installed_later_reaches_tracers_made_before(
     memory: InMemorySpanExporter,
 ) -> None:
-    from clew import engine  # its module-level tracer exists since import
+    from clew.engine import orchestrator  # its module-level tracer exists since import
 
-    with engine._tracer.start_as_current_span("sync"):
+    with orchestrator._tracer.start_as_current_span("sync"):
         pass
     assert [s.name for s in memory.get_finished_spans()] == ["sync"]
     tracing.uninstall()
-    with engine._tracer.start_as_current_span("sync") as span:
+    with orchestrator._tracer.start_as_current_span("sync") as span:
         assert not span.is_recording()
     assert len(memory.get_finished_spans()) == 1
 

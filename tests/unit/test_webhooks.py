@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from clew.controller.webhooks import (
+from clew.controller.triggers.payloads import parse_traceparent
+from clew.controller.triggers.webhooks import (
     Ignored,
     Malformed,
     NotAuthenticated,
@@ -24,9 +25,8 @@ from clew.controller.webhooks import (
     RefKind,
     Replayed,
     ReplayGuard,
-    normalize_repo_url,
-    parse_traceparent,
 )
+from clew.source.urls import normalize_repo_url
 
 SECRET = "It's a Secret to Everybody"
 SHA = "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c"

@@ -37,7 +37,8 @@ from clew.apply.ownership import (
     prune_verdict,
 )
 from clew.apply.prune import PRUNE_DISABLED, candidates, prune
-from clew.apply.staged import ApplyItem, ApplyOptions, apply_stages, wait_established
+from clew.apply.staged import ApplyItem, ApplyOptions, apply_one, apply_stages, wait_established
+from clew.apply.transaction import InventoryTransaction, SyncPlan, apply_plan
 
 __all__ = [
     "CONFLICT",
@@ -52,8 +53,12 @@ __all__ = [
     "HookRecord",
     "HookRun",
     "Inventory",
+    "InventoryTransaction",
     "Member",
     "Owner",
+    "SyncPlan",
+    "apply_one",
+    "apply_plan",
     "apply_stages",
     "applyset_id",
     "candidates",

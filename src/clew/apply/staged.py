@@ -75,7 +75,9 @@ async def _wait_gone(cluster: Cluster, item: ApplyItem, timeout: float) -> None:
     await asyncio.wait_for(gone(), timeout)
 
 
-async def _apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -> Change:
+async def apply_one(cluster: Cluster, item: ApplyItem, options: ApplyOptions) -> Change:
+    """Server-side apply one object: the Change says what happened (FAILED with the reason,
+    never raised). The engine's waves and self-heal's reverts both apply through here."""
     ref = item.ref
     try:
         stored, created = await cluster.apply_created(
@@ -189,7 +191,7 @@ async def apply_stages(
 
     async def one(item: ApplyItem) -> Change:
         async with limit:
-            change = await _apply_one(cluster, item, options)
+            change = await apply_one(cluster, item, options)
         if on_change is not None:
             on_change(change)
         return change

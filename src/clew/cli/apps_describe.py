@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from clew.cli.apps_view import age, events_table, history_table, ready, source_ref, table
-from clew.controller import spec as appspec
+from clew.controller.api import sources as appsources
+from clew.controller.api import spec as appspec
 from clew.source.git import redact_url
 
 __all__ = ["describe"]
@@ -43,7 +44,7 @@ def _options(spec: Mapping[str, Any]) -> list[tuple[str, Any]]:
     )
     render = spec.get("render") or {}
     return [
-        ("Render", render.get("kind", appspec.DEFAULT_RENDER_KIND.value)),
+        ("Render", render.get("kind", appsources.DEFAULT_RENDER_KIND.value)),
         ("Interval", spec.get("interval", appspec.DEFAULT_INTERVAL)),
         ("Timeout", spec.get("timeout", appspec.DEFAULT_TIMEOUT)),
         ("Prune", spec.get("prune", appspec.DEFAULT_PRUNE)),
@@ -98,7 +99,7 @@ def describe(
             [
                 ("Repository", redact_url(str(source.get("repoURL") or ""))),
                 ("Ref", source_ref(source)),
-                ("Path", source.get("path", appspec.DEFAULT_PATH)),
+                ("Path", source.get("path", appsources.DEFAULT_PATH)),
                 ("Credentials", (source.get("secretRef") or {}).get("name")),
                 ("Signers", ((source.get("verify") or {}).get("secretRef") or {}).get("name")),
                 ("Pinned to", (spec.get("pin") or {}).get("revision")),

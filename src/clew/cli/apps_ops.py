@@ -15,9 +15,8 @@ from typing import Any
 from clew import engine
 from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, Gone, NotFound, UnknownKind
-from clew.controller import inputs
-from clew.controller.reconciler import RECONCILE_ANNOTATION
-from clew.controller.spec import API_VERSION, KIND, parse
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, parse
+from clew.controller.reconcile import inputs
 from clew.model import ClewError
 from clew.source import SnapshotCache
 from clew.tools import cached_helm
@@ -143,7 +142,7 @@ async def app_events(cluster: Cluster, namespace: str, name: str) -> list[dict[s
 async def dry_run(cluster: Cluster, app: dict[str, Any]) -> engine.SyncResult:
     """What applying Git now (or the pinned commit) would change; reads the Application's
     credentials and signing keys with the user's own access, and changes nothing. The inputs
-    are the reconciler's own (:mod:`clew.controller.inputs`), as a dry run."""
+    are the reconciler's own (:mod:`clew.controller.reconcile.inputs`), as a dry run."""
     spec = parse(app, namespace=app["metadata"]["namespace"])
     fetch = inputs.fetcher(cluster, spec, SnapshotCache(cache_dir() / "sources"))
     options = inputs.sync_options(spec, helm_binary=cached_helm(), dry_run=True, cluster=cluster)

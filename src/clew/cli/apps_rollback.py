@@ -33,8 +33,9 @@ from clew.cli.options import (
     Username,
 )
 from clew.cluster import Cluster
-from clew.controller import credentials as app_credentials
-from clew.controller.spec import REVISION_RE, parse
+from clew.controller.api.rules import REVISION_RE
+from clew.controller.api.spec import parse
+from clew.controller.reconcile import credentials as app_credentials
 from clew.model import ClewError
 from clew.source import Credentials
 from clew.source.git import redact_url

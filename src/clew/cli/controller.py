@@ -99,10 +99,10 @@ def controller_command(
     CLEW_WEBHOOK_GENERIC_SECRET (a receiver without a secret is disabled).
     """
     from clew.cluster import Cluster
+    from clew.controller.api.rules import DNS_LABEL_RE
+    from clew.controller.api.tenancy import Tenancy
     from clew.controller.runner import Controller, ControllerConfig
-    from clew.controller.server import ReceiverSecrets
-    from clew.controller.spec import DNS_LABEL_RE
-    from clew.controller.tenancy import Tenancy
+    from clew.controller.triggers.receivers import ReceiverSecrets
     from clew.report import logs, tracing
     from clew.tools import cached_helm
 

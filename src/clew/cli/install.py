@@ -14,7 +14,7 @@ import yaml
 from rich.console import Console
 
 from clew import __version__
-from clew.controller.install import (
+from clew.controller.api.install import (
     APPLY_ROLE,
     DEFAULT_IMAGE,
     DEFAULT_NAMESPACE,

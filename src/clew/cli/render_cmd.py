@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from clew import render
+from clew import engine, render
 from clew.cli import sources
 from clew.cli.local_source import Filename, SourceArg, pick
 from clew.cli.options import (
@@ -37,7 +37,7 @@ from clew.cli.render_flags import (
     with_inputs,
 )
 from clew.cli.sync import Namespace, Ref, Repo, SubPath, _fail
-from clew.model import ClewError, Snapshot
+from clew.model import ClewError
 from clew.plan import mask, to_yaml
 
 
@@ -74,22 +74,15 @@ def render_command(
         charts = sources.Charts(helm_repo, chart, version, ca_file)
         fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
 
-        async def fetched() -> Snapshot:
-            return await fetch()
-
-        snapshot = asyncio.run(fetched())
-        rendered = render.render_all(
-            snapshot.root,
-            str(snapshot.path.relative_to(snapshot.root)),
-            with_inputs(
-                render_options(namespace, values, max_render_bytes, max_objects),
-                age_key_file=sops_age_key_file,
-                substitute=substitute,
-                jsonnet_tla=jsonnet_tla,
-                jsonnet_ext_var=jsonnet_ext_var,
-                release_name=release_name,
-            ),
+        options = with_inputs(
+            render_options(namespace, values, max_render_bytes, max_objects),
+            age_key_file=sops_age_key_file,
+            substitute=substitute,
+            jsonnet_tla=jsonnet_tla,
+            jsonnet_ext_var=jsonnet_ext_var,
+            release_name=release_name,
         )
+        _, rendered = asyncio.run(engine.fetch_and_render(fetch, options))
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
     for warning in rendered.warnings:

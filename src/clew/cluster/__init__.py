@@ -4,7 +4,7 @@ Everything else in clew talks to API servers through :class:`Cluster` and catche
 :mod:`clew.cluster.errors`.
 """
 
-from clew.cluster.client import FIELD_MANAGER, Cluster, WatchEvent
+from clew.cluster.client import FIELD_MANAGER, Cluster
 from clew.cluster.discovery import Discovery, Resource
 from clew.cluster.errors import (
     AlreadyExists,
@@ -23,6 +23,7 @@ from clew.cluster.errors import (
     Unauthorized,
     UnknownKind,
 )
+from clew.cluster.watch import WatchEvent
 
 __all__ = [
     "FIELD_MANAGER",

@@ -9,39 +9,32 @@ know.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import msgspec
-from lightkube.config import client_adapter
-from lightkube.config.models import User
-from lightkube.core.exceptions import ConfigError
 
 from clew.cluster import errors, kubeconfig
 from clew.cluster.discovery import Discovery, Resource
+from clew.cluster.watch import WatchEvent, error_from, stream
 from clew.model.refs import ObjectRef
 
 FIELD_MANAGER = "clew"
 _METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 _METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 _MAX_429_RETRIES = 5
+_PATCH_TYPES = {
+    "merge": "application/merge-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+    "json": "application/json-patch+json",
+}
 _MAX_RETRY_AFTER = 30.0
 
 _decoder = msgspec.json.Decoder()
 _encode = msgspec.json.encode
-
-
-@dataclass(frozen=True, slots=True)
-class WatchEvent:
-    """One event of a watch: ``ADDED``, ``MODIFIED``, ``DELETED`` or ``BOOKMARK``."""
-
-    type: str
-    object: dict[str, Any]
 
 
 class Cluster:
@@ -53,11 +46,9 @@ class Cluster:
         *,
         namespace: str = "default",
         extra_headers: tuple[tuple[str, str], ...] = (),
-        reconnect: Callable[[], httpx.AsyncClient] | None = None,
-        with_token: Callable[[str], httpx.AsyncClient] | None = None,
+        reconnect: Callable[[str | None], httpx.AsyncClient] | None = None,
     ) -> None:
         self._http = http
-        self._with_token = with_token
         self.namespace = namespace
         self.discovery = Discovery(self)
         self._extra_headers = extra_headers
@@ -75,43 +66,23 @@ class Cluster:
     ) -> Cluster:
         """Connect with a kubeconfig file (default: in a Pod its ServiceAccount, else
         ``$KUBECONFIG`` merged as kubectl does, else ``~/.kube/config``)."""
-        where = kubeconfig.describe(path)
-        try:
-            config = kubeconfig.load(path)
-            single = config.get(context)
-        except ConfigError as exc:
-            raise errors.PermanentError(f"cannot load kubeconfig {where}: {exc}") from exc
-        if single is None:
-            raise errors.PermanentError(f"kubeconfig {where} has no context {context or ''}")
-        # Loopback control planes must not be sent through a proxy from the environment.
-        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
-
-        def connect() -> httpx.AsyncClient:
-            return client_adapter.AsyncClient(single, params)
-
-        def with_token(token: str) -> httpx.AsyncClient:
-            # The server and its CA from the kubeconfig; the identity only from the token.
-            return client_adapter.AsyncClient(single._replace(user=User(token=token)), params)
-
-        return cls(connect(), namespace=single.namespace, reconnect=connect, with_token=with_token)
+        connect, namespace = kubeconfig.connector(path, context=context, timeout=timeout)
+        return cls(connect(None), namespace=namespace, reconnect=connect)
 
     def as_bearer(self, token: str) -> Cluster:
-        """A client to the same API server that authenticates with ``token`` alone (a signed-in
-        user's, in ``clew ui``), so the API server applies that user's RBAC. Close it."""
-        if self._with_token is None:
+        """The same server, authenticated by ``token`` alone (a ``clew ui`` user's): their RBAC."""
+        if self._reconnect is None:
             raise errors.PermanentError("this client cannot switch identity (no kubeconfig)")
-        return Cluster(self._with_token(token), namespace=self.namespace)
+        return Cluster(self._reconnect(token), namespace=self.namespace)
 
     def impersonating(self, user: str, groups: tuple[str, ...] = ()) -> Cluster:
         """A client acting as ``user`` (e.g. a ServiceAccount) through Impersonate-* headers, so
         the API server applies that user's RBAC. Close it with ``aclose`` like any client."""
         if self._reconnect is None:
-            raise errors.PermanentError(
-                "this client cannot impersonate (not built from a kubeconfig)"
-            )
+            raise errors.PermanentError("this client cannot impersonate (no kubeconfig)")
         headers = (("Impersonate-User", user), *(("Impersonate-Group", g) for g in groups))
         return Cluster(
-            self._reconnect(),
+            self._reconnect(None),
             namespace=self.namespace,
             extra_headers=headers,
             reconnect=self._reconnect,
@@ -189,7 +160,7 @@ class Cluster:
                 ) from exc
             if resp.status_code < 400:
                 return resp.status_code, (_decoder.decode(resp.content) if resp.content else {})
-            error = _error_from(resp, ref)
+            error = error_from(resp, ref)
             if isinstance(error, errors.TooManyRequests) and attempt < _MAX_429_RETRIES:
                 await asyncio.sleep(min(error.delay or 1.0, _MAX_RETRY_AFTER))
                 continue
@@ -242,17 +213,13 @@ class Cluster:
         if field_selector:
             params["fieldSelector"] = field_selector
         items: list[dict[str, Any]] = []
-        while True:
-            page = await self.request("GET", res.path(namespace), params=params)
+        async for page in self._pages(res.path(namespace), params, "application/json"):
             for item in page.get("items") or []:
                 # Lists omit apiVersion/kind on items; put them back so items are whole objects.
                 item.setdefault("apiVersion", res.api_version)
                 item.setdefault("kind", kind)
                 items.append(item)
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return items, str((page.get("metadata") or {}).get("resourceVersion") or "")
-            params["continue"] = token
+        return items, str((page.get("metadata") or {}).get("resourceVersion") or "")
 
     async def list_metadata(
         self,
@@ -270,16 +237,22 @@ class Cluster:
         if label_selector:
             params["labelSelector"] = label_selector
         items: list[dict[str, Any]] = []
-        while True:
-            page = await self.request(
-                "GET", res.path(namespace), params=params, accept=_METADATA_LIST
-            )
+        async for page in self._pages(res.path(namespace), params, _METADATA_LIST):
             for item in page.get("items") or []:
                 item["apiVersion"], item["kind"] = res.api_version, kind
                 items.append(item)
+        return items
+
+    async def _pages(
+        self, path: str, params: dict[str, Any], accept: str
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """Each page of a list, following ``continue`` tokens."""
+        while True:
+            page = await self.request("GET", path, params=params, accept=accept)
+            yield page
             token = (page.get("metadata") or {}).get("continue")
             if not token:
-                return items
+                return
             params["continue"] = token
 
     async def create(self, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
@@ -350,11 +323,7 @@ class Cluster:
         self.calls["patch"] += 1
         res = await self.resource_for(api_version, kind)
         path = res.path(namespace, name) + (f"/{subresource}" if subresource else "")
-        ctype = {
-            "merge": "application/merge-patch+json",
-            "strategic": "application/strategic-merge-patch+json",
-            "json": "application/json-patch+json",
-        }[patch_type]
+        ctype = _PATCH_TYPES[patch_type]
         ref = ObjectRef(res.group, kind, namespace or "", name)
         return await self.request("PATCH", path, body=patch, content_type=ctype, ref=ref)
 
@@ -413,45 +382,18 @@ class Cluster:
             params["fieldSelector"] = field_selector
         if label_selector:
             params["labelSelector"] = label_selector
-        timeout = httpx.Timeout(10.0, read=timeout_seconds + 30.0)
         self.requests["WATCH"] += 1
-        try:
-            async with self._http.stream(
-                "GET",
-                res.path(namespace),
-                params=params,
-                timeout=timeout,
-                headers=list(self._extra_headers),
-            ) as resp:
-                if resp.status_code >= 400:
-                    await resp.aread()
-                    raise _error_from(resp, None)
-                async for line in resp.aiter_lines():
-                    if not line:
-                        continue
-                    event = _decoder.decode(line)
-                    if event.get("type") == "ERROR":
-                        status = event.get("object") or {}
-                        raise errors.from_status(
-                            int(status.get("code") or 500), status, ref=None, retry_after=None
-                        )
-                    obj = event.get("object") or {}
-                    obj.setdefault("apiVersion", res.api_version)
-                    obj.setdefault("kind", kind)
-                    yield WatchEvent(str(event.get("type")), obj)
-        except httpx.TransportError as exc:
-            raise errors.ConnectionFailed(f"watch on {kind} interrupted: {exc!s}") from exc
+        events = stream(
+            self._http,
+            res.path(namespace),
+            params,
+            timeout_seconds,
+            headers=list(self._extra_headers),
+            api_version=res.api_version,
+            kind=kind,
+        )
+        async for event in events:
+            yield event
 
     async def version(self) -> dict[str, Any]:
         return await self.request("GET", "/version")
-
-
-def _error_from(resp: httpx.Response, ref: ObjectRef | None) -> errors.ClusterError:
-    status: dict[str, Any] | None = None
-    with contextlib.suppress(msgspec.DecodeError):
-        decoded = _decoder.decode(resp.content) if resp.content else None
-        status = decoded if isinstance(decoded, dict) else None
-    retry_after: float | None = None
-    with contextlib.suppress(TypeError, ValueError):
-        retry_after = float(resp.headers.get("Retry-After", ""))
-    return errors.from_status(resp.status_code, status, ref=ref, retry_after=retry_after)

@@ -11,15 +11,20 @@ in an entry (certificates, keys, token files) are relative to the file that hold
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import yaml
+from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig
+from lightkube.config.models import User
 from lightkube.core.exceptions import ConfigError
 
-__all__ = ["DEFAULT", "describe", "load", "merge", "paths_from_env"]
+from clew.cluster import errors
+
+__all__ = ["DEFAULT", "connector", "describe", "load", "merge", "paths_from_env"]
 
 DEFAULT = Path("~/.kube/config")
 _SECTIONS = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
@@ -112,3 +117,27 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
         return KubeConfig.from_file(present[0])
     merged = merge([(p, _read(p)) for p in present])
     return KubeConfig.from_dict(merged, fname=present[0])
+
+
+def connector(
+    path: str | Path | None, *, context: str | None, timeout: float
+) -> tuple[Callable[[str | None], httpx.AsyncClient], str]:
+    """How to open a connection with ``path``'s ``context`` (lightkube does TLS and the
+    authentication) or, given a bearer token, as that token's owner to the same server; and that
+    context's namespace. Raises PermanentError naming the file."""
+    where = describe(path)
+    try:
+        single = load(path).get(context)
+    except ConfigError as exc:
+        raise errors.PermanentError(f"cannot load kubeconfig {where}: {exc}") from exc
+    if single is None:
+        raise errors.PermanentError(f"kubeconfig {where} has no context {context or ''}")
+    # Loopback control planes must not be sent through a proxy from the environment.
+    params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
+
+    def connect(token: str | None = None) -> httpx.AsyncClient:
+        # With a token: the server and its CA from the kubeconfig, the identity from the token.
+        config = single if token is None else single._replace(user=User(token=token))
+        return client_adapter.AsyncClient(config, params)
+
+    return connect, single.namespace

@@ -1,13 +1,14 @@
 """The operator: the Application custom resource and the controller that reconciles it.
 
-- :mod:`clew.controller.spec`: the typed spec of an Application (:func:`parse`, :class:`AppSpec`);
-- :mod:`clew.controller.crd`: the ``applications.clew.dev`` CustomResourceDefinition;
-- :mod:`clew.controller.install`: the manifests that install the controller (``clew install``).
+- :mod:`clew.controller.api.spec`: the typed spec of an Application (:func:`parse`,
+  :class:`AppSpec`);
+- :mod:`clew.controller.api.crd`: the ``applications.clew.dev`` CustomResourceDefinition;
+- :mod:`clew.controller.api.install`: the manifests that install the controller (``clew install``).
 """
 
-from clew.controller.crd import APPLICATION_CRD, CRD_NAME
-from clew.controller.install import manifests
-from clew.controller.spec import (
+from clew.controller.api.crd import APPLICATION_CRD, CRD_NAME
+from clew.controller.api.install import manifests
+from clew.controller.api.spec import (
     API_VERSION,
     KIND,
     AppKey,

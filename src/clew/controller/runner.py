@@ -27,18 +27,21 @@ from opentelemetry import trace
 
 from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
-from clew.controller.drift import DriftWatcher, Watch
-from clew.controller.informer import InformerFactory
-from clew.controller.leader import LeaderElector
-from clew.controller.metrics_auth import serve_metrics
-from clew.controller.queue import QueueShutdown, WorkQueue
-from clew.controller.reconciler import RECONCILE_ANNOTATION, Outcome, Reconciler
-from clew.controller.revisions import RevisionCache
-from clew.controller.server import ReceiverSecrets, RunningServer, create_app, serve
-from clew.controller.spec import API_VERSION, KIND, AppKey, AppSpec
-from clew.controller.tenancy import Tenancy
-from clew.controller.triggers import follows, request_reconciles
-from clew.controller.webhooks import PushEvent, normalize_repo_url
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, AppKey
+from clew.controller.api.tenancy import Tenancy
+from clew.controller.reconcile import Outcome, Reconciler
+from clew.controller.reconcile.clients import Clients
+from clew.controller.reconcile.driftrecord import DriftReporter
+from clew.controller.reconcile.revisions import RevisionCache
+from clew.controller.runtime.informer import InformerFactory
+from clew.controller.runtime.leader import LeaderElector
+from clew.controller.runtime.metrics_auth import serve_metrics
+from clew.controller.runtime.queue import QueueShutdown, WorkQueue
+from clew.controller.runtime.server import RunningServer, serve
+from clew.controller.triggers.drift import DriftWatcher, Watch
+from clew.controller.triggers.push import follows, request_reconciles
+from clew.controller.triggers.receivers import ReceiverSecrets, create_app
+from clew.controller.triggers.webhooks import PushEvent
 from clew.model import ObjectRef, Reason
 from clew.notify import API_VERSION as POLICY_API_VERSION
 from clew.notify import KIND as POLICY_KIND
@@ -46,8 +49,9 @@ from clew.notify import Notifier
 from clew.report import conditions, logs, tracing
 from clew.report.events import EventRecorder
 from clew.report.metrics import Metrics
-from clew.report.notices import NoticeKind, Observer, SyncNotice, deliver
+from clew.report.notices import Observer
 from clew.source import SnapshotCache
+from clew.source.urls import normalize_repo_url
 
 log = logging.getLogger("clew.controller")
 _tracer = trace.get_tracer(tracing.TRACER)
@@ -110,8 +114,11 @@ class Controller:
                 metrics=self.metrics,
             )
             self.observers.append(self.notifier)
+        # One client per identity (the controller's, each Application's ServiceAccount), shared
+        # by the reconciler and the drift watcher.
+        self.clients = Clients(cluster, config.tenancy)
         self.drift = DriftWatcher(
-            self._client_for,
+            self.clients.for_app,
             on_corrected=self._drift_corrected,
             on_out_of_sync=self._out_of_sync,
             metrics=self.metrics,
@@ -126,7 +133,10 @@ class Controller:
             drift=self.drift,
             helm_binary=config.helm_binary,
             observers=self.observers,
-            tenancy=config.tenancy,
+            clients=self.clients,
+        )
+        self.drift_reporter = DriftReporter(
+            self.reconciler.status, self.clients, self.events, self.observers
         )
         self.leading = False
         self.serving = False
@@ -352,50 +362,9 @@ class Controller:
             task.add_done_callback(self._starting.discard)
         return factory
 
-    def _client_for(self, key: AppKey, spec: AppSpec) -> Cluster:
-        return self.reconciler._client_for(key, spec)
-
     async def _drift_corrected(self, key: AppKey, ref: ObjectRef, note: str) -> None:
-        notice = SyncNotice(
-            NoticeKind.DRIFT_CORRECTED, key.namespace, key.name, message=note, objects=(str(ref),)
-        )
-        await deliver(self.observers, notice)
         app = self._apps.get(key.namespace, key.name)
-        if app is not None:
-            await self.events.emit(
-                app, type_="Normal", reason=Reason.DRIFT_CORRECTED, note=note, action="SelfHeal"
-            )
-        await self.reconciler.record_drift(key, [ref], note, corrected=True)
+        await self.drift_reporter.corrected(key, ref, note, app)
 
     async def _out_of_sync(self, key: AppKey, refs: list[ObjectRef]) -> None:
-        try:
-            app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
-        except ClusterError:
-            return
-        listed = ", ".join(str(r) for r in refs[:5]) + (" …" if len(refs) > 5 else "")
-        message = (
-            f"changed outside Git: {listed}; see `clew diff app {key.name} -n {key.namespace}`"
-        )
-        status = {
-            "conditions": conditions.outcome(
-                list((app.get("status") or {}).get("conditions") or []),
-                ready=False,
-                reason=Reason.OUT_OF_SYNC,
-                message=message,
-                generation=int(app["metadata"].get("generation", 0)),
-            )
-        }
-        with contextlib.suppress(ClusterError):
-            await self.cluster.patch(
-                API_VERSION,
-                KIND,
-                key.name,
-                {"status": status},
-                namespace=key.namespace,
-                subresource="status",
-            )
-        await self.events.emit(
-            app, type_="Warning", reason=Reason.OUT_OF_SYNC, note=message, action="DetectDrift"
-        )
-        # One object more each time (the watcher calls once per newly drifted object).
-        await self.reconciler.record_drift(key, refs, message, corrected=False, new=1)
+        await self.drift_reporter.out_of_sync(key, refs)

@@ -11,7 +11,7 @@ engine and CLI catch by stage, the controller decides how to retry from ``retrya
     │       SignatureRejected, PathEscapes, PathNotFound      permanent: a person must act
     ├── RenderError                permanent: the same snapshot renders the same way
     │   └── InvalidManifestError, UnsafeSourceError, ToolError, ... (clew.render.errors)
-    ├── InvalidSpec                permanent: the Application must change (clew.controller.spec)
+    ├── InvalidSpec                permanent: the Application must change (clew.controller.api.spec)
     ├── TargetError                a notification target failed (clew.notify.targets)
     └── ClusterError               the API server boundary (clew.cluster.errors)
         ├── RetryableError         retryable; ``delay`` from Retry-After when the server sent one

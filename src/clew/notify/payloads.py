@@ -68,7 +68,7 @@ def encode(body: dict[str, Any]) -> bytes:
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     """``sha256=<hex>`` of HMAC-SHA256 over ``<timestamp>.<body>``, as clew's generic receiver
-    verifies it (:mod:`clew.controller.webhooks`)."""
+    verifies it (:mod:`clew.controller.triggers.webhooks`)."""
     digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return f"sha256={digest}"
 

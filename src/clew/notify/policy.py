@@ -1,14 +1,14 @@
 """The typed spec of a ``NotificationPolicy`` and which notices it selects.
 
 A policy reaches clew only from the API server, where the CRD schema
-(:mod:`clew.controller.notification_crd`) has already defaulted and validated it; :func:`parse`
+(:mod:`clew.controller.api.notification_crd`) has already defaulted and validated it; :func:`parse`
 reads it defensively all the same (types, required fields, enums, durations), because a stored
 object may predate a schema change, and names the field (``spec.targets[1].type``) when it is
 wrong. Patterns of names are left to the schema.
 
 This package sits below the controller and never imports it, so the two names it shares with the
 Application (:data:`GROUP`, :data:`VERSION`) and Go-style durations are spelled here again; a unit
-test pins them to :mod:`clew.controller.spec`.
+test pins them to :mod:`clew.controller.api.spec`.
 """
 
 from __future__ import annotations

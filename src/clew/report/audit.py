@@ -25,19 +25,25 @@ sync. Reading (:func:`read_trail`, :func:`list_trails`) is for ``clew audit``.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import datetime as dt
-import gzip
 import hashlib
-import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError, Conflict, NotFound
 from clew.model import Action, ChangeSet, ClewError, CommitInfo
+from clew.report.auditpayload import (
+    LOW_WATER,
+    MAX_BYTES,
+    MAX_RECORDS,
+    Bounded,
+    CorruptTrail,
+    bound,
+    decode,
+    encode,
+)
 
 __all__ = [
     "APPLICATION_LABEL",
@@ -74,9 +80,6 @@ DATA_KEY = "records.jsonl.gz"
 FIELD_MANAGER = "clew-audit"
 OWNER_API_VERSION, OWNER_KIND = "clew.dev/v1alpha1", "Application"
 
-MAX_RECORDS = 500
-MAX_BYTES = 900 * 1024  # of base64 payload: under the 1 MiB a ConfigMap may hold, with room
-LOW_WATER = 0.9  # trimmed for bytes, a trail keeps this share of MAX_BYTES: room to grow
 MAX_OBJECTS = 1000  # per record; a sync touching more is counted in objectsOmitted
 _TEXT_LIMIT = 200  # commit subject and author, as status.history
 _MESSAGE_LIMIT = 512
@@ -85,10 +88,6 @@ _COUNTED = (Action.CREATED, Action.CONFIGURED, Action.DELETED, Action.UNCHANGED,
 _NAME_MAX, _LABEL_MAX = 253, 63
 _ATTEMPTS = 3  # optimistic-lock retries of one write
 _IDENTITY = ("revision", "result")  # a no-op sync ending like the last record adds nothing
-
-
-class CorruptTrail(ClewError):
-    """An audit ConfigMap whose payload cannot be decoded."""
 
 
 # -- records (pure) ---------------------------------------------------------------------------
@@ -144,73 +143,6 @@ def repeats(previous: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
         and not new.get("objectsOmitted")
         and all(previous.get(k) == new.get(k) for k in _IDENTITY)
     )
-
-
-def encode(records: Sequence[Mapping[str, Any]]) -> str:
-    """JSON lines, gzip, base64: what ``binaryData`` holds. ``mtime=0`` keeps equal records
-    byte-equal, so re-applying them is a no-op for the API server."""
-    lines = "".join(
-        json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records
-    )
-    return base64.b64encode(gzip.compress(lines.encode(), compresslevel=6, mtime=0)).decode()
-
-
-def decode(payload: str) -> list[dict[str, Any]]:
-    """The records of an encoded payload; raises :class:`CorruptTrail`."""
-    try:
-        text = gzip.decompress(base64.b64decode(payload, validate=True)).decode()
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except (binascii.Error, OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
-        raise CorruptTrail(f"the audit payload cannot be decoded: {exc}") from exc
-    if not all(isinstance(r, dict) for r in records):
-        raise CorruptTrail("the audit payload holds something other than records")
-    return records
-
-
-@dataclass(frozen=True, slots=True)
-class Bounded:
-    records: list[dict[str, Any]]
-    payload: str  # encode(records), at most max_bytes long
-    dropped: int  # records dropped from the front
-
-
-def bound(
-    records: Sequence[dict[str, Any]],
-    *,
-    max_records: int = MAX_RECORDS,
-    max_bytes: int = MAX_BYTES,
-    low_water: float = LOW_WATER,
-) -> Bounded:
-    """The newest records within both bounds, oldest first.
-
-    At most ``max_records``; and when the payload would exceed ``max_bytes``, the oldest records
-    go until it is under ``low_water`` of it (found by a binary search over how many of the
-    newest records to keep), so a trail at its limit is trimmed once in a while rather than
-    searched at every sync. If even the newest record alone is too large, its object list goes
-    (counted in ``objectsOmitted``): the trail always shows that the sync happened.
-    """
-    kept = list(records[-max_records:]) if max_records > 0 else []
-    dropped = len(records) - len(kept)
-    payload = encode(kept)
-    if len(payload) <= max_bytes:
-        return Bounded(kept, payload, dropped)
-    target = int(max_bytes * low_water)
-    fitting: dict[int, str] = {}
-    low, high = 0, len(kept) - 1  # how many to keep is in [low, high]; all of them is too many
-    while low < high:
-        middle = (low + high + 1) // 2
-        candidate = encode(kept[-middle:])
-        if len(candidate) <= target:
-            low, fitting[middle] = middle, candidate
-        else:
-            high = middle - 1
-    if low == 0:
-        newest = dict(kept[-1])
-        omitted = len(newest.get("objects") or [])
-        newest["objectsOmitted"] = int(newest.get("objectsOmitted") or 0) + omitted
-        newest["objects"] = []
-        return Bounded([newest], encode([newest]), dropped + len(kept) - 1)
-    return Bounded(kept[-low:], fitting[low], dropped + len(kept) - low)
 
 
 # -- the ConfigMap (pure) ---------------------------------------------------------------------

@@ -81,9 +81,10 @@ def outcome(
     message: str,
     generation: int,
     stalled: bool = False,
+    now: str | None = None,
 ) -> list[dict[str, Any]]:
     """Conditions at the end of a reconcile: Ready set, Reconciling cleared, Stalled as given."""
-    now = now_rfc3339()
+    now = now or now_rfc3339()
     out = set_condition(conditions, READY, ready, reason, message, generation, now)
     out = remove_condition(out, RECONCILING)
     if stalled:

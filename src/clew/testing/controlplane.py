@@ -12,26 +12,21 @@ of its log.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
-import json
 import os
 import shutil
 import ssl
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from clew.testing import node, tools
+from clew.testing import node, probes, tools
 from clew.testing.pki import PKI, KeyPair
 from clew.testing.processes import Component, free_port, log_tail, stop_pid
 
@@ -208,7 +203,7 @@ class ControlPlane:
                 "--log-level=warn",
             ],
         )
-        self._wait("etcd", lambda: _http_ok(f"{etcd_url}/health", None))
+        self._wait("etcd", lambda: probes.http_ok(f"{etcd_url}/health", None))
         self.say("etcd ready")
 
         self._launch(
@@ -235,8 +230,8 @@ class ControlPlane:
                 "--profiling=false",
             ],
         )
-        admin_tls = _client_tls(pki.ca.cert, admin)
-        self._wait("kube-apiserver", lambda: _http_ok(f"{self.server}/readyz", admin_tls))
+        admin_tls = probes.client_tls(pki.ca.cert, admin)
+        self._wait("kube-apiserver", lambda: probes.http_ok(f"{self.server}/readyz", admin_tls))
         self.say("kube-apiserver ready")
 
         self._launch(
@@ -261,12 +256,12 @@ class ControlPlane:
         insecure.check_hostname = False
         insecure.verify_mode = ssl.CERT_NONE  # its self-signed health endpoint; nothing secret
         kcm_health = f"https://127.0.0.1:{self.ports['controller-manager']}/healthz"
-        self._wait("kube-controller-manager", lambda: _http_ok(kcm_health, insecure))
+        self._wait("kube-controller-manager", lambda: probes.http_ok(kcm_health, insecure))
         # RBAC bindings to the built-in admin role grant nothing until the aggregation
         # controller has filled it in.
         self._wait(
             "kube-controller-manager",
-            lambda: _has_rules(self.server, admin_tls, "admin"),
+            lambda: probes.has_rules(self.server, admin_tls, "admin"),
         )
         self.say("kube-controller-manager ready")
 
@@ -283,10 +278,10 @@ class ControlPlane:
                     f"--node={NODE_NAME}",
                 ],
             )
-        self._wait("kubelet", lambda: _node_ready(self.server, admin_tls))
+        self._wait("kubelet", lambda: probes.node_ready(self.server, admin_tls, NODE_NAME))
         self.say(f"node {NODE_NAME} Ready")
 
-        token = _run_sync(lambda: _restricted_account(self.admin_kubeconfig))
+        token = probes.run_sync(lambda: _restricted_account(self.admin_kubeconfig))
         _write_private(
             self.restricted_kubeconfig,
             yaml.safe_dump(kubeconfig(self.server, pki.ca_pem, RESTRICTED_SA, token=token)),
@@ -388,51 +383,6 @@ class ControlPlane:
 
     def running(self) -> dict[str, bool]:
         return {name: c.alive() for name, c in self.components.items()}
-
-
-def _client_tls(ca: Path, cert: KeyPair) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca))
-    context.load_cert_chain(str(cert.cert), str(cert.key))
-    return context
-
-
-def _http_get(url: str, context: ssl.SSLContext | None) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as resp:  # noqa: S310
-            return int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
-    except (urllib.error.URLError, OSError):
-        return 0, b""
-
-
-def _http_ok(url: str, context: ssl.SSLContext | None) -> bool:
-    return _http_get(url, context)[0] == 200
-
-
-def _has_rules(server: str, context: ssl.SSLContext, role: str) -> bool:
-    url = f"{server}/apis/rbac.authorization.k8s.io/v1/clusterroles/{role}"
-    code, body = _http_get(url, context)
-    return code == 200 and bool(json.loads(body).get("rules"))
-
-
-def _node_ready(server: str, context: ssl.SSLContext) -> bool:
-    code, body = _http_get(f"{server}/api/v1/nodes/{NODE_NAME}", context)
-    if code != 200:
-        return False
-    conditions = json.loads(body).get("status", {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def _run_sync(make: Callable[[], Coroutine[Any, Any, str]]) -> str:
-    """Run a coroutine to completion from sync code, even when the caller has a running loop
-    (then in a thread of its own: a loop cannot be re-entered)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make())).result()
 
 
 async def _restricted_account(admin_kubeconfig: Path) -> str:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clew import __version__
-from clew.controller.install import DEFAULT_IMAGE
+from clew.controller.api.install import DEFAULT_IMAGE
 from clew.testing import oci, tools
 
 SUITE = "bookworm"

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from clew.cluster import Cluster, NotFound
-from clew.controller.install import CONTROLLER, manifests
+from clew.controller.api.install import CONTROLLER, manifests
 
 __all__ = [
     "TOKEN_SECONDS",

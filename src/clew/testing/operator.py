@@ -23,12 +23,12 @@ from typing import Any
 from clew.apply import wait_established
 from clew.cluster import Cluster
 from clew.controller import APPLICATION_CRD, CRD_NAME
-from clew.controller.notification_crd import (
+from clew.controller.api.notification_crd import (
     NOTIFICATION_POLICY_CRD,
     NOTIFICATION_POLICY_CRD_NAME,
 )
 from clew.controller.runner import Controller, ControllerConfig
-from clew.controller.server import ReceiverSecrets
+from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.processes import free_port
 
 _installed: set[str] = set()

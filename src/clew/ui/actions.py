@@ -24,8 +24,8 @@ from clew.cli import apps_view as view
 from clew.cli.apps_revert import Identity, revert
 from clew.cli.apps_rollback import pin_target
 from clew.cluster import Cluster, ClusterError, Forbidden
-from clew.controller import credentials as app_credentials
-from clew.controller.spec import GROUP, PLURAL, parse
+from clew.controller.api.spec import GROUP, PLURAL, parse
+from clew.controller.reconcile import credentials as app_credentials
 from clew.model import ClewError
 from clew.report import audit
 from clew.report.events import EventRecorder

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError, Gone
-from clew.controller.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND
 
 __all__ = ["AppHub", "Change", "running"]
 

@@ -13,7 +13,7 @@ from typing import Any
 from clew import apply
 from clew.cli import apps_ops as ops
 from clew.cluster import Cluster, ClusterError, NotFound
-from clew.controller.spec import parse
+from clew.controller.api.spec import parse
 from clew.model import Action, ClewError, ObjectRef
 from clew.ui import present
 
@@ -27,7 +27,7 @@ _CHILD_KINDS = (("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("batch/v1", "Job"))
 
 def _inventory_place(app: Mapping[str, Any]) -> tuple[str, str]:
     """The inventory's name and namespace, as the reconciler names them
-    (``clew.controller.inputs.inventory_name``)."""
+    (``clew.controller.reconcile.inputs.inventory_name``)."""
     meta = app["metadata"]
     spec = parse(dict(app), namespace=meta["namespace"])
     return f"{meta['namespace']}.{meta['name']}", spec.destination_namespace

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from clew.cluster import ClusterError
-from clew.controller.spec import GROUP, PLURAL
+from clew.controller.api.spec import GROUP, PLURAL
 from clew.model import ClewError
 from clew.ui import present
 from clew.ui.hub import Change

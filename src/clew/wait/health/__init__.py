@@ -64,4 +64,21 @@ def worst(results: Iterable[HealthResult]) -> Health:
     return max((r.health for r in results), key=lambda h: h.rank, default=Health.CURRENT)
 
 
-__all__ = ["RULES", "Rule", "compute", "worst"]
+__all__ = [
+    "RULES",
+    "Rule",
+    "check_generic",
+    "compute",
+    "crd",
+    "daemonset",
+    "deployment",
+    "fallback",
+    "job",
+    "namespace",
+    "pod",
+    "pvc",
+    "replicaset",
+    "service",
+    "statefulset",
+    "worst",
+]

@@ -1,0 +1,119 @@
+"""One reconcile attempt as the engine's :class:`~clew.engine.Progress` sink. The engine runs
+every stage, reporting included, and calls:
+
+- ``fetched`` once the revision is known, before the long work: status says ``Reconciling``
+  with ``lastAttemptedRevision`` (and that an earlier attempt was interrupted, if one was);
+- ``finished`` with the result, whatever ended the sync: drift tracking starts (while the
+  Application's drift checks are still paused), then the retry is decided, then the ``report``
+  span writes status, the audit record, Events, the notice and metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+
+from clew import engine
+from clew.controller.api.spec import AppKey, AppSpec
+from clew.controller.reconcile import outcomes
+from clew.model import Reason, Snapshot
+from clew.report import audit, conditions, tracing
+from clew.report.notices import deliver
+
+if TYPE_CHECKING:
+    from clew.controller.reconcile.reconciler import Reconciler
+
+__all__ = ["Attempt"]
+
+_tracer = trace.get_tracer(tracing.TRACER)
+
+
+class Attempt(engine.Progress):
+    def __init__(
+        self, r: Reconciler, key: AppKey, spec: AppSpec, app: dict[str, Any], root: trace.Span
+    ) -> None:
+        self.r, self.key, self.spec, self.app, self.root = r, key, spec, app, root
+        self.started = time.monotonic()
+        self.result = engine.SyncResult()
+        self.retry: outcomes.Retry | None = None
+
+    async def fetched(self, snapshot: Snapshot) -> None:
+        await self._begin(snapshot.revision)
+
+    async def finished(self, result: engine.SyncResult) -> None:
+        r, key, spec = self.r, self.key, self.spec
+        self.result = result
+        # Track while still paused: the engine's own writes must not look like drift, and an
+        # edit made the moment Ready turns True already must.
+        if (
+            r.drift is not None
+            and result.desired
+            and result.reason in ("", Reason.HEALTH_CHECK_FAILED)
+        ):
+            versions = {c.ref: c.version for c in result.applied.changes if c.version}
+            r.drift.track(key, spec, result.desired, versions)
+        if r.drift is not None:
+            r.drift.resume(key)
+        elapsed = time.monotonic() - self.started
+        if self.root.is_recording():  # the runner records the result
+            if result.snapshot is not None:
+                self.root.set_attribute(tracing.REVISION, result.snapshot.revision)
+            tracing.record_counts(self.root, engine.count(result.changes()))
+        if not result.ok:
+            self.retry = r.after_failure(key, spec, result.cause)
+        with _tracer.start_as_current_span("report"):
+            stalled = bool(self.retry and self.retry.stalled)
+            await self._record(result, elapsed, stalled=stalled)
+
+    async def _begin(self, revision: str) -> None:
+        """Say that an attempt of ``revision`` is under way: one status write."""
+        app = self.app
+        key = AppKey.of(app)
+        status = app.get("status") or {}
+        note = outcomes.interrupted(
+            conditions.get_condition(app, conditions.RECONCILING),
+            str(status.get("lastAttemptedRevision") or ""),
+        )
+        message = f"syncing revision {revision[:12]}" + (f"; {note}" if note else "")
+        generation = int(app["metadata"].get("generation", 0))
+        await self.r.status.patch(
+            app,
+            {
+                "conditions": conditions.progressing(
+                    outcomes.conditions_of(app), message, generation
+                ),
+                "lastAttemptedRevision": revision,
+            },
+        )
+        self.r.began.add(key)  # from now on, however it ends, the outcome is written
+        if note:
+            await self.r.event(app, "Warning", Reason.INTERRUPTED, note, revision=revision)
+
+    async def _record(self, result: engine.SyncResult, elapsed: float, *, stalled: bool) -> None:
+        r, app, spec = self.r, self.app, self.spec
+        report = outcomes.after_sync(
+            app, spec, result, stalled=stalled, now=conditions.now_rfc3339()
+        )
+        await r.status.patch(app, report.status)
+        snapshot = result.snapshot
+        await r.clients.audit_for(AppKey.of(app), spec).write(  # best effort: never raises
+            app,
+            audit.record(
+                revision=snapshot.revision if snapshot else "",
+                commit=snapshot.commit if snapshot else None,
+                result=report.reason,
+                changes=result.changes(),
+                message="" if result.ok else report.message,
+                duration=elapsed,
+            ),
+        )
+        for event in report.events:
+            await r.event(app, event.type, event.reason, event.note, revision=event.revision)
+        await deliver(r.observers, report.notice)
+        if r.metrics is not None:
+            key = AppKey.of(app)
+            r.metrics.observe_reconcile(report.reason, elapsed)
+            r.metrics.record_changes(result.changes().counts())
+            r.metrics.set_application_ready(key.namespace, key.name, result.ok)

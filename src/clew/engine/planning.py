@@ -1,0 +1,141 @@
+"""The plan stage of a sync: from the rendered objects and the inventory to a typed
+:class:`~clew.apply.SyncPlan` (what to apply, what is unchanged, what is stale), or a refusal.
+
+Planning reads the cluster and writes nothing. It refuses to prune everything when Git renders
+nothing (unless allowed), refuses what the tenancy rules do not admit, and leaves out objects
+another inventory owns (conflicts, unless adopting). A dry run instead asks the server what
+applying would do, with diffs (:func:`dry_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clew import apply, plan
+from clew.cluster import Cluster
+from clew.engine.result import SyncOptions, SyncResult
+from clew.model import Action, Change, Manifest, ObjectRef, Reason
+
+__all__ = ["Draft", "Refusal", "compare", "draft", "dry_run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str
+    message: str
+
+
+@dataclass
+class Draft:
+    """The desired set, labelled for the inventory, before the cluster's state is compared."""
+
+    inventory: apply.Inventory
+    prepared: plan.Prepared
+    labelled: list[Manifest]
+    stale: list[apply.Member]
+    order: list[ObjectRef]
+
+
+async def draft(cluster: Cluster, options: SyncOptions, result: SyncResult) -> Draft | Refusal:
+    inventory = await apply.load(cluster, options.name, options.namespace)
+    if options.prune and not result.manifests and inventory.members and not options.allow_empty:
+        return Refusal(
+            Reason.PRUNE_FAILED,
+            f"Git renders no objects but the inventory '{options.name}' holds "
+            f"{len(inventory.members)}; refusing to delete everything (pass --allow-empty if "
+            "that is really intended)",
+        )
+    prepared = await plan.prepare(cluster, result.manifests, options.namespace)
+    labelled = [
+        Manifest(apply.label(m.obj, inventory.id, inventory.owner), m.origin)
+        for m in prepared.manifests
+    ]
+    result.desired = labelled
+    stale = apply.candidates(inventory.members, {m.ref for m in labelled})
+    if options.admit is not None:
+        touched = [m.ref for m in labelled] + [m.ref for m in stale if options.prune]
+        refused = options.admit(touched)
+        if refused:
+            return Refusal(Reason.DESTINATION_NOT_ALLOWED, refused)
+    order = plan.reverse_order([m.ref for m in stale])
+    return Draft(inventory, prepared, labelled, stale, order)
+
+
+async def compare(
+    cluster: Cluster, options: SyncOptions, result: SyncResult, d: Draft
+) -> apply.SyncPlan:
+    """The plan: one LIST of live metadata per kind; an object whose fingerprint, generation
+    and resourceVersion match what the inventory recorded is unchanged and not applied."""
+    inventory, labelled = d.inventory, d.labelled
+    metas = await plan.live_metadata(
+        cluster,
+        labelled,
+        label_selector=f"{apply.PART_OF}={inventory.id}",
+        skip_kinds=d.prepared.pending_kinds,
+    )
+    live = {ref: str(meta.get("resourceVersion", "")) for ref, meta in metas.items()}
+    if not options.adopt:  # another inventory's objects are conflicts, left untouched
+        owners = await apply.foreign_owners(
+            cluster, labelled, inventory.id, known=live, skip_kinds=d.prepared.pending_kinds
+        )
+        d.prepared.failures.extend(apply.conflict(ref, o) for ref, o in owners.items())
+        labelled = result.desired = [m for m in labelled if m.ref not in owners]
+    recorded = {m.ref: (m.digest, m.version, m.generation, m.uid) for m in inventory.members}
+    digests = {m.ref: plan.fingerprint(m.obj) for m in labelled}
+    unchanged = [
+        Change(
+            m.ref,
+            Action.UNCHANGED,
+            version=recorded[m.ref][1],
+            uid=metas[m.ref]["uid"],
+            generation=recorded[m.ref][2],
+        )
+        for m in labelled
+        if not plan.needs_apply(m, digests[m.ref], metas, recorded, options.correct_drift)
+    ]
+    skip = {c.ref for c in unchanged}
+    waves = [
+        [apply.ApplyItem(m.obj, m.origin, live.get(m.ref)) for m in wave if m.ref not in skip]
+        for wave in plan.waves(labelled)
+    ]
+    return apply.SyncPlan(
+        inventory=inventory,
+        desired=labelled,
+        waves=waves,
+        unchanged=unchanged,
+        stale=d.stale,
+        prune_order=d.order,
+        digests=digests,
+        live=metas,
+        failures=list(d.prepared.failures),
+    )
+
+
+async def dry_run(
+    cluster: Cluster, options: SyncOptions, result: SyncResult, d: Draft
+) -> list[Change]:
+    """Plan with a server-side dry run of every object, and diffs; change nothing. Returns the
+    objects that would fail."""
+    the_plan = await plan.make_plan(
+        cluster,
+        d.labelled,
+        force=options.force,
+        concurrency=options.concurrency,
+        pending_kinds=d.prepared.pending_kinds,
+    )
+    the_plan.failures.extend(d.prepared.failures)
+    if not options.adopt:
+        set_id = d.inventory.id
+        owners = {
+            i.manifest.ref: owner
+            for i in the_plan.items
+            if i.live and (owner := apply.foreign_owner(i.live["metadata"], set_id))
+        }
+        the_plan.items = [i for i in the_plan.items if i.manifest.ref not in owners]
+        the_plan.failures.extend(apply.conflict(ref, o) for ref, o in owners.items())
+    result.plan = the_plan
+    if options.prune:
+        result.pruned = await apply.prune(
+            cluster, d.stale, d.order, set_id=d.inventory.id, dry_run=True
+        )
+    return the_plan.changeset().failed
