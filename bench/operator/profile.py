@@ -121,13 +121,13 @@ def instrumented(timings: Timings, clients: set[int]) -> Any:
                 name = f"api:{method} {_resource(path, kwargs.get('params'))}"
                 timings.samples[name].append(time.monotonic() - started)
 
-    engine.sync = timed_sync  # type: ignore[assignment]
+    engine.sync = timed_sync
     Reconciler.reconcile = timed_reconcile  # type: ignore[method-assign]
     ClientCluster.request_with_status = timed_request  # type: ignore[method-assign]
     try:
         yield
     finally:
-        engine.sync = sync  # type: ignore[assignment]
+        engine.sync = sync
         Reconciler.reconcile = reconcile  # type: ignore[method-assign]
         ClientCluster.request_with_status = request  # type: ignore[method-assign]
 
