@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
-from clew.controller.reconciler import RECONCILE_ANNOTATION
 
 from clew.cli.apps_ops import app_events
 from clew.cluster import Cluster
-from clew.controller.api.spec import API_VERSION, KIND
+from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.report.audit import read_trail
 from clew.testing.browser import Browser
 from clew.testing.gitserver import GitHttpServer, Repo
