@@ -18,12 +18,16 @@ from typing import Any
 
 from clew import apply
 from clew.controller.api.spec import AppSpec
+from clew.controller.reconcile import resources
 from clew.engine import SyncResult
 from clew.model import Action, Change, ChangeSet, ClewError, Health, ObjectRef, Reason
 from clew.report import conditions, history
 from clew.report.notices import NoticeKind, SyncNotice
 
 _LINE_LIMIT = 300
+# Results after which the live objects are what this sync applied (some perhaps failed or
+# unhealthy): status.resources is rewritten. After an earlier failure it keeps the last list.
+_APPLIED_REASONS = (Reason.APPLY_FAILED, Reason.PRUNE_FAILED, Reason.HEALTH_CHECK_FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +164,16 @@ def after_sync(
     if revision and result.reason in ("", Reason.HEALTH_CHECK_FAILED):
         status["lastAppliedRevision"] = revision
         status["inventory"] = {"entries": len(result.desired)}
+    if result.ok or (result.reason in _APPLIED_REASONS and result.applied.changes):
+        items, total = resources.entries(result)
+        previous = (app.get("status") or {}).get("resources")
+        if isinstance(previous, list) and not spec.self_heal:
+            items = resources.still_drifted(previous, items, result)
+        status["resources"] = items
+        status["resourcesTotal"] = total
+        status["resourcesTruncated"] = total > len(items)
     if result.health is not None:
-        status["resources"] = health_counts(r.health for r in result.health.results.values())
+        status["healthCounts"] = health_counts(r.health for r in result.health.results.values())
     commit = snapshot.commit if snapshot else None
     if snapshot is not None:
         status["history"] = history.push(
