@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 
+_KEYS = ("group", "kind", "namespace", "name")
+
+
 def entries(result: SyncResult) -> tuple[list[dict[str, Any]], int]:
     """The entries of ``result`` (at most :data:`RESOURCES_MAX`) and how many objects there are."""
     results = result.health.results if result.health is not None else {}
@@ -131,8 +134,8 @@ def _key(ref: ObjectRef) -> tuple[str, str, str, str]:
 
 
 def _key_of(entry: dict[str, Any]) -> tuple[str, str, str, str]:
-    fields = (entry.get(f) for f in ("group", "kind", "namespace", "name"))
-    return tuple(str(v or "") for v in fields)  # type: ignore[return-value]
+    group, kind, namespace, name = (str(entry.get(k) or "") for k in _KEYS)
+    return (group, kind, namespace, name)
 
 
 def _attention(entry: dict[str, Any]) -> bool:
