@@ -108,6 +108,9 @@ class Report:
     status: dict[str, Any]
     events: tuple[Note, ...]
     notice: SyncNotice
+    # Objects by health and how many are not Synced, over all of them (status.resources may
+    # hold fewer): the per-Application metrics. None when status.resources is not rewritten.
+    objects: tuple[dict[str, int], int] | None = None
 
 
 def finished(
@@ -164,8 +167,11 @@ def after_sync(
     if revision and result.reason in ("", Reason.HEALTH_CHECK_FAILED):
         status["lastAppliedRevision"] = revision
         status["inventory"] = {"entries": len(result.desired)}
+    objects: tuple[dict[str, int], int] | None = None
     if result.ok or (result.reason in _APPLIED_REASONS and result.applied.changes):
-        items, total = resources.entries(result)
+        every = resources.listed(result)
+        objects = resources.summary(every)
+        items, total = resources.bounded(every), len(every)
         previous = (app.get("status") or {}).get("resources")
         if isinstance(previous, list) and not spec.self_heal:
             items = resources.still_drifted(previous, items, result)
@@ -206,7 +212,7 @@ def after_sync(
         commit_author=f"{commit.author} <{commit.email}>" if commit else "",
         counts={a.value: n for a, n in counts.items() if n},
     )
-    return Report(reason, message, status, tuple(e for e in events if e), notice)
+    return Report(reason, message, status, tuple(e for e in events if e), notice, objects)
 
 
 def out_of_sync(

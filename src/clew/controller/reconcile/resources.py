@@ -21,6 +21,7 @@ from clew.model import Action, Health, ObjectRef
 __all__ = [
     "bounded",
     "entries",
+    "listed",
     "marked",
     "still_drifted",
     "summary",
@@ -32,6 +33,12 @@ _KEYS = ("group", "kind", "namespace", "name")
 
 def entries(result: SyncResult) -> tuple[list[dict[str, Any]], int]:
     """The entries of ``result`` (at most :data:`RESOURCES_MAX`) and how many objects there are."""
+    out = listed(result)
+    return bounded(out), len(out)
+
+
+def listed(result: SyncResult) -> list[dict[str, Any]]:
+    """One entry per object of ``result``, all of them, in no particular order."""
     results = result.health.results if result.health is not None else {}
     changes = list(result.plan.failures if result.plan else []) + list(result.applied.changes)
     failed = {c.ref: c.error or c.reason for c in changes if c.action is Action.FAILED}
@@ -65,7 +72,7 @@ def entries(result: SyncResult) -> tuple[list[dict[str, Any]], int]:
         if ref not in seen:
             seen.add(ref)
             out.append(_entry(ref, api_version, Health.UNKNOWN.value, why, SyncState.PRUNE_PENDING))
-    return bounded(out), len(out)
+    return out
 
 
 def bounded(items: list[dict[str, Any]], limit: int = RESOURCES_MAX) -> list[dict[str, Any]]:
