@@ -3,7 +3,8 @@
 without self-heal marks an entry Drifted; ``clew tree app`` draws a Deployment's ReplicaSet and
 Pods (run by the controller-manager and the kubelet stand-in) from one LIST per kind and
 namespace; an Application with more objects than the limit keeps the total and says it
-truncated; the per-Application metrics are exported."""
+truncated; an object gone from Git with prune off is PrunePending; the per-Application metrics
+are exported."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ SETTINGS = {
     "metadata": {"name": "settings"},
     "data": {"color": "blue"},
 }
+OLD = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "old"}, "data": {"a": "b"}}
 
 
 def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, Any]:
@@ -207,3 +209,36 @@ async def test_more_objects_than_the_limit_keep_the_total(
     assert status["inventory"]["entries"] == count
     names = [e["name"] for e in status["resources"]]
     assert names == sorted(names)
+
+
+@pytest.mark.timeout(120)
+async def test_an_object_gone_from_git_with_prune_off_is_prune_pending(
+    controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+) -> None:
+    ns, repo = kube_namespace, git_repo
+    first = repo.commit(
+        {"deploy/cm.yaml": yaml.safe_dump(SETTINGS), "deploy/old.yaml": yaml.safe_dump(OLD)}, "two"
+    )
+    await credentials(kube_admin, ns, git_http)
+    url = git_http.repo_url(repo.name)
+    await kube_admin.create(application("shop", ns, url, prune=False))
+    await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(first), 60)
+    second = repo.commit({"deploy/old.yaml": None}, "drop old")
+    await kube_admin.patch(
+        API_VERSION,
+        KIND,
+        "shop",
+        {"metadata": {"annotations": {"clew.dev/reconcile-requested-at": second}}},
+        namespace=ns,
+    )
+    app = await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(second), 60)
+    assert app is not None
+    entries = {e["name"]: e for e in app["status"]["resources"]}
+    assert (entries["old"]["sync"], entries["old"]["version"]) == ("PrunePending", "v1")
+    assert entries["old"]["message"] == "not in Git any more; prune is off"
+    assert entries["settings"]["sync"] == "Synced"
+    assert await kube_admin.get("v1", "ConfigMap", "old", ns)  # still live
