@@ -27,7 +27,12 @@ from clew.report.notices import NoticeKind, SyncNotice
 _LINE_LIMIT = 300
 # Results after which the live objects are what this sync applied (some perhaps failed or
 # unhealthy): status.resources is rewritten. After an earlier failure it keeps the last list.
-_APPLIED_REASONS = (Reason.APPLY_FAILED, Reason.PRUNE_FAILED, Reason.HEALTH_CHECK_FAILED)
+_APPLIED_REASONS = (
+    Reason.APPLY_FAILED,
+    Reason.PRUNE_FAILED,
+    Reason.HEALTH_CHECK_FAILED,
+    Reason.HOOK_FAILED,  # a post-sync hook; a pre-sync one fails before anything is applied
+)
 
 
 @dataclass(frozen=True, slots=True)
