@@ -176,7 +176,21 @@ async def test_status_is_a_subresource_shown_in_the_table(
         "lastAppliedRevision": SHA,
         "lastAttemptedRevision": SHA,
         "inventory": {"entries": 12},
-        "resources": {"current": 11, "inProgress": 1, "failed": 0},
+        "resources": [
+            {
+                "group": "apps",
+                "version": "v1",
+                "kind": "Deployment",
+                "namespace": "team",
+                "name": "web",
+                "health": "InProgress",
+                "message": "Deployment rollout: 2 of 3 updated replicas",
+                "sync": "Drifted",
+            }
+        ],
+        "resourcesTotal": 12,
+        "resourcesTruncated": False,
+        "healthCounts": {"current": 11, "inProgress": 1, "failed": 0},
         "drift": {"detected": 0, "corrected": 3, "lastCorrected": "2026-11-26T10:00:00Z"},
         "history": [
             {

@@ -305,6 +305,10 @@ async def test_metrics_expose_every_family_and_count_webhooks(harness: Harness) 
     harness.metrics.record_changes({Action.CREATED: 2, Action.UNCHANGED: 5, Action.DELETED: 1})
     harness.metrics.set_application_ready("team-a", "shop", True)
     harness.metrics.set_application_ready("team-a", "gone", False)
+    harness.metrics.set_application_objects("team-a", "shop", {"Current": 3, "Failed": 1}, 2)
+    harness.metrics.set_last_sync("team-a", "shop", 1_800_000_000.0)
+    harness.metrics.set_application_objects("team-a", "gone", {"Current": 1}, 0)
+    harness.metrics.set_last_sync("team-a", "gone", 1_700_000_000.0)
     harness.metrics.forget_application("team-a", "gone")
     harness.metrics.forget_application("team-a", "never-existed")
     harness.metrics.set_leader(True)
@@ -332,6 +336,15 @@ async def test_metrics_expose_every_family_and_count_webhooks(harness: Harness) 
     assert 'clew_reconcile_total{result="Succeeded"} 1.0' in text
     assert 'clew_application_ready{name="shop",namespace="team-a"} 1.0' in text
     assert 'name="gone"' not in text
+    shop = '{health="%s",name="shop",namespace="team-a"}'
+    assert f"clew_application_objects{shop % 'Current'} 3.0" in text
+    assert f"clew_application_objects{shop % 'Failed'} 1.0" in text
+    assert f"clew_application_objects{shop % 'InProgress'} 0.0" in text  # every health, zeros too
+    assert 'clew_application_objects_out_of_sync{name="shop",namespace="team-a"} 2.0' in text
+    assert (
+        'clew_application_last_sync_timestamp_seconds{name="shop",namespace="team-a"} 1.8e+09'
+        in text
+    )
     assert "clew_leader 1.0" in text
 
     status, response_headers, data = await harness.call(

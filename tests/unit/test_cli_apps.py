@@ -79,7 +79,7 @@ READY_APP = application(
         {"type": "Ready", "status": "True", "reason": "Succeeded", "message": "applied"},
     ],
     lastAppliedRevision=C,
-    resources={"current": 3, "inProgress": 1, "failed": 0, "other": 0},
+    healthCounts={"current": 3, "inProgress": 1, "failed": 0, "other": 0},
     inventory={"entries": 4},
     history=HISTORY,
 )
@@ -132,6 +132,17 @@ def test_app_row() -> None:
         "SUSPENDED": "false",
         "AGE": "3h",
     }
+
+
+def test_health_reads_the_counts_and_status_written_by_earlier_clew() -> None:
+    listed = copy.deepcopy(READY_APP)  # status.resources is the list of objects now
+    listed["status"]["resources"] = [{"kind": "ConfigMap", "name": "a", "health": "Current"}]
+    assert view.app_row(listed, NOW)["HEALTH"] == "3/4"
+    legacy = copy.deepcopy(READY_APP)  # earlier clew kept the counts in status.resources
+    legacy["status"]["resources"] = legacy["status"].pop("healthCounts")
+    assert view.app_row(legacy, NOW)["HEALTH"] == "3/4"
+    del legacy["status"]["resources"]
+    assert view.app_row(legacy, NOW)["HEALTH"] == "-"
 
 
 def test_wide_table_adds_source_destination_and_last_sync() -> None:

@@ -37,10 +37,20 @@ NOW = "2026-12-03T08:00:00Z"
 CASES = sorted(p.stem for p in FIXTURES.glob("*.yaml"))
 
 
+_API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "Job": "batch/v1"}
+
+
 def _ref(text: str) -> ObjectRef:
     kind, *rest = text.split("/")
     namespace, name = (rest[0], rest[1]) if len(rest) == 2 else ("", rest[0])
-    return ObjectRef("", kind, namespace, name)
+    return ObjectRef(_API_VERSIONS.get(kind, "v1").rpartition("/")[0], kind, namespace, name)
+
+
+def _manifest(text: str) -> Manifest:
+    ref = _ref(text)
+    meta = {"name": ref.name, **({"namespace": ref.namespace} if ref.namespace else {})}
+    api_version = _API_VERSIONS.get(ref.kind, "v1")
+    return Manifest({"apiVersion": api_version, "kind": ref.kind, "metadata": meta}, text)
 
 
 def _changes(items: list[dict[str, str]]) -> ChangeSet:
@@ -65,13 +75,23 @@ def _result(given: dict[str, Any]) -> SyncResult:
         )
     health = None
     if "health" in given:
-        results = {_ref(r): HealthResult(Health(h)) for r, h in given["health"].items()}
+        results = {}
+        for ref, health in given["health"].items():  # "Health" or "Health: message"
+            value, _, message = health.partition(": ")
+            results[_ref(ref)] = HealthResult(Health(value), message)
         health = WaitResult(results=results, timed_out=False, failed=[], duration=1.0)
-    desired = [Manifest({"kind": "ConfigMap"}, f"x.yaml#{i}") for i in range(given["desired"])]
+    # ``desired``: the objects' refs, or how many of the applied ones (in order) were desired.
+    wanted = given["desired"]
+    if isinstance(wanted, int):
+        wanted = [item["ref"] for item in given.get("applied", [])[:wanted]]
+    desired = [_manifest(text) for text in wanted]
     return SyncResult(
         snapshot=snapshot,
         applied=_changes(given.get("applied", [])),
         pruned=_changes(given.get("pruned", [])),
+        not_pruned={
+            _ref(r): _API_VERSIONS.get(_ref(r).kind, "v1") for r in given.get("not_pruned", [])
+        },
         health=health,
         desired=desired,
         warnings=given.get("warnings", []),

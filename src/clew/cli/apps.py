@@ -40,6 +40,7 @@ from clew.cli.apps_describe import describe
 from clew.cli.apps_rollback import rollback_app
 from clew.cli.durations import duration_option
 from clew.cli.options import AllNamespaces, Context, Kubeconfig
+from clew.cli.tree import tree_app
 from clew.cluster import Cluster, Forbidden
 from clew.model import Action, ClewError
 
@@ -293,6 +294,7 @@ _COMMANDS: dict[str, Callable[..., None]] = {
     "history": history_app,
     "events": events_app,
     "rollback": rollback_app,
+    "tree": tree_app,
 }
 for _verb, _command in _COMMANDS.items():
     group.command(_verb)(_command)

@@ -15,7 +15,15 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from clew.cli.apps_view import age, events_table, history_table, ready, source_ref, table
+from clew.cli.apps_view import (
+    age,
+    events_table,
+    health_counts,
+    history_table,
+    ready,
+    source_ref,
+    table,
+)
 from clew.controller.api import sources as appsources
 from clew.controller.api import spec as appspec
 from clew.source.git import redact_url
@@ -70,7 +78,7 @@ def describe(
     meta, spec, status = app.get("metadata") or {}, app.get("spec") or {}, app.get("status") or {}
     source = spec.get("source") or {}
     ready_status, reason, message = ready(app)
-    resources = status.get("resources") or {}
+    resources = health_counts(status)
     drift = status.get("drift") or {}
     conditions = [
         (

@@ -36,6 +36,7 @@ __all__ = [
     "default_rollback_target",
     "event_rows",
     "events_table",
+    "health_counts",
     "history_csv",
     "history_json",
     "history_table",
@@ -130,12 +131,22 @@ def ready(app: Mapping[str, Any]) -> tuple[str, str, str]:
     return "-", "-", ""
 
 
+def health_counts(status: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Objects by health at the last check: ``status.healthCounts``, or ``status.resources`` as
+    earlier clew wrote it (the counts; it is the list of objects now)."""
+    counts = status.get("healthCounts")
+    if isinstance(counts, Mapping):
+        return counts
+    legacy = status.get("resources")
+    return legacy if isinstance(legacy, Mapping) else {}
+
+
 def _health(app: Mapping[str, Any]) -> str:
-    resources = _status(app).get("resources") or {}
-    if not resources:
+    counts = health_counts(_status(app))
+    if not counts:
         return "-"
-    total = sum(int(v or 0) for v in resources.values())
-    return f"{int(resources.get('current') or 0)}/{total}"
+    total = sum(int(v or 0) for v in counts.values())
+    return f"{int(counts.get('current') or 0)}/{total}"
 
 
 def _last_sync(app: Mapping[str, Any], now: dt.datetime) -> str:

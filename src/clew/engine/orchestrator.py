@@ -231,6 +231,7 @@ async def _prune(
             timed("prune", started)
         elif stale:
             kept += stale  # not pruning: still ours, so a later --prune can delete them
+            result.not_pruned = {m.ref: m.api_version for m in stale}
         tracing.record_counts(span, count(result.pruned))
         started = time.monotonic()
         await transaction.commit(kept)

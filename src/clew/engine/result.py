@@ -62,6 +62,8 @@ class SyncResult:
     plan: plan.Plan | None = None
     applied: ChangeSet = field(default_factory=ChangeSet)
     pruned: ChangeSet = field(default_factory=ChangeSet)
+    # Gone from Git but kept because prune is off: ref -> apiVersion (still in the inventory).
+    not_pruned: dict[ObjectRef, str] = field(default_factory=dict)
     health: wait.WaitResult | None = None
     desired: list[Manifest] = field(default_factory=list)  # as applied: namespaced and labelled
     hooks: Hooks = field(default_factory=Hooks)  # rendered Helm hooks, not in ``manifests``

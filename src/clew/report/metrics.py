@@ -18,7 +18,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from clew.model import Action
+from clew.model import Action, Health
 
 __all__ = ["METRIC_NAMES", "Metrics", "NotificationOutcome", "WebhookOutcome"]
 
@@ -40,6 +40,9 @@ METRIC_NAMES: tuple[str, ...] = (
     "clew_webhook_requests_total",
     "clew_leader",
     "clew_notifications_total",
+    "clew_application_objects",
+    "clew_application_objects_out_of_sync",
+    "clew_application_last_sync_timestamp_seconds",
 )
 
 _APPLIED = (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED)
@@ -121,6 +124,26 @@ class Metrics:
             ["target_type", "outcome"],
             registry=r,
         )
+        # Per Application: labelled by namespace and name only (plus health's fixed six values),
+        # so the series grow with Applications, never with their objects.
+        self._objects = Gauge(
+            "clew_application_objects",
+            "Managed objects at the last sync, by health (kstatus).",
+            ["namespace", "name", "health"],
+            registry=r,
+        )
+        self._out_of_sync = Gauge(
+            "clew_application_objects_out_of_sync",
+            "Managed objects not Synced at the last sync (OutOfSync, Drifted, PrunePending).",
+            ["namespace", "name"],
+            registry=r,
+        )
+        self._last_sync = Gauge(
+            "clew_application_last_sync_timestamp_seconds",
+            "When the last sync of the Application finished (any result), Unix time.",
+            ["namespace", "name"],
+            registry=r,
+        )
         for action in _APPLIED:  # present from the start, so rate() sees the first increment
             self._applied.labels(action.value)
         if runtime:
@@ -165,10 +188,26 @@ class Metrics:
     def set_application_ready(self, namespace: str, name: str, ready: bool) -> None:
         self._ready.labels(namespace, name).set(1 if ready else 0)
 
+    def set_application_objects(
+        self, namespace: str, name: str, by_health: Mapping[str, int], out_of_sync: int
+    ) -> None:
+        """The Application's objects by health (every kstatus value, zeros included) and how
+        many are not in sync."""
+        for health in Health:
+            self._objects.labels(namespace, name, health.value).set(by_health.get(health.value, 0))
+        self._out_of_sync.labels(namespace, name).set(out_of_sync)
+
+    def set_last_sync(self, namespace: str, name: str, when: float) -> None:
+        self._last_sync.labels(namespace, name).set(when)
+
     def forget_application(self, namespace: str, name: str) -> None:
         """Remove a deleted Application's series (no stale 0 left behind)."""
-        with contextlib.suppress(KeyError):
-            self._ready.remove(namespace, name)
+        for gauge in (self._ready, self._out_of_sync, self._last_sync):
+            with contextlib.suppress(KeyError):
+                gauge.remove(namespace, name)
+        for health in Health:
+            with contextlib.suppress(KeyError):
+                self._objects.remove(namespace, name, health.value)
 
     def webhook_request(self, provider: str, outcome: WebhookOutcome) -> None:
         self._webhooks.labels(provider, outcome.value).inc()

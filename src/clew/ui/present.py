@@ -81,7 +81,7 @@ def row(app: Mapping[str, Any]) -> Row:
         reason=reason,
         message=message,
         revision=str(status.get("lastAppliedRevision") or ""),
-        health={str(k): int(v or 0) for k, v in (status.get("resources") or {}).items()},
+        health={str(k): int(v or 0) for k, v in view.health_counts(status).items()},
         suspended=bool(spec.get("suspend")),
         pinned=str((spec.get("pin") or {}).get("revision") or ""),
         destination=str((spec.get("destination") or {}).get("namespace") or ""),

@@ -3,10 +3,14 @@
 - :func:`compute` — the health of one object, a pure function of it (rules in :mod:`.health`);
 - :func:`worst` — the worst of many health results, to summarise a set;
 - :func:`wait_for` — watch a set of objects on a cluster until they are healthy, one fails, or
-  time runs out; returns a :class:`WaitResult`.
+  time runs out; returns a :class:`WaitResult`;
+- :func:`read_tree` — managed objects with their live children (owner references), each with
+  its health: the resource tree (:mod:`.tree` builds it, :mod:`.livetree` reads it).
 """
 
 from clew.wait.health import compute, worst
+from clew.wait.livetree import read_tree
+from clew.wait.tree import Node
 from clew.wait.watcher import OnChange, WaitResult, wait_for
 
-__all__ = ["OnChange", "WaitResult", "compute", "wait_for", "worst"]
+__all__ = ["Node", "OnChange", "WaitResult", "compute", "read_tree", "wait_for", "worst"]

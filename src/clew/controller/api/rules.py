@@ -3,6 +3,8 @@ the CRD schema (the API server), so the two cannot drift apart."""
 
 from __future__ import annotations
 
+import enum
+
 __all__ = [
     "CHART_NAME_RE",
     "CONFIG_KEY_RE",
@@ -18,11 +20,14 @@ __all__ = [
     "REF_MAX",
     "REPO_URL_MAX",
     "REPO_URL_RE",
+    "RESOURCES_MAX",
+    "RESOURCE_MESSAGE_MAX",
     "REVISION_RE",
     "URL_PASSWORD_MESSAGE",
     "URL_PASSWORD_RE",
     "VALUES_FILES_MAX",
     "VALUES_FROM_MAX",
+    "SyncState",
 ]
 
 # Regular expressions shared with the schema. Written without anchors; the schema anchors them
@@ -55,3 +60,17 @@ DEFAULT_VALUES_KEY = "values.yaml"
 CHART_NAME_RE = r"[a-zA-Z0-9][-a-zA-Z0-9_.]*"
 CONFIG_KEY_RE = r"[-._a-zA-Z0-9]+"
 HELM_REPO_URL_RE = r"(https?|oci)://\S+"
+
+# status.resources: one entry per managed object, bounded so a large Application's status stays
+# far below etcd's object limit (500 entries of ~300 bytes).
+RESOURCES_MAX = 500
+RESOURCE_MESSAGE_MAX = 256  # characters of an entry's one-line reason
+
+
+class SyncState(enum.StrEnum):
+    """Whether one managed object is as Git says (``status.resources[].sync``)."""
+
+    SYNCED = "Synced"  # the live object is what the last sync applied
+    OUT_OF_SYNC = "OutOfSync"  # the last sync did not apply it (failed, or stopped before it)
+    DRIFTED = "Drifted"  # changed outside Git and not reverted (self-heal off)
+    PRUNE_PENDING = "PrunePending"  # not in Git any more, still live (prune off or failed)

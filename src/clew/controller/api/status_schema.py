@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from clew.controller.api.rules import RESOURCE_MESSAGE_MAX, RESOURCES_MAX, SyncState
 from clew.controller.api.schema import count, object_schema, time
+from clew.model import Health
 
 __all__ = ["DRIFT_OBJECTS_MAX", "HISTORY_MAX", "STATUS"]
 
@@ -43,6 +45,36 @@ _HISTORY_ENTRY = object_schema(
     required=["revision", "time", "result"],
 )
 
+_RESOURCE = object_schema(
+    "One managed object: what it is, its health, and whether it is as Git says.",
+    {
+        "group": {"type": "string", "maxLength": 253, "description": "API group; '' for core."},
+        "version": {"type": "string", "maxLength": 63},
+        "kind": {"type": "string", "maxLength": 63},
+        "namespace": {"type": "string", "maxLength": 63, "description": "'' if cluster-wide."},
+        "name": {"type": "string", "maxLength": 253},
+        "health": {
+            "type": "string",
+            "enum": [h.value for h in Health],
+            "description": "kstatus: Current, InProgress, Failed, Terminating, NotFound, Unknown.",
+        },
+        "message": {
+            "type": "string",
+            "maxLength": 4 * RESOURCE_MESSAGE_MAX,  # characters, not bytes: room for any text
+            "description": "Why, in one line.",
+        },
+        "sync": {
+            "type": "string",
+            "enum": [s.value for s in SyncState],
+            "description": (
+                "Synced; OutOfSync (the last sync did not apply it); Drifted (changed outside "
+                "Git, not reverted); PrunePending (not in Git any more, still live)."
+            ),
+        },
+    },
+    required=["kind", "name", "health", "sync"],
+)
+
 STATUS = object_schema(
     "What the controller observed and did; written through the status subresource.",
     {
@@ -65,7 +97,21 @@ STATUS = object_schema(
             "Summary of the objects this Application owns.",
             {"entries": count("How many objects the inventory holds.")},
         ),
-        "resources": object_schema(
+        "resources": {
+            "type": "array",
+            "description": (
+                f"The managed objects at the last sync, at most {RESOURCES_MAX}: when there are "
+                "more, those not healthy or not in sync are kept first (resourcesTotal)."
+            ),
+            "maxItems": RESOURCES_MAX,
+            "items": _RESOURCE,
+        },
+        "resourcesTotal": count("How many managed objects there are (resources may hold fewer)."),
+        "resourcesTruncated": {
+            "type": "boolean",
+            "description": f"True when there are more than {RESOURCES_MAX} objects.",
+        },
+        "healthCounts": object_schema(
             "Health of the owned objects at the last check.",
             {
                 "current": count("Healthy objects."),

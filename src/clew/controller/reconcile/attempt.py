@@ -117,3 +117,7 @@ class Attempt(engine.Progress):
             r.metrics.observe_reconcile(report.reason, elapsed)
             r.metrics.record_changes(result.changes().counts())
             r.metrics.set_application_ready(key.namespace, key.name, result.ok)
+            r.metrics.set_last_sync(key.namespace, key.name, time.time())
+            if report.objects is not None:
+                by_health, out_of_sync = report.objects
+                r.metrics.set_application_objects(key.namespace, key.name, by_health, out_of_sync)

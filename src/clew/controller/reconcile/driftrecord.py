@@ -1,5 +1,6 @@
-"""Recording drift: ``status.drift`` (counts, when, which objects) and, for a revert, a record
-in the audit trail. The drift watcher finds and reverts drift; this writes down that it did
+"""Recording drift: ``status.drift`` (counts, when, which objects), the objects' sync state in
+``status.resources`` (Drifted, or Synced again once reverted) and, for a revert, a record in
+the audit trail. The drift watcher finds and reverts drift; this writes down that it did
 (through the one status writer, :class:`~clew.controller.reconcile.status.StatusWriter`).
 
 Best effort, like the Event: a failed write is logged and self-heal goes on. The audit record is
@@ -14,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from clew.cluster import ClusterError
+from clew.controller.api.rules import SyncState
 from clew.controller.api.spec import API_VERSION, KIND, AppKey, AppSpec, InvalidSpec, parse
-from clew.controller.reconcile import outcomes
+from clew.controller.reconcile import outcomes, resources
 from clew.controller.reconcile.clients import Clients
 from clew.controller.reconcile.status import StatusWriter
 from clew.model import Action, Change, ChangeSet, ObjectRef, Reason
@@ -111,9 +113,16 @@ async def record(
     impersonating)."""
 
     def counted(app: dict[str, Any]) -> dict[str, Any]:
-        previous = (app.get("status") or {}).get("drift")
+        status = app.get("status") or {}
         now = conditions.now_rfc3339()
-        return {"drift": status_after(previous, refs, corrected=corrected, now=now, new=new)}
+        patch: dict[str, Any] = {
+            "drift": status_after(status.get("drift"), refs, corrected=corrected, now=now, new=new)
+        }
+        listed = status.get("resources")
+        if isinstance(listed, list):  # a merge patch replaces a list: send all of it
+            state = SyncState.SYNCED if corrected else SyncState.DRIFTED
+            patch["resources"] = resources.marked(listed, refs, state)
+        return patch
 
     try:
         app = await writer.cluster.get(API_VERSION, KIND, key.name, key.namespace)

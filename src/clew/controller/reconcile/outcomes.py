@@ -18,12 +18,21 @@ from typing import Any
 
 from clew import apply
 from clew.controller.api.spec import AppSpec
+from clew.controller.reconcile import resources
 from clew.engine import SyncResult
 from clew.model import Action, Change, ChangeSet, ClewError, Health, ObjectRef, Reason
 from clew.report import conditions, history
 from clew.report.notices import NoticeKind, SyncNotice
 
 _LINE_LIMIT = 300
+# Results after which the live objects are what this sync applied (some perhaps failed or
+# unhealthy): status.resources is rewritten. After an earlier failure it keeps the last list.
+_APPLIED_REASONS = (
+    Reason.APPLY_FAILED,
+    Reason.PRUNE_FAILED,
+    Reason.HEALTH_CHECK_FAILED,
+    Reason.HOOK_FAILED,  # a post-sync hook; a pre-sync one fails before anything is applied
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,9 @@ class Report:
     status: dict[str, Any]
     events: tuple[Note, ...]
     notice: SyncNotice
+    # Objects by health and how many are not Synced, over all of them (status.resources may
+    # hold fewer): the per-Application metrics. None when status.resources is not rewritten.
+    objects: tuple[dict[str, int], int] | None = None
 
 
 def finished(
@@ -160,8 +172,19 @@ def after_sync(
     if revision and result.reason in ("", Reason.HEALTH_CHECK_FAILED):
         status["lastAppliedRevision"] = revision
         status["inventory"] = {"entries": len(result.desired)}
+    objects: tuple[dict[str, int], int] | None = None
+    if result.ok or (result.reason in _APPLIED_REASONS and result.applied.changes):
+        every = resources.listed(result)
+        objects = resources.summary(every)
+        items, total = resources.bounded(every), len(every)
+        previous = (app.get("status") or {}).get("resources")
+        if isinstance(previous, list) and not spec.self_heal:
+            items = resources.still_drifted(previous, items, result)
+        status["resources"] = items
+        status["resourcesTotal"] = total
+        status["resourcesTruncated"] = total > len(items)
     if result.health is not None:
-        status["resources"] = health_counts(r.health for r in result.health.results.values())
+        status["healthCounts"] = health_counts(r.health for r in result.health.results.values())
     commit = snapshot.commit if snapshot else None
     if snapshot is not None:
         status["history"] = history.push(
@@ -194,7 +217,7 @@ def after_sync(
         commit_author=f"{commit.author} <{commit.email}>" if commit else "",
         counts={a.value: n for a, n in counts.items() if n},
     )
-    return Report(reason, message, status, tuple(e for e in events if e), notice)
+    return Report(reason, message, status, tuple(e for e in events if e), notice, objects)
 
 
 def out_of_sync(
