@@ -388,7 +388,9 @@ async def test_status_writes_are_not_drift_spec_and_label_edits_are(
     code, first = await clew.apply(tmp_path)
     assert code == 0, first
 
-    status = {"status": {"observedGeneration": 1, "replicas": 0, "conditions": []}}
+    # collisionCount: valid whatever the deployment controller has written to status meanwhile
+    # (a replica count could be refused as below updatedReplicas).
+    status = {"status": {"collisionCount": 1}}
     await kube_admin.patch(
         "apps/v1", "Deployment", "web", status, namespace=ns, subresource="status"
     )
