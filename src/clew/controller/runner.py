@@ -29,6 +29,7 @@ from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
 from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, AppKey
 from clew.controller.api.tenancy import Tenancy
+from clew.controller.appsets import AppSetController
 from clew.controller.reconcile import Outcome, Reconciler
 from clew.controller.reconcile.clients import Clients
 from clew.controller.reconcile.driftrecord import DriftReporter
@@ -83,6 +84,7 @@ class ControllerConfig:
     secrets: ReceiverSecrets = field(default_factory=ReceiverSecrets)
     notifications: bool = True  # send what NotificationPolicies ask for (docs/notifications.md)
     tenancy: Tenancy = field(default_factory=Tenancy)  # docs/operator.md, multi-tenancy
+    applicationsets: bool = True  # run the ApplicationSet controller (docs/applicationsets.md)
 
 
 class Controller:
@@ -144,6 +146,13 @@ class Controller:
         self.server: RunningServer | None = None
         self.metrics_server: RunningServer | None = None
         self._apps = self.factory.informer(API_VERSION, KIND, config.namespace)
+        # A cluster-wide chore: leader-only, with its own informers and queue, so a set's
+        # trouble (or a missing CRD) never holds up Applications.
+        self.appsets = (
+            AppSetController(cluster, self.snapshots, config.namespace)
+            if config.applicationsets
+            else None
+        )
         self._drift_watches: set[tuple[int, str, str, str | None]] = set()
         # Drift informers of Applications applied as a ServiceAccount run as that account.
         self._drift_factories: dict[int, InformerFactory] = {}
@@ -207,6 +216,7 @@ class Controller:
         if self.notifier is not None:
             unsubscribe_policies = self._policies.on_event(self.notifier.on_policy)
         workers: list[asyncio.Task[None]] = []
+        appsets = asyncio.create_task(self.appsets.run()) if self.appsets is not None else None
         try:
             await self.factory.start_all()
             await self._apps.has_synced.wait()
@@ -225,7 +235,9 @@ class Controller:
             self.queue.shutdown()
             for task in workers:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            if appsets is not None:
+                appsets.cancel()
+            await asyncio.gather(*workers, *([appsets] if appsets else []), return_exceptions=True)
             await self.drift.aclose()
             await self.factory.stop_all()
             for task in list(self._starting):  # no informer may start after this
