@@ -2,9 +2,10 @@
 a list generator creates owned, labelled Applications and a template change updates them; an
 element that disappears is deleted only under ``sync``; a Git directories generator follows
 pushed commits (a new directory gives a new Application, a removed one is deleted only under
-``sync``); a generator that fails (an unreachable repository, a file that is not YAML, a
-template naming a missing parameter) deletes nothing and says why in Ready=False; and
-``clew diff appset`` shows what would be created, changed and deleted while writing nothing.
+``sync``); a push webhook runs a set's generators (a matrix with Git) at once; a generator that
+fails (an unreachable repository, a file that is not YAML, a template naming a missing
+parameter) deletes nothing and says why in Ready=False; and ``clew diff appset`` shows what
+would be created, changed and deleted while writing nothing.
 
 Generated Applications are suspended: these tests are about the set, not about syncing."""
 
@@ -198,6 +199,31 @@ async def test_git_directories_follow_commits_and_delete_only_under_sync(
     await patch_spec(kube_admin, ns, "dirs", {"syncPolicy": "sync"})
     await until(kube_admin, API_VERSION, KIND, "dirs", ns, settled("two", "three"), 30)
     assert await app_names(kube_admin, ns, "dirs") == {"two", "three"}
+
+
+async def test_a_push_webhook_runs_a_matrix_of_git_at_once(
+    controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+) -> None:
+    ns = kube_namespace
+    git_repo.commit({"apps/one/a.yaml": "a: 1"}, "One app")
+    secret = await credentials_secret(kube_admin, ns, git_http)
+    url = git_http.repo_url(git_repo.name)
+    git = {"repoURL": url, "secretRef": {"name": secret}, "directories": [{"path": "apps/*"}]}
+    matrix = {"matrix": {"generators": [{"list": {"elements": [{"env": "dev"}]}}, {"git": git}]}}
+    template = {"metadata": {"name": "{{path.basename}}-{{env}}"}, "spec": TEMPLATE_SPEC}
+    # An hour between runs: only the webhook can make the next commit count in time.
+    await kube_admin.create(appset("hooked", ns, [matrix], template=template, interval="1h"))
+    await until(kube_admin, API_VERSION, KIND, "hooked", ns, settled("one-dev"), 30)
+
+    git_repo.commit({"apps/two/a.yaml": "a: 1"}, "A second app")
+    answer = await controller.push_hook(url)
+    assert answer["triggered"] == 1  # the set; no Application reads this repository
+    await until(kube_admin, API_VERSION, KIND, "hooked", ns, settled("one-dev", "two-dev"), 15)
+    assert await app_names(kube_admin, ns, "hooked") == {"one-dev", "two-dev"}
 
 
 async def test_a_failing_generator_deletes_nothing(

@@ -287,9 +287,11 @@ class Controller:
                 self.revisions.invalidate(normalize_repo_url(str(url)))
 
     async def on_push(self, event: PushEvent) -> int:
-        """A webhook push: forget cached revisions of the repository, reconcile its followers.
+        """A webhook push: forget cached revisions of the repository, reconcile its followers
+        (Applications, and ApplicationSets whose Git generators read it).
 
-        The leader queues them; a standby (no informers, no queue) asks through the API."""
+        The leader queues them; a standby (no informers, no queue) asks through the API, for
+        Applications only: sets then follow at their interval."""
         if not self.leading:
             return await request_reconciles(self.cluster, self.config.namespace, event)
         for url in event.repo_urls:
@@ -302,6 +304,8 @@ class Controller:
                 self._traceparents[AppKey.of(app)] = event.traceparent
             self.queue.add(AppKey.of(app))
             triggered += 1
+        if self.appsets is not None:  # sets with Git generators on the repository
+            triggered += self.appsets.on_push(event)
         return triggered
 
     # -- work -----------------------------------------------------------------------------------

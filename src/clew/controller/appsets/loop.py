@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError
@@ -22,6 +23,7 @@ from clew.controller.appsets.reconciler import AppSetReconciler
 from clew.controller.appsets.spec import API_VERSION, KIND, SET_LABEL
 from clew.controller.runtime.informer import EventType, InformerFactory
 from clew.controller.runtime.queue import QueueShutdown, WorkQueue
+from clew.controller.triggers.events import PushEvent
 from clew.source import SnapshotCache
 
 __all__ = ["AppSetController"]
@@ -42,6 +44,7 @@ class AppSetController:
         self.workers = workers
         self.reconciler = AppSetReconciler(cluster, snapshots)
         self.queue: WorkQueue[AppKey] = WorkQueue(max_delay=300.0)
+        self._items: Callable[[], list[dict[str, Any]]] = list
 
     async def run(self) -> None:
         """Reconcile ApplicationSets until cancelled; stops its informers on the way out."""
@@ -49,6 +52,7 @@ class AppSetController:
         factory = InformerFactory(self.cluster)
         sets = factory.informer(API_VERSION, KIND, self.namespace)
         apps = factory.informer(APP_API_VERSION, APP_KIND, self.namespace, label_selector=SET_LABEL)
+        self._items = sets.items
         sets.on_event(self._on_set)
         apps.on_event(self._on_application)
         workers: list[asyncio.Task[None]] = []
@@ -63,6 +67,18 @@ class AppSetController:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             await factory.stop_all()
+            self._items = list
+
+    def on_push(self, event: PushEvent) -> int:
+        """Queue each set with a Git generator on the pushed repository; how many. A push to
+        any ref counts: a generator's revision may be a range or a tag."""
+        triggered = 0
+        for obj in self._items():
+            urls = _repo_urls((obj.get("spec") or {}).get("generators"))
+            if any(event.matches(url) for url in urls):
+                self.queue.add(AppKey.of(obj))
+                triggered += 1
+        return triggered
 
     def _on_set(self, kind: EventType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         if kind == "DELETED":
@@ -124,3 +140,16 @@ class AppSetController:
                 self.queue.done(key)
             if after is not None:
                 self.queue.add_after(key, after)
+
+
+def _repo_urls(generators: Any) -> list[str]:
+    """The repositories of every Git generator in ``generators`` (raw, nested)."""
+    out: list[str] = []
+    for generator in generators if isinstance(generators, list) else []:
+        for kind, body in generator.items() if isinstance(generator, dict) else []:
+            if not isinstance(body, dict):
+                continue
+            if kind == "git" and isinstance(body.get("repoURL"), str):
+                out.append(body["repoURL"])
+            out.extend(_repo_urls(body.get("generators")))
+    return out
