@@ -20,8 +20,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from clew.cli import sync
-from clew.cluster import Cluster, NotFound
+from clew.cli import apps, sync
+from clew.cluster import Cluster, Invalid, NotFound
 from clew.controller.api.spec import API_VERSION as APP_API_VERSION
 from clew.controller.api.spec import KIND as APP_KIND
 from clew.controller.api.spec import AppKey
@@ -282,6 +282,7 @@ async def test_diff_appset_shows_and_writes_nothing(
     root = typer.Typer()
     root.command("version")(lambda: None)
     root.command("diff")(sync.diff_command)
+    apps.register(root)  # and `clew get appsets`
     argv = ["diff", "appset", "web", "--kubeconfig", str(kube_cluster.admin_kubeconfig), "-n", ns]
 
     async def diff() -> tuple[int, str]:
@@ -301,6 +302,11 @@ async def test_diff_appset_shows_and_writes_nothing(
     reconciler = AppSetReconciler(kube_admin, SnapshotCache(tmp_path / "cache"))
     assert (await reconciler.reconcile(AppKey(ns, "web"))).ok
     assert await diff() == (0, "")
+    listing = await asyncio.to_thread(
+        CliRunner().invoke, root, ["get", "appsets", *argv[3:]], env={"COLUMNS": "200"}
+    )
+    assert listing.exit_code == 0, listing.output
+    assert listing.stdout.split("\n")[1].split()[:5] == ["web", "True", "Succeeded", "sync", "2"]
 
     template = {
         "metadata": {"name": "{{path.basename}}"},
@@ -328,3 +334,17 @@ async def test_diff_appset_shows_and_writes_nothing(
     assert "would create, change and delete nothing" in result.output
     with pytest.raises(NotFound):
         await kube_admin.get(APP_API_VERSION, APP_KIND, "x", ns)
+
+
+async def test_the_crd_refuses_what_it_can(
+    crd: None, kube_admin: Cluster, kube_namespace: str
+) -> None:
+    bad = appset("x", kube_namespace, listed("a"), syncPolicy="delete-everything")
+    with pytest.raises(Invalid, match="syncPolicy"):
+        await kube_admin.create(bad)
+    with pytest.raises(Invalid, match="at most 63 characters"):
+        await kube_admin.create(appset("x" * 64, kube_namespace, listed("a")))
+    with pytest.raises(Invalid, match="generators"):
+        await kube_admin.create(appset("x", kube_namespace, []))
+    stored = await kube_admin.create(appset("ok", kube_namespace, listed("a"), interval="5m"))
+    assert stored["spec"]["syncPolicy"] == "create-update"  # the default, from the schema
