@@ -222,3 +222,22 @@ def test_success_lists_what_was_done() -> None:
     [ready] = status.status({}, done=conflicted)["conditions"]
     assert (ready["status"], ready["reason"]) == ("False", Reason.APPLY_FAILED)
     assert "not owned by this set, left alone: a" in ready["message"]
+
+
+async def test_the_documented_example_generates_what_the_docs_say(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "docs" / "applicationsets.md").read_text()
+    [example] = [
+        yaml.safe_load(block.split("```", 1)[0])
+        for block in text.split("```yaml\n")[1:]
+        if "kind: ApplicationSet" in block.split("```", 1)[0]
+    ]
+    url = example["spec"]["generators"][0]["git"]["repoURL"]
+    tree = {f"apps/{n}/app.yaml": "x: 1" for n in ("shop", "blog", "experimental")}
+    parsed = spec.parse(example)
+    assert parsed.policy is spec.Policy.SYNC
+    sets = await generators.generate(
+        parsed.generators, checkout_of({"trees": {url: tree}}, tmp_path)
+    )
+    apps = plan.applications(parsed, sets)
+    assert sorted(a["metadata"]["name"] for a in apps) == ["blog", "shop"]
+    assert all(a["metadata"]["namespace"] == "team" for a in apps)
