@@ -165,6 +165,10 @@ async def test_too_many_sets_is_an_error() -> None:
             "spec.generators[0].merge.mergeKeys",
         ),
         ({"syncPolicy": "delete-everything"}, "spec.syncPolicy"),
+        (
+            {"generators": [{"git": {"repoURL": "https://me:hunter2@git.example/x.git"}}]},
+            "spec.generators[0].git.repoURL",
+        ),
         ({"template": {"metadata": {}, "spec": {}}}, "spec.template.metadata.name"),
     ],
 )
@@ -176,6 +180,7 @@ def test_parse_names_the_field(change: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidSpec) as caught:
         spec.parse(the_set({"set": {"spec": {**base, **change}}}))
     assert caught.value.field == field
+    assert "hunter2" not in str(caught.value)  # no secret in the error, hence in status
 
 
 def test_policy_defaults_to_create_update_and_matches_the_crd() -> None:

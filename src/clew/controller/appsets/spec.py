@@ -15,12 +15,14 @@ Application schema wants a pattern), so :func:`parse` checks them, naming the fi
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clew.controller.api.appset_crd import DEFAULT_INTERVAL, DEFAULT_SYNC_POLICY, KIND, PLURAL
 from clew.controller.api.fields import InvalidSpec
+from clew.controller.api.rules import URL_PASSWORD_RE
 from clew.controller.api.spec import GROUP, VERSION, AppKey
 from clew.model.duration import parse_duration
 
@@ -208,6 +210,11 @@ def _git(body: Mapping[str, Any], field: str) -> Generator:
     url = body.get("repoURL")
     if not isinstance(url, str) or not url:
         raise InvalidSpec("must be set", field=f"{field}.repoURL")
+    if re.search(URL_PASSWORD_RE, url):  # it would show in status, logs and Events
+        raise InvalidSpec(
+            "must not carry a password (user:password@): name a Secret in secretRef",
+            field=f"{field}.repoURL",
+        )
     secret = (body.get("secretRef") or {}).get("name")
     source = GitSource(url, str(body.get("revision") or "HEAD"), str(secret) if secret else None)
     directories, files = body.get("directories"), body.get("files")
