@@ -1,6 +1,8 @@
 """The controller process: informers feed a work queue, workers reconcile, drift is watched,
 webhooks trigger, and only the elected leader reconciles.
 
+ApplicationSets (:mod:`clew.controller.appsets`) run in their own loop while this process leads.
+
 ``Controller.run()`` serves HTTP at once (webhooks and probes on the public port, ``/metrics`` on
 its own, localhost unless secured), then campaigns for the Lease and, once leading, starts the
 informers and workers. Losing the lease stops them; SIGTERM releases the lease.
