@@ -33,6 +33,7 @@ from rich.console import Console
 from clew.apply import wait_established
 from clew.cluster import Cluster
 from clew.controller import APPLICATION_CRD, CRD_NAME
+from clew.controller.api.appset_crd import APPLICATION_SET_CRD, APPLICATION_SET_CRD_NAME
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.demo_ui import start_ui, ui_token
 from clew.testing.controlplane import ControlPlane
@@ -310,8 +311,9 @@ async def main_async(keep: bool) -> None:
 
         say("Installing the Application CRD and starting `clew controller`")
         async with Cluster.from_kubeconfig(plane.admin_kubeconfig) as admin:
-            await admin.apply(APPLICATION_CRD, field_manager="clew-install", force=True)
-            await wait_established(admin, [CRD_NAME], 60)
+            for crd in (APPLICATION_CRD, APPLICATION_SET_CRD):
+                await admin.apply(crd, field_manager="clew-install", force=True)
+            await wait_established(admin, [CRD_NAME, APPLICATION_SET_CRD_NAME], 60)
         port, secret = free_port(), secrets.token_hex(16)
         proc = await asyncio.to_thread(start_controller, plane.admin_kubeconfig, work, port, secret)
         controller_pid = proc.pid

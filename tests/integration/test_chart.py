@@ -18,6 +18,7 @@ import yaml
 
 from clew import __version__
 from clew.cluster import Cluster
+from clew.controller.api.appset_crd import APPLICATION_SET_CRD
 from clew.controller.api.crd import APPLICATION_CRD
 from clew.controller.api.install import manifests
 from clew.controller.api.notification_crd import NOTIFICATION_POLICY_CRD
@@ -100,6 +101,7 @@ def test_crds_are_clews() -> None:
     for name, crd in (
         ("applications", APPLICATION_CRD),
         ("notificationpolicies", NOTIFICATION_POLICY_CRD),
+        ("applicationsets", APPLICATION_SET_CRD),
     ):
         assert yaml.safe_load((CHART / "crds" / f"{name}.yaml").read_text()) == crd
 

@@ -78,8 +78,11 @@ def test_controller_role_is_least_privilege(objects: dict[tuple[str, str], Any])
     assert {("clew.dev", "applications", v) for v in ("get", "list", "watch", "patch")} <= grants
     assert ("clew.dev", "applications/status", "patch") in grants
     assert ("clew.dev", "applications/finalizers", "update") in grants
-    assert ("clew.dev", "applications", "create") not in grants
-    assert ("clew.dev", "applications", "delete") not in grants
+    # ApplicationSets create and delete the Applications they generate; the sets themselves
+    # are only read, their status written.
+    assert {("clew.dev", "applications", v) for v in ("create", "delete")} <= grants
+    assert {v for g, r, v in grants if r == "applicationsets"} == {"get", "list", "watch"}
+    assert {v for g, r, v in grants if r == "applicationsets/status"} == {"get", "patch"}
     assert {("", "events", "create"), ("events.k8s.io", "events", "create")} <= grants
     assert {v for g, r, v in grants if r == "secrets"} == {"get"}
     assert {v for g, r, v in grants if r == "namespaces"} == {"get"}

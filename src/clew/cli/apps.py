@@ -26,6 +26,7 @@ from rich.markup import escape
 
 from clew.cli import apps_ops as ops
 from clew.cli import apps_view as view
+from clew.cli import appsets
 from clew.cli.apps_common import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -318,7 +319,12 @@ def verbs() -> dict[str, typer.Typer]:
 
 
 def register(root: typer.Typer) -> None:
-    """Add ``clew app …`` and the kubectl-like ``clew VERB app …`` commands to ``root``."""
+    """Add ``clew app …`` and the kubectl-like ``clew VERB app …`` commands to ``root``, and
+    ``clew get appsets``."""
     root.add_typer(group, name="app")
-    for verb, sub in verbs().items():
+    subs = verbs()
+    subs["get"].command("appsets", help=appsets.get_appsets.__doc__)(appsets.get_appsets)
+    for alias in ("appset", "applicationset", "applicationsets"):
+        subs["get"].command(alias, hidden=True)(appsets.get_appsets)
+    for verb, sub in subs.items():
         root.add_typer(sub, name=verb)

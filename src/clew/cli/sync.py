@@ -312,9 +312,14 @@ def diff_command(
 ) -> None:
     """Show what `clew apply` would change, as a unified YAML diff (Secret values masked).
 
-    Exit 0: no differences; 1: differences; 2: error. `clew diff app NAME` diffs an Application.
+    Exit 0: no differences; 1: differences; 2: error. `clew diff app NAME` diffs an Application,
+    `clew diff appset NAME` an ApplicationSet.
     """
     if app_name is not None:
+        if src in (Path("appset"), Path("applicationset")):
+            from clew.cli import appsets  # a lazy import, as for `diff app`
+
+            raise typer.Exit(appsets.diff_appset(app_name, namespace, kubeconfig, context))
         if src != Path("app"):
             raise _fail(f"unexpected argument {app_name!r} (an Application: `clew diff app NAME`)")
         from clew.cli import apps  # only `diff app` needs the apps commands: a lazy import

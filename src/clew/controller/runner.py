@@ -1,6 +1,8 @@
 """The controller process: informers feed a work queue, workers reconcile, drift is watched,
 webhooks trigger, and only the elected leader reconciles.
 
+ApplicationSets (:mod:`clew.controller.appsets`) run in their own loop while this process leads.
+
 ``Controller.run()`` serves HTTP at once (webhooks and probes on the public port, ``/metrics`` on
 its own, localhost unless secured), then campaigns for the Lease and, once leading, starts the
 informers and workers. Losing the lease stops them; SIGTERM releases the lease.
@@ -29,6 +31,7 @@ from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
 from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, AppKey
 from clew.controller.api.tenancy import Tenancy
+from clew.controller.appsets import AppSetController
 from clew.controller.reconcile import Outcome, Reconciler
 from clew.controller.reconcile.clients import Clients
 from clew.controller.reconcile.driftrecord import DriftReporter
@@ -83,6 +86,7 @@ class ControllerConfig:
     secrets: ReceiverSecrets = field(default_factory=ReceiverSecrets)
     notifications: bool = True  # send what NotificationPolicies ask for (docs/notifications.md)
     tenancy: Tenancy = field(default_factory=Tenancy)  # docs/operator.md, multi-tenancy
+    applicationsets: bool = True  # run the ApplicationSet controller (docs/applicationsets.md)
 
 
 class Controller:
@@ -144,6 +148,13 @@ class Controller:
         self.server: RunningServer | None = None
         self.metrics_server: RunningServer | None = None
         self._apps = self.factory.informer(API_VERSION, KIND, config.namespace)
+        # A cluster-wide chore: leader-only, with its own informers and queue, so a set's
+        # trouble (or a missing CRD) never holds up Applications.
+        self.appsets = (
+            AppSetController(cluster, self.snapshots, config.namespace)
+            if config.applicationsets
+            else None
+        )
         self._drift_watches: set[tuple[int, str, str, str | None]] = set()
         # Drift informers of Applications applied as a ServiceAccount run as that account.
         self._drift_factories: dict[int, InformerFactory] = {}
@@ -207,6 +218,7 @@ class Controller:
         if self.notifier is not None:
             unsubscribe_policies = self._policies.on_event(self.notifier.on_policy)
         workers: list[asyncio.Task[None]] = []
+        appsets = asyncio.create_task(self.appsets.run()) if self.appsets is not None else None
         try:
             await self.factory.start_all()
             await self._apps.has_synced.wait()
@@ -225,7 +237,9 @@ class Controller:
             self.queue.shutdown()
             for task in workers:
                 task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            if appsets is not None:
+                appsets.cancel()
+            await asyncio.gather(*workers, *([appsets] if appsets else []), return_exceptions=True)
             await self.drift.aclose()
             await self.factory.stop_all()
             for task in list(self._starting):  # no informer may start after this
@@ -275,9 +289,11 @@ class Controller:
                 self.revisions.invalidate(normalize_repo_url(str(url)))
 
     async def on_push(self, event: PushEvent) -> int:
-        """A webhook push: forget cached revisions of the repository, reconcile its followers.
+        """A webhook push: forget cached revisions of the repository, reconcile its followers
+        (Applications, and ApplicationSets whose Git generators read it).
 
-        The leader queues them; a standby (no informers, no queue) asks through the API."""
+        The leader queues them; a standby (no informers, no queue) asks through the API, for
+        Applications only: sets then follow at their interval."""
         if not self.leading:
             return await request_reconciles(self.cluster, self.config.namespace, event)
         for url in event.repo_urls:
@@ -290,6 +306,8 @@ class Controller:
                 self._traceparents[AppKey.of(app)] = event.traceparent
             self.queue.add(AppKey.of(app))
             triggered += 1
+        if self.appsets is not None:  # sets with Git generators on the repository
+            triggered += self.appsets.on_push(event)
         return triggered
 
     # -- work -----------------------------------------------------------------------------------

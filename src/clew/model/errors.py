@@ -51,6 +51,9 @@ class Reason(enum.StrEnum):
     INTERRUPTED = "Interrupted"  # the previous attempt never finished (the process died)
     DRIFT_CORRECTED = "DriftCorrected"
     DELETED = "Deleted"
+    # An ApplicationSet's Ready condition (docs/applicationsets.md).
+    GENERATOR_FAILED = "GeneratorFailed"
+    TEMPLATE_FAILED = "TemplateFailed"
     # A NotificationPolicy's Ready condition.
     ACCEPTED = "Accepted"
     DELIVERY_FAILED = "DeliveryFailed"

@@ -27,6 +27,7 @@ from clew.controller.api.notification_crd import (
     NOTIFICATION_POLICY_CRD,
     NOTIFICATION_POLICY_CRD_NAME,
 )
+from clew.controller.appsets import APPLICATION_SET_CRD, APPLICATION_SET_CRD_NAME
 from clew.controller.runner import Controller, ControllerConfig
 from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.processes import free_port
@@ -35,12 +36,14 @@ _installed: set[str] = set()
 
 
 async def install_crd(admin: Cluster, server: str) -> None:
-    """The Application and NotificationPolicy CRDs, once per API server."""
+    """The Application, NotificationPolicy and ApplicationSet CRDs, once per API server."""
     if server in _installed:
         return
     await admin.apply(APPLICATION_CRD, field_manager="clew-install", force=True)
     await admin.apply(NOTIFICATION_POLICY_CRD, field_manager="clew-install", force=True)
-    late = await wait_established(admin, [CRD_NAME, NOTIFICATION_POLICY_CRD_NAME], 60)
+    await admin.apply(APPLICATION_SET_CRD, field_manager="clew-install", force=True)
+    names = [CRD_NAME, NOTIFICATION_POLICY_CRD_NAME, APPLICATION_SET_CRD_NAME]
+    late = await wait_established(admin, names, 60)
     assert not late, f"{', '.join(late)} not established"
     await admin.discovery.refresh()
     _installed.add(server)

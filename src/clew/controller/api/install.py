@@ -34,6 +34,8 @@ import re
 from typing import Any
 
 from clew import __version__
+from clew.controller.api.appset_crd import APPLICATION_SET_CRD
+from clew.controller.api.appset_crd import PLURAL as APPSET_PLURAL
 from clew.controller.api.crd import APPLICATION_CRD
 from clew.controller.api.notification_crd import NOTIFICATION_POLICY_CRD
 from clew.controller.api.rules import DNS_LABEL_MAX, DNS_LABEL_RE, DNS_SUBDOMAIN_RE
@@ -119,6 +121,7 @@ def manifests(
             labels={"pod-security.kubernetes.io/enforce": "restricted"},
         ),
         NOTIFICATION_POLICY_CRD,
+        APPLICATION_SET_CRD,
         _meta("v1", "ServiceAccount", CONTROLLER, namespace),
         _controller_role(metrics_secure),
         _apply_role(),
@@ -166,15 +169,20 @@ def _controller_role(metrics_secure: bool) -> Obj:
     return {
         **_meta("rbac.authorization.k8s.io/v1", "ClusterRole", CONTROLLER),
         "rules": [
-            # Applications in every namespace: read, and patch for finalizers and pins. The
-            # controller never creates or deletes them.
-            _rule([GROUP], [PLURAL], ["get", "list", "watch", "patch", "update"]),
+            # Applications in every namespace: read, and patch for finalizers and pins; create
+            # and delete only those an ApplicationSet generates (docs/applicationsets.md).
+            _rule(
+                [GROUP], [PLURAL], ["get", "list", "watch", "create", "patch", "update", "delete"]
+            ),
             _rule([GROUP], [f"{PLURAL}/status"], ["get", "patch", "update"]),
             # Owner references with blockOwnerDeletion need update on the owner's finalizers.
             _rule([GROUP], [f"{PLURAL}/finalizers"], ["update"]),
             # NotificationPolicies (docs/notifications.md): read, and write their status only.
             _rule([GROUP], [POLICY_PLURAL], ["get", "list", "watch"]),
             _rule([GROUP], [f"{POLICY_PLURAL}/status"], ["get", "patch", "update"]),
+            # ApplicationSets: read, and write their status only.
+            _rule([GROUP], [APPSET_PLURAL], ["get", "list", "watch"]),
+            _rule([GROUP], [f"{APPSET_PLURAL}/status"], ["get", "patch"]),
             _rule([""], ["events"], ["create", "patch"]),
             _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
             # Git credentials (spec.source.secretRef), signer keys (spec.source.verify) and
