@@ -3,7 +3,8 @@ equal objects that are not the same objects (mutating one render's output cannot
 a changed file is parsed again and its new content wins; a file that fails to parse fails again
 on every render, as nothing but successes is stored; the limits still hold on a hit (the alias
 and byte limits are part of the key, names that are not UTF-8 are refused before the cache is
-asked); substituted text is keyed after substitution; the LRU is bounded by entries and bytes."""
+asked, the byte and object caps are checked on every render); substituted text is keyed after
+substitution; the LRU is bounded by entries and bytes."""
 
 from __future__ import annotations
 
@@ -115,6 +116,15 @@ def test_the_byte_limit_is_part_of_the_key(tmp_path: Path) -> None:
     with pytest.raises(InvalidManifestError, match="excessive aliasing"):
         render(tmp_path, options=RenderOptions(max_bytes=20_000))
     assert PARSED.stats.hits == 0
+
+
+def test_the_byte_caps_hold_for_a_cached_file(tmp_path: Path) -> None:
+    tree(tmp_path, {"a.yaml": CM.format(name="a", value="x" * 2000)})
+    render(tmp_path)  # cached under the default limits
+    with pytest.raises(InvalidManifestError, match="the render limit"):
+        render(tmp_path, options=RenderOptions(max_bytes=1000))  # the files' bytes, before reading
+    with pytest.raises(InvalidManifestError, match="objects"):
+        render(tmp_path, options=RenderOptions(max_objects=0))  # the rendered objects
 
 
 def test_substituted_text_is_keyed_after_substitution(tmp_path: Path) -> None:
