@@ -332,3 +332,12 @@ def test_bad_namespace_exits_2(cli: typer.Typer) -> None:
     result = CliRunner().invoke(cli, ["install", "--export", "-n", "Bad_NS"])
     assert result.exit_code == 2
     assert "not a DNS label" in result.output
+
+
+def test_the_flag_defaults_are_the_controller_apis() -> None:
+    # clew.cli.install writes them out so that `clew --help` does not import the controller.
+    from clew.cli import install as cli
+    from clew.controller.api import install as api
+
+    for name in ("DEFAULT_NAMESPACE", "DEFAULT_IMAGE", "APPLY_ROLE", "WEBHOOK_SECRET"):
+        assert getattr(cli, name) == getattr(api, name), name

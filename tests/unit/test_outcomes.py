@@ -2,7 +2,8 @@
 one root and says whether a retry can help; a permanent error stalls the Application (retried
 at its interval, Stalled=True), a temporary one backs off with its own delay or exponentially;
 a crash is one line; an attempt left Reconciling is reported as interrupted; drift is counted
-in ``status.drift``; and the Reason values are the strings status has always shown."""
+in ``status.drift``; the next poll counts from the start of the last one; and the Reason values
+are the strings status has always shown."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ import pytest
 from clew.cluster import errors as cluster_errors
 from clew.controller.api.spec import InvalidSpec
 from clew.controller.reconcile.driftrecord import OBJECTS_MAX, status_after
-from clew.controller.reconcile.outcomes import Retry, after_failure, crash_message, interrupted
+from clew.controller.reconcile.outcomes import (
+    POLL_JITTER,
+    REVISION_REUSE,
+    Retry,
+    after_failure,
+    crash_message,
+    interrupted,
+    next_poll,
+)
 from clew.controller.triggers import webhooks
 from clew.model import ClewError, ObjectRef, Reason, RenderError, SourceError
 from clew.report import conditions
@@ -143,3 +152,13 @@ def test_reasons_keep_their_strings() -> None:
     # Status, Events and the audit trail serialise them as the plain strings.
     assert json.dumps({"reason": Reason.INVALID_SPEC}) == '{"reason": "InvalidSpec"}'
     assert f"{Reason.OUT_OF_SYNC}" == "OutOfSync"
+
+
+def test_the_next_poll_counts_from_the_start_of_the_last_one() -> None:
+    # A 10 s interval: a reconcile that took 3 s polls again 7 s after it ended, never later.
+    assert next_poll(10.0, 3.0, 0.0) == pytest.approx(7.0)
+    assert next_poll(10.0, 3.0, 0.999) == pytest.approx(6.001, abs=1e-3)
+    assert next_poll(10.0, 0.0, 0.5) == pytest.approx(9.5)
+    assert next_poll(10.0, 12.0, 0.0) == 0.0  # a sync longer than the interval: poll at once
+    # The earliest next poll comes after a revision shared on the repository has expired.
+    assert 1 - POLL_JITTER > REVISION_REUSE

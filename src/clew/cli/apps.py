@@ -19,14 +19,11 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from clew.cli import apps_ops as ops
-from clew.cli import apps_view as view
-from clew.cli import appsets
+from clew.cli import appsets, lazy
 from clew.cli.apps_common import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -37,13 +34,27 @@ from clew.cli.apps_common import (
     out,
     run,
 )
-from clew.cli.apps_describe import describe
 from clew.cli.apps_rollback import rollback_app
 from clew.cli.durations import duration_option
 from clew.cli.options import AllNamespaces, Context, Kubeconfig
 from clew.cli.tree import tree_app
-from clew.cluster import Cluster, Forbidden
-from clew.model import Action, ClewError
+
+if TYPE_CHECKING:
+    from rich import markup
+
+    from clew import cluster as kube
+    from clew import model
+    from clew.cli import apps_describe
+    from clew.cli import apps_ops as ops
+    from clew.cli import apps_view as view
+    from clew.cluster import Cluster
+else:  # loaded by the command that runs, not by `clew --help` (see clew.cli.lazy)
+    markup = lazy.module("rich.markup")
+    kube = lazy.module("clew.cluster")
+    model = lazy.module("clew.model")
+    apps_describe = lazy.module("clew.cli.apps_describe")
+    ops = lazy.module("clew.cli.apps_ops")
+    view = lazy.module("clew.cli.apps_view")
 
 __all__ = ["EXIT_ERROR", "EXIT_FAILED", "EXIT_OK", "diff_app", "group", "register", "verbs"]
 
@@ -110,9 +121,9 @@ def describe_app(
     async def act(cluster: Cluster, ns: str) -> int:
         app = await ops.get_app(cluster, ns, name)
         events: list[dict[str, Any]] = []
-        with contextlib.suppress(Forbidden):  # describing needs no right to read Events
+        with contextlib.suppress(kube.Forbidden):  # describing needs no right to read Events
             events = await ops.app_events(cluster, ns, name)
-        out().print(describe(app, events, _now()))
+        out().print(apps_describe.describe(app, events, _now()))
         return EXIT_OK
 
     raise typer.Exit(run(kubeconfig, context, namespace, act))
@@ -171,14 +182,14 @@ def diff_app(name: str, namespace: str | None, kubeconfig: Path | None, context:
         app = await ops.get_app(cluster, ns, name)
         result = await ops.dry_run(cluster, app)
         if not result.ok:
-            raise ClewError(f"{result.reason}: {result.error}")
+            raise model.ClewError(f"{result.reason}: {result.error}")
         changed = False
         for change in result.changes().changes:
-            if change.action in (Action.CREATED, Action.CONFIGURED) and change.diff:
+            if change.action in (model.Action.CREATED, model.Action.CONFIGURED) and change.diff:
                 sys.stdout.write(change.diff)
-            elif change.action is Action.CREATED:
+            elif change.action is model.Action.CREATED:
                 sys.stdout.write(f"+++ {change.ref} (created: {change.reason})\n")
-            elif change.action is Action.DELETED:
+            elif change.action is model.Action.DELETED:
                 sys.stdout.write(f"--- {change.ref} (deleted: {change.reason})\n")
             else:
                 continue
@@ -218,7 +229,7 @@ def reconcile_app(
         app = await ops.request_reconcile(cluster, ns, name, stamp)
         err().print(f"reconcile of {ns}/{name} requested at {stamp}")
         if (app.get("spec") or {}).get("suspend"):
-            err().print(f"[yellow]it is suspended:[/] run `clew resume app {escape(name)}`")
+            err().print(f"[yellow]it is suspended:[/] run `clew resume app {markup.escape(name)}`")
         if not wait_:
             return EXIT_OK
         app = await ops.wait_for(
@@ -229,7 +240,7 @@ def reconcile_app(
             timeout,
         )
         status, reason, message = view.ready(app)
-        out().print(f"Ready={status} {reason}: {escape(message)}")
+        out().print(f"Ready={status} {reason}: {markup.escape(message)}")
         return EXIT_OK if status == "True" else EXIT_FAILED
 
     raise typer.Exit(run(kubeconfig, context, namespace, act))
@@ -247,7 +258,7 @@ def suspend_app(
             return EXIT_OK
         await ops.patch_spec(cluster, ns, name, {"suspend": True})
         out().print(
-            f"suspended {ns}/{name}: nothing changes until `clew resume app {escape(name)}`"
+            f"suspended {ns}/{name}: nothing changes until `clew resume app {markup.escape(name)}`"
         )
         return EXIT_OK
 
@@ -273,7 +284,9 @@ def resume_app(
         ref = (spec.get("source") or {}).get("ref", "main")
         out().print(f"resumed {ns}/{name}")
         if pin:
-            out().print(f"removed the rollback pin to {pin[:12]}: following {escape(ref)} again")
+            out().print(
+                f"removed the rollback pin to {pin[:12]}: following {markup.escape(ref)} again"
+            )
         return EXIT_OK
 
     raise typer.Exit(run(kubeconfig, context, namespace, act))

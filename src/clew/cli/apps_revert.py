@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from clew.cli.apps_common import DEFAULT_AUTHOR
 from clew.cli.apps_ops import OperationFailed
 from clew.model import ClewError
 from clew.source import Credentials
@@ -22,7 +23,6 @@ from clew.source.refs import RemoteRefs, pick
 
 __all__ = ["Identity", "RevertResult", "push_rejected", "revert"]
 
-DEFAULT_AUTHOR = "clew <clew@localhost>"
 NETWORK_TIMEOUT = 300.0  # a full fetch of a branch's history may take a while
 
 _IDENTITY = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<email>[^<>\s]+)>\s*")

@@ -14,15 +14,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from clew.cli import apps_ops as ops
-from clew.cli import apps_view as view
-from clew.cli.apps_common import EXIT_OK, Name, Namespace, err, out, run
-from clew.cli.apps_revert import DEFAULT_AUTHOR, Identity, revert
+from clew.cli import lazy
+from clew.cli.apps_common import DEFAULT_AUTHOR, EXIT_OK, Name, Namespace, err, out, run
 from clew.cli.options import (
     PASSWORD_ENV,
     Context,
@@ -32,13 +29,23 @@ from clew.cli.options import (
     SshKey,
     Username,
 )
-from clew.cluster import Cluster
-from clew.controller.api.rules import REVISION_RE
-from clew.controller.api.spec import parse
-from clew.controller.reconcile import credentials as app_credentials
-from clew.model import ClewError
-from clew.source import Credentials
-from clew.source.git import redact_url
+
+if TYPE_CHECKING:
+    from rich import markup
+
+    from clew import model
+    from clew.cli import apps_ops as ops
+    from clew.cli import apps_revert
+    from clew.cli import apps_view as view
+    from clew.cli.apps_revert import Identity
+    from clew.cluster import Cluster
+    from clew.source import Credentials
+else:  # loaded by the command that runs, not by `clew --help` (see clew.cli.lazy)
+    markup = lazy.module("rich.markup")
+    model = lazy.module("clew.model")
+    ops = lazy.module("clew.cli.apps_ops")
+    apps_revert = lazy.module("clew.cli.apps_revert")
+    view = lazy.module("clew.cli.apps_view")
 
 __all__ = ["flag_credentials", "pin_target", "rollback_app"]
 
@@ -50,9 +57,11 @@ def flag_credentials(
     variable, never from the command line, where other users could see it."""
     if not (username or ssh_key or known_hosts):
         return None
+    from clew.source import Credentials
+
     password = os.environ.get(password_env, "") if username else ""
     if username and not password:
-        raise ClewError(
+        raise model.ClewError(
             f"--username given but ${password_env} is empty",
             hint=f"export {password_env}=<password or token>",
         )
@@ -71,7 +80,7 @@ def pin_target(app: Mapping[str, Any], to: str | None, *, force: bool) -> Mappin
     if to is None:
         entry = view.default_rollback_target(history, str(status.get("lastAppliedRevision") or ""))
         if entry is None:
-            raise ClewError(
+            raise model.ClewError(
                 "no earlier successful revision in the history",
                 hint="see `clew history app NAME`, then give one with --to",
             )
@@ -81,8 +90,10 @@ def pin_target(app: Mapping[str, Any], to: str | None, *, force: bool) -> Mappin
     except view.NotInHistory:
         if not force:
             raise
+        from clew.controller.api.rules import REVISION_RE
+
         if not re.fullmatch(REVISION_RE, to.strip().lower()):
-            raise ClewError(
+            raise model.ClewError(
                 f"--force needs the full commit SHA, not {to!r}",
                 hint="a pin names exactly one commit; copy all 40 characters",
             ) from None
@@ -93,7 +104,7 @@ def pin_target(app: Mapping[str, Any], to: str | None, *, force: bool) -> Mappin
 def _git_only(app: Mapping[str, Any]) -> None:
     source = (app.get("spec") or {}).get("source") or {}
     if source.get("chart") or str(source.get("repoURL") or "").startswith("oci://"):
-        raise ClewError(
+        raise model.ClewError(
             "rollback pins and reverts Git commits; this Application's source is a chart or an "
             "OCI artifact",
             hint="set spec.source.version to the earlier version (or sha256: digest) instead",
@@ -112,10 +123,10 @@ async def _pin(cluster: Cluster, ns: str, name: str, to: str | None, force: bool
     await ops.patch_spec(cluster, ns, name, patch)
     subject = f" ({entry['subject']})" if entry.get("subject") else ""
     ref = (spec.get("source") or {}).get("ref", "main")
-    out().print(f"pinned {ns}/{name} to {revision[:12]}{escape(subject)}")
+    out().print(f"pinned {ns}/{name} to {revision[:12]}{markup.escape(subject)}")
     out().print(
-        f"the controller applies exactly that commit and stops following {escape(ref)} "
-        f"until `clew resume app {escape(name)}`"
+        f"the controller applies exactly that commit and stops following {markup.escape(ref)} "
+        f"until `clew resume app {markup.escape(name)}`"
         + (" (it was suspended: rolling back resumed it)" if spec.get("suspend") else "")
     )
     return EXIT_OK
@@ -129,37 +140,42 @@ async def _revert(
     creds: Credentials | None,
     author: Identity,
 ) -> int:
+    from clew.controller.api.spec import parse
+    from clew.controller.reconcile import credentials as app_credentials
+    from clew.source.git import redact_url
+
     app = await ops.get_app(cluster, ns, name)
     _git_only(app)
     spec = parse(app, namespace=ns)
     if spec.source.verify_secret_name:
-        raise ClewError(
+        raise model.ClewError(
             "the Application only accepts signed commits; clew cannot sign the revert",
             hint="revert and sign by hand, or pin an earlier revision: rollback without --revert",
         )
     status = app.get("status") or {}
     applied = str(status.get("lastAppliedRevision") or "")
     if not applied:
-        raise ClewError(f"{ns}/{name} has applied no revision yet: nothing to revert")
+        raise model.ClewError(f"{ns}/{name} has applied no revision yet: nothing to revert")
     if to is not None:
         # A history prefix is expanded; any other commit is left to git to find.
         with contextlib.suppress(view.NotInHistory):
             to = view.resolve_revision(list(status.get("history") or []), to)
     if creds is None:
         creds = await app_credentials.credentials(cluster, ns, spec.source.secret_name)
-    err().print(f"reverting {applied[:12]} on {escape(redact_url(spec.source.repo_url))} …")
-    result = await revert(
+    err().print(f"reverting {applied[:12]} on {markup.escape(redact_url(spec.source.repo_url))} …")
+    result = await apps_revert.revert(
         spec.source.repo_url, spec.source.ref, creds, applied, to=to, author=author
     )
     await ops.request_reconcile(cluster, ns, name, view.reconcile_timestamp())
     out().print(
-        f"pushed {result.commit} to {escape(result.branch)}, reverting "
+        f"pushed {result.commit} to {markup.escape(result.branch)}, reverting "
         + ", ".join(c[:12] for c in result.reverted)
     )
     held = f"pinned to {spec.pin_revision[:12]}" if spec.pin_revision else "suspended"
     if spec.pin_revision or spec.suspend:
         out().print(
-            f"{ns}/{name} is {held}: run `clew resume app {escape(name)}` to apply the revert"
+            f"{ns}/{name} is {held}: run `clew resume app {markup.escape(name)}` to apply the "
+            "revert"
         )
     else:
         out().print(f"reconcile of {ns}/{name} requested")
@@ -202,17 +218,17 @@ def rollback_app(
     the Application's branch (credentials: the Application's Secret, or the flags).
     """
     try:
-        identity = Identity.parse(author)
+        identity = apps_revert.Identity.parse(author)
         creds = flag_credentials(username, password_env, ssh_key, known_hosts)
-    except (ClewError, OSError) as exc:
-        err().print(f"[red]error:[/] {escape(str(exc))}")
+    except (model.ClewError, OSError) as exc:
+        err().print(f"[red]error:[/] {markup.escape(str(exc))}")
         raise typer.Exit(2) from None
 
     async def act(cluster: Cluster, ns: str) -> int:
         if revert_:
             return await _revert(cluster, ns, name, to, creds, identity)
         if creds is not None:
-            raise ClewError("credentials are only used with --revert")
+            raise model.ClewError("credentials are only used with --revert")
         return await _pin(cluster, ns, name, to, force)
 
     raise typer.Exit(run(kubeconfig, context, namespace, act))

@@ -13,19 +13,21 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from clew.cli import lazy
 from clew.cli.apps_common import EXIT_FAILED, EXIT_OK, Namespace, err, out, run
-from clew.cli.apps_view import age, table
 from clew.cli.options import AllNamespaces, Context, Kubeconfig
 from clew.cli.paths import cache_dir
-from clew.cluster import Cluster, NotFound
-from clew.controller.appsets import API_VERSION, KIND
-from clew.controller.appsets.preview import Preview, preview
-from clew.model import ClewError
-from clew.source import SnapshotCache
+
+if TYPE_CHECKING:  # the rest is imported by the command that runs, not by `clew --help`
+    from clew.cli import apps_view as view
+    from clew.cluster import Cluster
+    from clew.controller.appsets.preview import Preview
+else:
+    view = lazy.module("clew.cli.apps_view")
 
 __all__ = ["COLUMNS", "diff_appset", "get_appsets", "print_preview", "row"]
 
@@ -43,7 +45,7 @@ def row(obj: dict[str, Any], now: dt.datetime) -> list[str]:
         str(ready.get("reason") or ""),
         str((obj.get("spec") or {}).get("syncPolicy") or ""),
         str(status.get("applicationCount", "")),
-        age(str(meta.get("creationTimestamp") or ""), now),
+        view.age(str(meta.get("creationTimestamp") or ""), now),
     ]
 
 
@@ -55,6 +57,8 @@ def get_appsets(
     context: Context = None,
 ) -> None:
     """List ApplicationSets: ready, reason, policy, how many Applications, age."""
+
+    from clew.controller.appsets import API_VERSION, KIND
 
     async def act(cluster: Cluster, ns: str) -> int:
         sets, _ = await cluster.list_objects(API_VERSION, KIND, None if all_namespaces else ns)
@@ -68,7 +72,7 @@ def get_appsets(
             now = dt.datetime.now(dt.UTC)
             columns = COLUMNS if all_namespaces else COLUMNS[1:]
             rows = (row(s, now)[0 if all_namespaces else 1 :] for s in sets)
-            out().print(table(columns, rows))
+            out().print(view.table(columns, rows))
         return EXIT_OK
 
     raise typer.Exit(run(kubeconfig, context, namespace, act))
@@ -78,6 +82,12 @@ def diff_appset(
     name: str, namespace: str | None, kubeconfig: Path | None, context: str | None
 ) -> int:
     """Print what reconciling ApplicationSet ``name`` now would do; the exit code."""
+
+    from clew.cluster import NotFound
+    from clew.controller.appsets import API_VERSION, KIND
+    from clew.controller.appsets.preview import preview
+    from clew.model import ClewError
+    from clew.source import SnapshotCache
 
     async def act(cluster: Cluster, ns: str) -> int:
         try:

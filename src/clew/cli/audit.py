@@ -21,20 +21,30 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from clew.cli import apps_ops as ops
+from clew.cli import lazy
 from clew.cli.apps_common import EXIT_ERROR, EXIT_OK, Name, err, out, run
-from clew.cli.apps_view import table
 from clew.cli.options import AllNamespaces, Context, Kubeconfig
-from clew.cluster import Cluster
-from clew.model import ClewError
-from clew.model.duration import parse_duration
-from clew.report.audit import AuditTrail, list_trails, read_trail
+
+if TYPE_CHECKING:
+    from rich import markup
+    from rich.table import Table
+
+    from clew import model
+    from clew.cli import apps_ops as ops
+    from clew.cli import apps_view as view
+    from clew.cluster import Cluster
+    from clew.report.audit import AuditTrail
+
+    TrailsOf = Callable[[Cluster, str], Awaitable[tuple[list[AuditTrail], str]]]
+else:  # loaded by the command that runs, not by `clew --help` (see clew.cli.lazy)
+    markup = lazy.module("rich.markup")
+    model = lazy.module("clew.model")
+    ops = lazy.module("clew.cli.apps_ops")
+    view = lazy.module("clew.cli.apps_view")
 
 __all__ = [
     "CSV_FIELDS",
@@ -82,11 +92,13 @@ def parse_moment(text: str, now: dt.datetime) -> dt.datetime:
     date (``2026-11-01``, midnight UTC), or a duration before ``now`` (``24h``, ``30m``, ``7d``,
     ``1h30m``, ``2w``). Raises :class:`ClewError` otherwise."""
     value = text.strip()
+    from clew.model.duration import parse_duration
+
     with contextlib.suppress(ValueError):
         return now - dt.timedelta(seconds=parse_duration(value, days=True))
     moment = _parse_time(value)
     if moment is None:
-        raise ClewError(
+        raise model.ClewError(
             f"{text!r} is neither a time nor a duration",
             hint="use RFC 3339 (2026-11-01T00:00:00Z), a date (2026-11-01) or a duration "
             "before now (24h, 30m, 7d, 1h30m)",
@@ -116,7 +128,7 @@ class TimeRange:
             parse_moment(until, now) if until else None,
         )
         if span.since and span.until and span.since >= span.until:
-            raise ClewError(
+            raise model.ClewError(
                 f"--since {since} is not before --until {until}",
                 hint="swap them, or widen the range",
             )
@@ -222,7 +234,7 @@ def audit_table(rows: Sequence[Mapping[str, Any]], *, many: bool, wide: bool = F
         if many:
             cells[1:1] = [row.get("namespace", ""), row.get("application", "")]
         body.append(cells)
-    return table(columns, body)
+    return view.table(columns, body)
 
 
 def _emit(rows: Sequence[Mapping[str, Any]], output: AuditFormat, *, many: bool) -> None:
@@ -268,17 +280,14 @@ class _Shared:
     namespace: str | None
 
 
-TrailsOf = Callable[[Cluster, str], Awaitable[tuple[list[AuditTrail], str]]]
-
-
 def _span(since: str | None, until: str | None) -> TimeRange:
     """The range, or exit 2 with a hint before anything connects to the cluster."""
     try:
         return TimeRange.parse(since, until, dt.datetime.now(dt.UTC))
-    except ClewError as exc:
-        err().print(f"[red]error:[/] {escape(exc.message)}")
+    except model.ClewError as exc:
+        err().print(f"[red]error:[/] {markup.escape(exc.message)}")
         if exc.hint:
-            err().print(f"  {escape(exc.hint)}")
+            err().print(f"  {markup.escape(exc.hint)}")
         raise typer.Exit(EXIT_ERROR) from None
 
 
@@ -291,10 +300,10 @@ def _export(
         trails, where = await trails_of(cluster, ns)
         rows = select(trails, span)
         for note in truncated(trails, span):
-            err().print(f"[yellow]note:[/] {escape(note)}")
+            err().print(f"[yellow]note:[/] {markup.escape(note)}")
         _emit(rows, output, many=many)
         if not rows and output in (AuditFormat.TABLE, AuditFormat.WIDE):
-            err().print(f"No syncs recorded for {escape(where)} in that time range.")
+            err().print(f"No syncs recorded for {markup.escape(where)} in that time range.")
         return EXIT_OK
 
     return act
@@ -324,6 +333,8 @@ def audit_command(
         return
 
     async def trails(cluster: Cluster, ns: str) -> tuple[list[AuditTrail], str]:
+        from clew.report.audit import list_trails
+
         scope = None if all_namespaces else ns
         where = "any namespace" if scope is None else f"namespace {scope}"
         return await list_trails(cluster, scope), f"Applications in {where}"
@@ -346,6 +357,8 @@ def audit_app(
     shared = ctx.obj if isinstance(ctx.obj, _Shared) else _Shared(None, None, None, None)
 
     async def trails(cluster: Cluster, ns: str) -> tuple[list[AuditTrail], str]:
+        from clew.report.audit import read_trail
+
         trail = await read_trail(cluster, ns, name)
         if trail is None:
             await ops.get_app(cluster, ns, name)  # says "not found" when there is no Application

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -98,6 +95,10 @@ def controller_command(
     Webhook secrets come from CLEW_WEBHOOK_GITHUB_SECRET, CLEW_WEBHOOK_GITLAB_TOKEN and
     CLEW_WEBHOOK_GENERIC_SECRET (a receiver without a secret is disabled).
     """
+    import asyncio  # here, with clew's packages: `clew --help` imports this module
+    import contextlib
+    import signal
+
     from clew.cluster import Cluster
     from clew.controller.api.rules import DNS_LABEL_RE
     from clew.controller.api.tenancy import Tenancy

@@ -7,8 +7,6 @@ from typing import Any
 
 import typer
 
-from clew.model.duration import parse_duration
-
 __all__ = ["duration_option", "seconds"]
 
 
@@ -16,6 +14,8 @@ def seconds(value: str | float) -> float:
     """A flag's value in seconds; typer reports the ValueError as a usage error (exit 2)."""
     if isinstance(value, int | float):  # a default, not typed by a user
         return float(value)
+    from clew.model.duration import parse_duration  # only when a flag is given: start-up time
+
     try:
         return parse_duration(value.strip(), bare_seconds=True)
     except ValueError as exc:

@@ -10,20 +10,16 @@ import sys
 from typing import Annotated
 
 import typer
-import yaml
-from rich.console import Console
 
 from clew import __version__
-from clew.controller.api.install import (
-    APPLY_ROLE,
-    DEFAULT_IMAGE,
-    DEFAULT_NAMESPACE,
-    WEBHOOK_SECRET,
-    manifests,
-)
-from clew.model import ClewError
 
-err = Console(stderr=True, highlight=False)
+# clew.controller.api.install's names, written out: the flags' defaults are read at every start
+# (`clew --help`), and importing the controller's API takes longer than the rest of it
+# (tests/unit/test_install.py keeps them equal). The manifests are built when the command runs.
+DEFAULT_NAMESPACE = "clew-system"
+DEFAULT_IMAGE = f"ghcr.io/clew-dev/clew:{__version__}"
+APPLY_ROLE = "clew-controller-apply"
+WEBHOOK_SECRET = "clew-webhooks"  # noqa: S105 - the name of a Secret, not a secret
 
 EXIT_ERROR = 2
 
@@ -78,6 +74,13 @@ def install_command(
     ] = WEBHOOK_SECRET,
 ) -> None:
     """Print the manifests that install the Application CRD and the clew controller."""
+    import yaml
+    from rich.console import Console
+
+    from clew.controller.api.install import manifests
+    from clew.model import ClewError
+
+    err = Console(stderr=True, highlight=False)
     try:
         objects = manifests(
             namespace,

@@ -17,9 +17,6 @@ from typing import Annotated
 
 import typer
 
-from clew.model import ClewError
-from clew.render import MAX_FILE_BYTES
-
 __all__ = ["STDIN", "Filename", "SourceArg", "as_directory", "default_name", "pick"]
 
 STDIN = Path("-")
@@ -36,6 +33,8 @@ Filename = Annotated[
 
 def pick(src: Path | None, filename: Path | None) -> Path | None:
     """The source given as the argument or with ``-f``; both at once is an error."""
+    from clew.model import ClewError  # here, not at the top: `clew --help` reads this module
+
     if src is not None and filename is not None:
         raise ClewError(
             f"two sources: {src} and -f {filename}", hint="give one, as the argument or with -f"
@@ -52,6 +51,9 @@ def _private_dir() -> Path:
 def as_directory(src: Path) -> Path:
     """The directory to take as the snapshot: ``src`` itself, or a private one holding the file
     (or standard input, as ``stdin.yaml``)."""
+    from clew.model import ClewError
+    from clew.render import MAX_FILE_BYTES
+
     if src == STDIN:
         data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:

@@ -4,20 +4,24 @@ listing (``-A``), and the render flags of ``clew apply``, ``diff`` and ``render`
 and the render limits (``--max-render-bytes 64Mi``, ``--max-objects 20000``; defaults in
 :mod:`clew.render.limits`).
 
-It imports no command module, so every command can import it."""
+It imports no command module, so every command can import it; and nothing heavy, since every
+command's signature is read at start-up (`clew --help`): clew's packages are imported where a
+command runs."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clew import render
-from clew.tools import cached_helm
+if TYPE_CHECKING:
+    from clew import render
 
 __all__ = [
+    "MAX_OBJECTS",
+    "MAX_RENDER_BYTES",
     "PASSWORD_ENV",
     "AllNamespaces",
     "CaFile",
@@ -38,6 +42,11 @@ __all__ = [
 ]
 
 PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+
+# The defaults of clew.render.limits, written out: importing clew.render takes longer than the
+# rest of `clew --help` (tests/unit/test_cli_start.py keeps the two equal).
+MAX_RENDER_BYTES = 32 * 1024 * 1024
+MAX_OBJECTS = 10_000
 
 # Not bound to $KUBECONFIG by typer: that variable is a list of files, merged by clew.cluster.
 Kubeconfig = Annotated[
@@ -118,6 +127,9 @@ def render_options(
     namespace: str, values: list[str] | None, max_bytes: int, max_objects: int
 ) -> render.RenderOptions:
     """Helm from clew's tools cache when it was built there; else $CLEW_HELM or PATH."""
+    from clew import render
+    from clew.tools import cached_helm
+
     return render.RenderOptions(
         namespace=namespace,
         values_files=tuple(values or ()),

@@ -7,23 +7,16 @@ Exit codes: 0 pushed (the digest URL is printed on stdout); 2 error (nothing pus
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from clew.cli import sources
 from clew.cli.options import PASSWORD_ENV, CaFile, PasswordEnv, Username
-from clew.model import ClewError
-from clew.source.oci import OciSource, push
-from clew.source.ociclient import OciRef
 
 __all__ = ["app"]
 
-err = Console(stderr=True, highlight=False)
 app = typer.Typer(help="Push artifacts to an OCI registry.", no_args_is_help=True)
 
 
@@ -45,6 +38,16 @@ def artifact_command(
     ca_file: CaFile = None,
 ) -> None:
     """Push a directory as an OCI artifact (the format of `flux push artifact`)."""
+    import asyncio  # here, like clew's packages: `clew --help` imports this module
+
+    from rich.console import Console
+
+    from clew.cli import sources
+    from clew.model import ClewError
+    from clew.source.oci import OciSource, push
+    from clew.source.ociclient import OciRef
+
+    err = Console(stderr=True, highlight=False)
     try:
         ref = OciRef.parse(url)
         if not ref.reference or ref.reference.startswith("sha256:"):

@@ -3,17 +3,15 @@ values masked unless asked for, and the render's warnings on standard error."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from clew import engine, render
-from clew.cli import sources
 from clew.cli.local_source import Filename, SourceArg, pick
 from clew.cli.options import (
+    MAX_OBJECTS,
+    MAX_RENDER_BYTES,
     PASSWORD_ENV,
     CaFile,
     Chart,
@@ -37,8 +35,6 @@ from clew.cli.render_flags import (
     with_inputs,
 )
 from clew.cli.sync import Namespace, Ref, Repo, SubPath, _fail
-from clew.model import ClewError
-from clew.plan import mask, to_yaml
 
 
 def render_command(
@@ -58,8 +54,8 @@ def render_command(
     substitute: Substitute = None,
     jsonnet_tla: JsonnetTla = None,
     jsonnet_ext_var: JsonnetExtVar = None,
-    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
-    max_objects: MaxObjects = render.MAX_OBJECTS,
+    max_render_bytes: MaxBytes = MAX_RENDER_BYTES,
+    max_objects: MaxObjects = MAX_OBJECTS,
     show_secrets: Annotated[
         bool, typer.Option(help="Print Secret values instead of masking them.")
     ] = False,
@@ -69,6 +65,15 @@ def render_command(
     known_hosts: KnownHosts = None,
 ) -> None:
     """Print the objects the source renders to, as YAML (no cluster needed)."""
+    import asyncio  # here, like clew's packages: start-up time (see clew.cli.sync)
+
+    from rich.console import Console
+
+    from clew import engine
+    from clew.cli import sources
+    from clew.model import ClewError
+    from clew.plan import mask, to_yaml
+
     try:
         creds = sources.credentials(username, password_env, ssh_key, known_hosts)
         charts = sources.Charts(helm_repo, chart, version, ca_file)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from clew import render
+if TYPE_CHECKING:  # imported where it is used: `clew --help` reads these flags, nothing else
+    from clew import render
 
 __all__ = [
     "JsonnetExtVar",
@@ -71,6 +72,8 @@ def with_inputs(
 ) -> render.RenderOptions:
     """``options`` with the flags' inputs; a key file that cannot be read is a clear error that
     never quotes the file."""
+    from clew import render
+
     keys = None
     if age_key_file is not None:
         try:

@@ -11,21 +11,17 @@ Exit codes (documented in docs/cli.md):
 
 from __future__ import annotations
 
-import asyncio
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from clew import engine, render
-from clew.cli import sources
 from clew.cli.durations import duration_option
 from clew.cli.local_source import Filename, SourceArg, default_name, pick
 from clew.cli.options import (
+    MAX_OBJECTS,
+    MAX_RENDER_BYTES,
     PASSWORD_ENV,
     CaFile,
     Chart,
@@ -50,14 +46,11 @@ from clew.cli.render_flags import (
     Substitute,
     with_inputs,
 )
-from clew.cluster import Cluster, ClusterError
-from clew.model import Action, Change, ChangeSet, ClewError, Reason
-from clew.report import tracing
 
-err = Console(stderr=True, highlight=False)
+# The engine, the cluster client and rich are imported inside the commands: this module is
+# read at every start (`clew --help` lists the commands), and those imports take most of it.
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-_EARLY = {Reason.FETCH_FAILED, Reason.RENDER_FAILED}
 
 Repo = Annotated[str | None, typer.Option(help="Git repository URL (https:// or ssh://).")]
 Ref = Annotated[str, typer.Option(help="Branch, tag, semver range (e.g. '>=1.2 <2') or commit.")]
@@ -83,79 +76,10 @@ Adopt = Annotated[
 ]
 
 
-class _Printer(engine.Progress):
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-
-    def stage(self, name: str, message: str) -> None:
-        if not self.quiet:
-            err.print(f"[bold cyan]{name:>7}[/] {message}")
-
-    def change(self, change: Change) -> None:
-        if not self.quiet and change.action is not Action.UNCHANGED:
-            err.print(f"        {_styled(change.action)} {change.ref}")
-
-
-def _styled(action: Action) -> str:
-    color = {
-        Action.CREATED: "green",
-        Action.CONFIGURED: "yellow",
-        Action.DELETED: "magenta",
-        Action.FAILED: "red",
-        Action.SKIPPED: "dim",
-    }.get(action, "dim")
-    return f"[{color}]{action.value:<10}[/]"
-
-
-def _summary_table(changes: ChangeSet, title: str) -> Table:
-    table = Table(title=title, show_edge=False)
-    table.add_column("object")
-    table.add_column("action")
-    table.add_column("detail", overflow="fold")
-    for change in changes.changes:
-        if change.action is Action.UNCHANGED:
-            continue
-        table.add_row(str(change.ref), _styled(change.action), change.error or change.reason)
-    return table
-
-
-def _result_json(result: engine.SyncResult) -> dict[str, Any]:
-    snap = result.snapshot
-    return {
-        "ok": result.ok,
-        "reason": result.reason,
-        "error": result.error,
-        "revision": snap.revision if snap else None,
-        "counts": engine.count(result.changes()),
-        "changes": [
-            {"object": str(c.ref), "action": c.action.value, "reason": c.reason, "error": c.error}
-            for c in result.changes().changes
-        ],
-        "warnings": result.warnings,
-        "durations": {k: round(v, 3) for k, v in result.durations.items()},
-        "requests": result.requests,
-    }
-
-
-def _run(
-    kubeconfig: Path | None,
-    context: str | None,
-    fetch: engine.FetchSnapshot,
-    options: engine.SyncOptions,
-    quiet: bool,
-) -> engine.SyncResult:
-    async def go() -> engine.SyncResult:
-        async with Cluster.from_kubeconfig(kubeconfig, context=context) as cluster:
-            result = await engine.sync(cluster, fetch, options, _Printer(quiet))
-            result.requests = dict(cluster.requests)
-            return result
-
-    with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
-        return asyncio.run(go())
-
-
 def _fail(exc: Exception | str) -> typer.Exit:
-    err.print(f"[red]error:[/] {exc}")
+    from clew.cli.sync_output import err
+
+    err().print(f"[red]error:[/] {exc}")
     return typer.Exit(EXIT_ERROR)
 
 
@@ -200,8 +124,8 @@ def apply_command(
     substitute: Substitute = None,
     jsonnet_tla: JsonnetTla = None,
     jsonnet_ext_var: JsonnetExtVar = None,
-    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
-    max_objects: MaxObjects = render.MAX_OBJECTS,
+    max_render_bytes: MaxBytes = MAX_RENDER_BYTES,
+    max_objects: MaxObjects = MAX_OBJECTS,
     output: Output = "text",
     kubeconfig: Kubeconfig = None,
     context: Context = None,
@@ -211,6 +135,12 @@ def apply_command(
     known_hosts: KnownHosts = None,
 ) -> None:
     """Sync a directory or a Git repository to the cluster, once (push-based GitOps)."""
+    from clew import engine
+    from clew.cli import sources
+    from clew.cli.sync_output import EARLY, err, result_json, run, summary_line, summary_table
+    from clew.cluster import ClusterError
+    from clew.model import Action, ClewError, Reason
+
     try:
         creds = sources.credentials(username, password_env, ssh_key, known_hosts)
         charts = sources.Charts(helm_repo, chart, version, ca_file)
@@ -239,38 +169,29 @@ def apply_command(
         render=inputs,
     )
     try:
-        result = _run(kubeconfig, context, fetch, options, quiet=output == "json")
+        result = run(kubeconfig, context, fetch, options, quiet=output == "json")
     except ClusterError as exc:
         raise _fail(
             f"{exc}; check --kubeconfig/--context and that the cluster is reachable"
         ) from None
     if output == "json":
-        sys.stdout.write(json.dumps(_result_json(result), indent=2) + "\n")
+        import json
+
+        sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
     else:
         changes = result.changes()
         counts = ", ".join(f"{n} {a}" for a, n in engine.count(changes).items()) or "nothing"
         revision = result.snapshot.revision[:12] if result.snapshot else "?"
         if any(c.action is not Action.UNCHANGED for c in changes.changes):
-            err.print(_summary_table(changes, f"{options.name} @ {revision}"))
-        err.print(_summary_line(changes, counts, dry_run=dry_run, ok=result.ok))
+            err().print(summary_table(changes, f"{options.name} @ {revision}"))
+        err().print(summary_line(changes, counts, dry_run=dry_run, ok=result.ok))
         if not result.ok:
-            err.print(f"[red]sync failed: {result.reason}[/]: {result.error}")
+            err().print(f"[red]sync failed: {result.reason}[/]: {result.error}")
     if result.ok:
         raise typer.Exit(EXIT_OK)
     # Exit 2 when nothing was applied: fetch, render, or the cluster unreachable before apply.
     nothing = result.reason == Reason.APPLY_FAILED and not result.changes().changes
-    raise typer.Exit(EXIT_ERROR if result.reason in _EARLY or nothing else EXIT_FAILED)
-
-
-def _summary_line(changes: ChangeSet, counts: str, *, dry_run: bool, ok: bool) -> str:
-    if any(c.action is not Action.UNCHANGED for c in changes.changes):
-        verb = "would be" if dry_run else "were"
-        return (
-            f"[bold]{counts}[/] ({'dry run; ' if dry_run else ''}objects {verb} changed as shown)"
-        )
-    if changes.changes:
-        return f"[bold]{counts}[/] (nothing {'would change' if dry_run else 'changed'})"
-    return "[bold]nothing to do[/]" if ok else "[bold]nothing was changed[/]"
+    raise typer.Exit(EXIT_ERROR if result.reason in EARLY or nothing else EXIT_FAILED)
 
 
 def diff_command(
@@ -301,8 +222,8 @@ def diff_command(
     substitute: Substitute = None,
     jsonnet_tla: JsonnetTla = None,
     jsonnet_ext_var: JsonnetExtVar = None,
-    max_render_bytes: MaxBytes = render.MAX_RENDER_BYTES,
-    max_objects: MaxObjects = render.MAX_OBJECTS,
+    max_render_bytes: MaxBytes = MAX_RENDER_BYTES,
+    max_objects: MaxObjects = MAX_OBJECTS,
     kubeconfig: Kubeconfig = None,
     context: Context = None,
     username: Username = None,
@@ -315,6 +236,12 @@ def diff_command(
     Exit 0: no differences; 1: differences; 2: error. `clew diff app NAME` diffs an Application,
     `clew diff appset NAME` an ApplicationSet.
     """
+    from clew import engine
+    from clew.cli import sources
+    from clew.cli.sync_output import run
+    from clew.cluster import ClusterError
+    from clew.model import Action, ClewError
+
     if app_name is not None:
         if src in (Path("appset"), Path("applicationset")):
             from clew.cli import appsets  # a lazy import, as for `diff app`
@@ -349,7 +276,7 @@ def diff_command(
         render=inputs,
     )
     try:
-        result = _run(kubeconfig, context, fetch, options, quiet=True)
+        result = run(kubeconfig, context, fetch, options, quiet=True)
     except ClusterError as exc:
         raise _fail(exc) from None
     if not result.ok:

@@ -12,19 +12,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clew import apply, wait
-from clew.cli import apps_ops as ops
+from clew.cli import lazy
 from clew.cli.apps_common import EXIT_OK, Name, Namespace, out, run
-from clew.cli.apps_view import ready, table
 from clew.cli.options import Context, Kubeconfig
-from clew.cluster import Cluster
-from clew.controller.api.spec import AppKey, parse
-from clew.controller.reconcile.inputs import inventory_name
-from clew.wait import Node
+
+if TYPE_CHECKING:  # the rest is imported by the command that runs, not by `clew --help`
+    from clew.cli import apps_view as view
+    from clew.cluster import Cluster
+    from clew.wait import Node
+else:
+    view = lazy.module("clew.cli.apps_view")
 
 __all__ = ["TreeFormat", "rows", "sync_states", "tree_app", "tree_json"]
 
@@ -108,6 +109,11 @@ def tree_app(
     DaemonSet and Job → Pod, CronJob → Job.
     """
 
+    from clew import apply, wait
+    from clew.cli import apps_ops as ops
+    from clew.controller.api.spec import AppKey, parse
+    from clew.controller.reconcile.inputs import inventory_name
+
     async def act(cluster: Cluster, ns: str) -> int:
         app = await ops.get_app(cluster, ns, name)
         spec = parse(app, namespace=ns)
@@ -118,12 +124,12 @@ def tree_app(
         if output is TreeFormat.JSON:
             out().print_json(tree_json(app, nodes))
             return EXIT_OK
-        status, reason, _ = ready(app)
+        status, reason, _ = view.ready(app)
         out().print(f"Application {ns}/{name}: Ready={status} ({reason})", markup=False)
         if not nodes:
             out().print("no managed objects yet (has the controller synced it?)")
             return EXIT_OK
-        out().print(table(COLUMNS, rows(nodes, sync_states(app))))
+        out().print(view.table(COLUMNS, rows(nodes, sync_states(app))))
         return EXIT_OK
 
     raise typer.Exit(run(kubeconfig, context, namespace, act))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 from pathlib import Path
@@ -41,6 +40,8 @@ def ui_command(
     is what their RBAC allows. The UI's own identity needs to list and watch Applications and
     to create tokenreviews and subjectaccessreviews.
     """
+    import asyncio
+
     from clew.cluster import Cluster
     from clew.ui import build, serve
 

@@ -5,7 +5,8 @@ paths, documents in file order, and ``.jsonnet`` files are evaluated (:mod:`clew
 ``.libsonnet`` files are their libraries). Hidden files and directories are ignored
 (``.github/workflows/*.yml`` are not manifests); every other file is not rendered and is reported
 in ``skipped``, so the caller can warn instead of dropping it silently. A file whose first
-document carries SOPS metadata is decrypted (:mod:`clew.render.sops`). The files together may
+document carries SOPS metadata is decrypted (:mod:`clew.render.sops`). A file whose text was
+parsed before is not parsed again (:mod:`clew.render.parsecache`). The files together may
 hold at most the render byte limit; reading stops at the first file that passes it.
 
 A kustomization or a Helm chart below the rendered directory is never read as manifests: its
@@ -25,6 +26,7 @@ from clew.render.jsonnet import JSONNET_SUFFIXES, LIBRARY_SUFFIXES, evaluate, to
 from clew.render.kustomize import KUSTOMIZATION_FILES
 from clew.render.objects import to_manifests
 from clew.render.options import RenderOptions
+from clew.render.parsecache import PARSED
 from clew.render.paths import SnapshotDir
 from clew.render.sops import SopsKeys, decrypt_documents, is_encrypted
 from clew.render.substitute import substitute, substitute_text
@@ -124,7 +126,7 @@ def render_plain(
             continue
         text = snapshot.read_text(file, path)
         load = load_json if suffix == ".json" else load_yaml
-        documents = load(text, file, max_bytes=max_bytes)
+        documents = PARSED.load(load, text, file, max_bytes=max_bytes)
         if any(is_encrypted(d.data) for d in documents):  # sops puts metadata in each
             decrypted = _decrypted(documents, file, options.decryption)
             if options.substitute is not None:  # values only now: substituted as objects
@@ -133,6 +135,6 @@ def render_plain(
             continue
         if options.substitute is not None and "${" in text:
             text = substitute_text(text, file, options.substitute)
-            documents = load(text, file, max_bytes=max_bytes)
+            documents = PARSED.load(load, text, file, max_bytes=max_bytes)
         result.manifests.extend(to_manifests(documents, file))
     return result

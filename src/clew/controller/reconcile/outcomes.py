@@ -275,11 +275,31 @@ def _notice_kind(spec: AppSpec, result: SyncResult) -> NoticeKind:
     return NoticeKind.FAILED
 
 
+POLL_JITTER = 0.1
+"""The share of an interval by which a poll may come early, so Applications created together
+spread out; never late, so a commit is seen within the interval and one reconcile."""
+
+REVISION_REUSE = 1 - 2 * POLL_JITTER
+"""How long, as a share of the interval, a resolved revision is reused (Applications on one
+repository and branch share it). Shorter than the earliest next poll, which comes at
+``1 - POLL_JITTER`` of the interval after the last one started: a poll never reuses the answer
+its own previous poll got, when that one was asked within ``POLL_JITTER`` of its start."""
+
+
+def next_poll(interval: float, elapsed: float, draw: float) -> float:
+    """Seconds until the next poll of an Application whose reconcile started ``elapsed`` seconds
+    ago: its interval counted from that start (a slow sync does not push polls apart), less up
+    to :data:`POLL_JITTER` of it (``draw`` in [0, 1))."""
+    return max(0.0, interval * (1 - POLL_JITTER * draw) - elapsed)
+
+
 def conditions_of(app: dict[str, Any]) -> list[dict[str, Any]]:
     return list((app.get("status") or {}).get("conditions") or [])
 
 
 __all__ = [
+    "POLL_JITTER",
+    "REVISION_REUSE",
     "Note",
     "Outcome",
     "Report",
@@ -293,6 +313,7 @@ __all__ = [
     "interrupted",
     "is_permanent",
     "kept_event",
+    "next_poll",
     "not_owned",
     "out_of_sync",
 ]

@@ -127,6 +127,7 @@ class Reconciler:
             self.began.discard(key)
 
     async def _reconcile(self, key: AppKey) -> Outcome:
+        started = time.monotonic()  # the next poll counts from here
         try:
             app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
         except NotFound:
@@ -191,7 +192,9 @@ class Reconciler:
         result, retry = attempt.result, attempt.retry
         if retry is None:
             self._failures.pop(key, None)
-            return Outcome(self._jittered(spec.interval), True, Reason.SUCCEEDED)
+            elapsed = time.monotonic() - started
+            after = outcomes.next_poll(spec.interval, elapsed, self._rng())
+            return Outcome(after, True, Reason.SUCCEEDED)
         if retry.stalled:
             return Outcome(self._jittered(retry.after), False, result.reason, stalled=True)
         return Outcome(retry.after, False, result.reason)
@@ -238,7 +241,8 @@ class Reconciler:
         """Fetch ``revision``, else the pinned one, else what the ref resolves to now."""
 
         async def resolve(source: GitSource) -> str:
-            return await self.revisions.resolve(source, ttl=spec.interval)
+            ttl = spec.interval * outcomes.REVISION_REUSE
+            return await self.revisions.resolve(source, ttl=ttl)
 
         return inputs.fetcher(
             self.cluster,

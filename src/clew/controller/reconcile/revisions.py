@@ -40,8 +40,11 @@ class RevisionCache:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
+            asked = (
+                self._clock()
+            )  # the answer is as fresh as the question: its age counts from here
             revision = await self._cache.resolve(source)
-            self._entries[key] = (revision, self._clock() + ttl)
+            self._entries[key] = (revision, asked + ttl)
             future.set_result(revision)
             return revision
         except BaseException as exc:

@@ -1,0 +1,108 @@
+"""What ``clew apply`` and ``clew diff`` print, and how they run the engine: imported by the
+commands when they run, not at start-up (:mod:`clew.cli.sync` holds the flags)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from clew import engine
+from clew.cluster import Cluster
+from clew.model import Action, Change, ChangeSet, Reason
+from clew.report import tracing
+
+__all__ = ["EARLY", "err", "result_json", "run", "summary_line", "summary_table"]
+
+EARLY = {Reason.FETCH_FAILED, Reason.RENDER_FAILED}
+
+
+@functools.cache
+def err() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+class _Printer(engine.Progress):
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def stage(self, name: str, message: str) -> None:
+        if not self.quiet:
+            err().print(f"[bold cyan]{name:>7}[/] {message}")
+
+    def change(self, change: Change) -> None:
+        if not self.quiet and change.action is not Action.UNCHANGED:
+            err().print(f"        {_styled(change.action)} {change.ref}")
+
+
+def _styled(action: Action) -> str:
+    color = {
+        Action.CREATED: "green",
+        Action.CONFIGURED: "yellow",
+        Action.DELETED: "magenta",
+        Action.FAILED: "red",
+        Action.SKIPPED: "dim",
+    }.get(action, "dim")
+    return f"[{color}]{action.value:<10}[/]"
+
+
+def summary_table(changes: ChangeSet, title: str) -> Table:
+    table = Table(title=title, show_edge=False)
+    table.add_column("object")
+    table.add_column("action")
+    table.add_column("detail", overflow="fold")
+    for change in changes.changes:
+        if change.action is Action.UNCHANGED:
+            continue
+        table.add_row(str(change.ref), _styled(change.action), change.error or change.reason)
+    return table
+
+
+def result_json(result: engine.SyncResult) -> dict[str, Any]:
+    snap = result.snapshot
+    return {
+        "ok": result.ok,
+        "reason": result.reason,
+        "error": result.error,
+        "revision": snap.revision if snap else None,
+        "counts": engine.count(result.changes()),
+        "changes": [
+            {"object": str(c.ref), "action": c.action.value, "reason": c.reason, "error": c.error}
+            for c in result.changes().changes
+        ],
+        "warnings": result.warnings,
+        "durations": {k: round(v, 3) for k, v in result.durations.items()},
+        "requests": result.requests,
+    }
+
+
+def run(
+    kubeconfig: Path | None,
+    context: str | None,
+    fetch: engine.FetchSnapshot,
+    options: engine.SyncOptions,
+    quiet: bool,
+) -> engine.SyncResult:
+    async def go() -> engine.SyncResult:
+        async with Cluster.from_kubeconfig(kubeconfig, context=context) as cluster:
+            result = await engine.sync(cluster, fetch, options, _Printer(quiet))
+            result.requests = dict(cluster.requests)
+            return result
+
+    with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
+        return asyncio.run(go())
+
+
+def summary_line(changes: ChangeSet, counts: str, *, dry_run: bool, ok: bool) -> str:
+    if any(c.action is not Action.UNCHANGED for c in changes.changes):
+        verb = "would be" if dry_run else "were"
+        return (
+            f"[bold]{counts}[/] ({'dry run; ' if dry_run else ''}objects {verb} changed as shown)"
+        )
+    if changes.changes:
+        return f"[bold]{counts}[/] (nothing {'would change' if dry_run else 'changed'})"
+    return "[bold]nothing to do[/]" if ok else "[bold]nothing was changed[/]"
