@@ -49,6 +49,7 @@ class Attempt(engine.Progress):
         # edit made the moment Ready turns True already must.
         if (
             r.drift is not None
+            and spec.kube_config is None  # another cluster: corrected at the interval
             and result.desired
             and result.reason in ("", Reason.HEALTH_CHECK_FAILED)
         ):
