@@ -1,0 +1,164 @@
+"""One controller, two real control planes: Applications on plane a deploy to plane b through a
+kubeconfig Secret (``destination.kubeConfig.secretRef``, docs/multi-cluster.md).
+
+It proves that an Application naming plane b's kubeconfig Secret applies its objects to b and
+not to a, next to an Application applying to a; that with b's API server stopped, a's
+Application still follows a new commit while b's says ``ClusterUnreachable``, naming b's
+server and Secret and never the credentials, with its attempts failing within seconds; that
+after b's API server is back, b's Application converges to the new commit; that deleting it
+with ``prune`` removes its objects from b only, leaving a's Application's objects; and that a
+kubeconfig Secret using a file path on the controller's disk is refused (``ClusterConfigInvalid``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from clew.cluster import Cluster, NotFound
+from clew.controller.api.spec import API_VERSION, KIND
+from clew.testing.controlplane import ControlPlane
+from clew.testing.gitserver import GitHttpServer, Repo
+from clew.testing.operator import RunningController
+from clew.testing.processes import stop_pid
+from clew.testing.waiting import condition, until
+
+from .test_operator import application, configmap, credentials_secret, ready_at, reason_is
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def plane_b() -> Iterator[ControlPlane]:
+    """A second control plane, its own ports and data, for this module's tests."""
+    plane = ControlPlane()
+    plane.start()
+    try:
+        yield plane
+    finally:
+        plane.stop()
+
+
+def kubeconfig_secret(name: str, namespace: str, text: str, key: str = "value") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {key: base64.b64encode(text.encode()).decode()},
+    }
+
+
+def remote_app(name: str, ns: str, url: str, path: str, secret: str) -> dict[str, Any]:
+    app = application(name, ns, url, source={"path": path})
+    app["spec"]["destination"]["kubeConfig"] = {"secretRef": {"name": secret}}
+    return app
+
+
+async def absent(cluster: Cluster, name: str, namespace: str) -> bool:
+    try:
+        await cluster.get("v1", "ConfigMap", name, namespace)
+    except NotFound:
+        return True
+    return False
+
+
+async def test_two_planes_outage_recovery_and_prune(
+    controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+    plane_b: ControlPlane,
+) -> None:
+    ns = kube_namespace
+    url = git_http.repo_url(git_repo.name)
+    first = git_repo.commit(
+        {
+            "to-a/cm.yaml": configmap("on-a", color="blue"),
+            "to-b/cm.yaml": configmap("on-b", color="blue"),
+        },
+        "blue",
+    )
+    kubeconfig_text = plane_b.admin_kubeconfig.read_text()
+    user = yaml.safe_load(kubeconfig_text)["users"][0]["user"]
+    async with Cluster.from_kubeconfig(plane_b.admin_kubeconfig) as b:
+        await b.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        await credentials_secret(kube_admin, ns, git_http)
+        await kube_admin.create(kubeconfig_secret("plane-b", ns, kubeconfig_text))
+        await kube_admin.create(application("local", ns, url, source={"path": "to-a"}))
+        await kube_admin.create(remote_app("remote", ns, url, "to-b", "plane-b"))
+        await until(kube_admin, API_VERSION, KIND, "local", ns, ready_at(first), 60)
+        await until(kube_admin, API_VERSION, KIND, "remote", ns, ready_at(first), 60)
+        assert (await b.get("v1", "ConfigMap", "on-b", ns))["data"] == {"color": "blue"}
+        assert await absent(kube_admin, "on-b", ns)  # b's objects went to b only
+        assert await absent(b, "on-a", ns)
+
+        # b's API server stops: a's Application follows a new commit, b's says why it waits.
+        stop_pid(plane_b.components["kube-apiserver"].pid)
+        second = git_repo.commit(
+            {
+                "to-a/cm.yaml": configmap("on-a", color="green"),
+                "to-b/cm.yaml": configmap("on-b", color="green"),
+            },
+            "green",
+        )
+        pushed = time.monotonic()
+        await controller.push_hook(url)
+        await until(kube_admin, API_VERSION, KIND, "local", ns, ready_at(second), 60)
+        waiting = await until(
+            kube_admin, API_VERSION, KIND, "remote", ns, reason_is("ClusterUnreachable"), 60
+        )
+        assert time.monotonic() - pushed < 30  # failed fast, not after a long network wait
+        message = str((condition(waiting, "Ready") or {}).get("message"))
+        assert plane_b.server in message and "plane-b" in message, message
+        seen = json.dumps(waiting)
+        assert user["client-key-data"] not in seen and user["client-key-data"][:40] not in seen
+        assert (await kube_admin.get("v1", "ConfigMap", "on-a", ns))["data"] == {"color": "green"}
+
+        # b comes back: its Application converges (per-cluster backoff, then a retry).
+        plane_b.restart("kube-apiserver")
+        await until(kube_admin, API_VERSION, KIND, "remote", ns, ready_at(second), 180)
+        assert (await b.get("v1", "ConfigMap", "on-b", ns))["data"] == {"color": "green"}
+
+        # Deleting it with prune (the default) removes its objects from b, and only those.
+        await kube_admin.delete(API_VERSION, KIND, "remote", ns)
+        await until(kube_admin, API_VERSION, KIND, "remote", ns, lambda obj: obj is None, 60)
+        assert await absent(b, "on-b", ns)
+        assert (await kube_admin.get("v1", "ConfigMap", "on-a", ns))["data"] == {"color": "green"}
+        await b.delete("v1", "Namespace", ns)
+
+
+async def test_a_kubeconfig_reading_the_controllers_files_is_refused(
+    controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+) -> None:
+    ns = kube_namespace
+    url = git_http.repo_url(git_repo.name)
+    git_repo.commit({"to-b/cm.yaml": configmap("on-b", color="blue")}, "blue")
+    sneaky = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"tokenFile": "/var/run/secrets/token"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    await credentials_secret(kube_admin, ns, git_http)
+    await kube_admin.create(kubeconfig_secret("sneaky", ns, yaml.safe_dump(sneaky)))
+    refused = remote_app("remote", ns, url, "to-b", "sneaky")
+    refused["spec"]["prune"] = False  # nothing of it to uninstall: it lets go when deleted
+    await kube_admin.create(refused)
+    app = await until(
+        kube_admin, API_VERSION, KIND, "remote", ns, reason_is("ClusterConfigInvalid"), 60
+    )
+    message = str((condition(app, "Ready") or {}).get("message"))
+    assert "tokenFile" in message and "Secret" in message, message
