@@ -116,9 +116,10 @@ async def test_two_planes_outage_recovery_and_prune(
         )
         assert time.monotonic() - pushed < 30  # failed fast, not after a long network wait
         message = str((condition(waiting, "Ready") or {}).get("message"))
-        assert plane_b.server in message and "plane-b" in message, message
+        assert plane_b.server in message, message
+        assert "plane-b" in message, message
         seen = json.dumps(waiting)
-        assert user["client-key-data"] not in seen and user["client-key-data"][:40] not in seen
+        assert user["client-key-data"][:40] not in seen
         assert (await kube_admin.get("v1", "ConfigMap", "on-a", ns))["data"] == {"color": "green"}
 
         # b comes back: its Application converges (per-cluster backoff, then a retry).
@@ -161,4 +162,53 @@ async def test_a_kubeconfig_reading_the_controllers_files_is_refused(
         kube_admin, API_VERSION, KIND, "remote", ns, reason_is("ClusterConfigInvalid"), 60
     )
     message = str((condition(app, "Ready") or {}).get("message"))
-    assert "tokenFile" in message and "Secret" in message, message
+    assert "tokenFile" in message, message
+    assert "Secret sneaky" in message.replace(f"{ns}/", ""), message
+
+
+async def test_one_client_per_secret_version_closed_when_unused(
+    controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+    plane_b: ControlPlane,
+) -> None:
+    ns = kube_namespace
+    url = git_http.repo_url(git_repo.name)
+    clients = controller.controller.clients
+    files = {f"{name}/cm.yaml": configmap(f"cm-{name}", color="blue") for name in ("x", "y")}
+    first = git_repo.commit(files, "blue")
+    async with Cluster.from_kubeconfig(plane_b.admin_kubeconfig) as b:
+        await b.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        await credentials_secret(kube_admin, ns, git_http)
+        secret = await kube_admin.create(
+            kubeconfig_secret("b", ns, plane_b.admin_kubeconfig.read_text())
+        )
+        for name in ("x", "y"):
+            await kube_admin.create(remote_app(name, ns, url, name, "b"))
+        for name in ("x", "y"):
+            await until(kube_admin, API_VERSION, KIND, name, ns, ready_at(first), 60)
+        meta = secret["metadata"]
+        assert clients.connected().get((meta["uid"], meta["resourceVersion"])) == 2
+
+        # A changed Secret: the next attempts use a new client, and the old one is closed.
+        changed = await kube_admin.patch(
+            "v1", "Secret", "b", {"metadata": {"labels": {"rotated": "yes"}}}, namespace=ns
+        )
+        second = git_repo.commit(
+            {f"{name}/cm.yaml": configmap(f"cm-{name}", color="green") for name in ("x", "y")},
+            "green",
+        )
+        await controller.push_hook(url)
+        for name in ("x", "y"):
+            await until(kube_admin, API_VERSION, KIND, name, ns, ready_at(second), 60)
+        now = (meta["uid"], changed["metadata"]["resourceVersion"])
+        assert {k: v for k, v in clients.connected().items() if k[0] == meta["uid"]} == {now: 2}
+
+        for name in ("x", "y"):
+            await kube_admin.delete(API_VERSION, KIND, name, ns)
+            await until(kube_admin, API_VERSION, KIND, name, ns, lambda obj: obj is None, 60)
+        assert not [k for k in clients.connected() if k[0] == meta["uid"]]
+        assert await absent(b, "cm-x", ns)
+        await b.delete("v1", "Namespace", ns)

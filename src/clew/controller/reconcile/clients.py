@@ -172,9 +172,10 @@ class Clients:
                 self._audits.pop(id(client), None)
             await remote.aclose()
 
-    def remote_count(self) -> int:
-        """How many remote clients are open (one per Secret version in use)."""
-        return len(self._remotes)
+    def connected(self) -> dict[tuple[str, str], int]:
+        """The open remote clients, by (Secret uid, resourceVersion): how many Applications
+        use each."""
+        return {ident: len(remote.users) for ident, remote in self._remotes.items()}
 
     def audit_for(self, key: AppKey, spec: AppSpec) -> audit.AuditRecorder:
         """The trail is written as whoever applies, where it applies: a tenant's account may

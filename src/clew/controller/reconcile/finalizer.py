@@ -80,6 +80,7 @@ async def finalize(r: Reconciler, key: AppKey, app: dict[str, Any]) -> Outcome:
         if kept is not None:
             await r.event(app, kept.type, kept.reason, kept.note)
     finalizers.remove(FINALIZER)
+    await r.clients.release(key)  # before it is gone: a closed client is never seen in use
     await _set(r.cluster, key, app, finalizers)
     r.forget(key)
     return Outcome(None, True, Reason.DELETED)
