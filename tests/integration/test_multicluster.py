@@ -5,13 +5,15 @@ It proves that an Application naming plane b's kubeconfig Secret applies its obj
 not to a, next to an Application applying to a; that with b's API server stopped, a's
 Application still follows a new commit while b's says ``ClusterUnreachable``, naming b's
 server and Secret and never the credentials, with its attempts failing within seconds; that
-after b's API server is back, b's Application converges to the new commit; that deleting it
+after b's API server is back, b's Application converges to the new commit; that `clew get
+clusters` shows b's Secret, server and Application, Unreachable then Reachable; that deleting it
 with ``prune`` removes its objects from b only, leaving a's Application's objects; and that a
 kubeconfig Secret using a file path on the controller's disk is refused (``ClusterConfigInvalid``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -20,13 +22,16 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from clew.cli.main import _app
 from clew.cluster import Cluster, NotFound
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.controlplane import ControlPlane
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.operator import RunningController
 from clew.testing.processes import stop_pid
+from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
 from .test_operator import application, configmap, credentials_secret, ready_at, reason_is
@@ -68,8 +73,17 @@ async def absent(cluster: Cluster, name: str, namespace: str) -> bool:
     return False
 
 
+async def clusters_json(kube: KubeCluster, ns: str) -> list[dict[str, Any]]:
+    """``clew get clusters -o json`` as a user runs it against plane a."""
+    argv = ["get", "clusters", "-o", "json", "--kubeconfig", str(kube.admin_kubeconfig), "-n", ns]
+    result = await asyncio.to_thread(CliRunner().invoke, _app(), argv)
+    assert result.exit_code == 0, result.output
+    return list(json.loads(result.stdout)["clusters"])
+
+
 async def test_two_planes_outage_recovery_and_prune(
     controller: RunningController,
+    kube_cluster: KubeCluster,
     kube_admin: Cluster,
     kube_namespace: str,
     git_http: GitHttpServer,
@@ -121,11 +135,20 @@ async def test_two_planes_outage_recovery_and_prune(
         seen = json.dumps(waiting)
         assert user["client-key-data"][:40] not in seen
         assert (await kube_admin.get("v1", "ConfigMap", "on-a", ns))["data"] == {"color": "green"}
+        [row] = await clusters_json(kube_cluster, ns)
+        assert (row["secret"], row["server"], row["applications"], row["health"]) == (
+            "plane-b",
+            plane_b.server,
+            ["remote"],
+            "Unreachable",
+        )
+        assert user["client-key-data"][:40] not in json.dumps(row)
 
         # b comes back: its Application converges (per-cluster backoff, then a retry).
         plane_b.restart("kube-apiserver")
         await until(kube_admin, API_VERSION, KIND, "remote", ns, ready_at(second), 180)
         assert (await b.get("v1", "ConfigMap", "on-b", ns))["data"] == {"color": "green"}
+        assert [r["health"] for r in await clusters_json(kube_cluster, ns)] == ["Reachable"]
 
         # Deleting it with prune (the default) removes its objects from b, and only those.
         await kube_admin.delete(API_VERSION, KIND, "remote", ns)
