@@ -8,7 +8,10 @@ server and Secret and never the credentials, with its attempts failing within se
 after b's API server is back, b's Application converges to the new commit; that `clew get
 clusters` shows b's Secret, server and Application, Unreachable then Reachable; that deleting it
 with ``prune`` removes its objects from b only, leaving a's Application's objects; and that a
-kubeconfig Secret using a file path on the controller's disk is refused (``ClusterConfigInvalid``).
+kubeconfig Secret using a file path on the controller's disk is refused (``ClusterConfigInvalid``);
+that Applications naming one Secret share one client, replaced when the Secret changes and
+closed when they are gone; and that ``serviceAccountName`` is impersonated on the destination
+(an account that exists only on b may write what its Role there allows, and is refused the rest).
 """
 
 from __future__ import annotations
@@ -234,4 +237,60 @@ async def test_one_client_per_secret_version_closed_when_unused(
             await until(kube_admin, API_VERSION, KIND, name, ns, lambda obj: obj is None, 60)
         assert not [k for k in clients.connected() if k[0] == meta["uid"]]
         assert await absent(b, "cm-x", ns)
+        await b.delete("v1", "Namespace", ns)
+
+
+async def test_impersonation_applies_on_the_destination_cluster(
+    controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+    plane_b: ControlPlane,
+) -> None:
+    ns = kube_namespace
+    url = git_http.repo_url(git_repo.name)
+    secret_yaml = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: v}\n"
+    first = git_repo.commit(
+        {"ok/cm.yaml": configmap("allowed", color="blue"), "no/secret.yaml": secret_yaml}, "b"
+    )
+    rbac = "rbac.authorization.k8s.io/v1"
+    async with Cluster.from_kubeconfig(plane_b.admin_kubeconfig) as b:
+        await b.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        # The account exists on b only, and may write ConfigMaps only.
+        for obj in (
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "deployer"}},
+            {
+                "apiVersion": rbac,
+                "kind": "Role",
+                "metadata": {"name": "configmaps"},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]}],
+            },
+            {
+                "apiVersion": rbac,
+                "kind": "RoleBinding",
+                "metadata": {"name": "deployer"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": "configmaps",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": ns}],
+            },
+        ):
+            await b.create(obj, namespace=ns)
+        await credentials_secret(kube_admin, ns, git_http)
+        await kube_admin.create(kubeconfig_secret("b", ns, plane_b.admin_kubeconfig.read_text()))
+        for name, path in (("ok", "ok"), ("no", "no")):
+            app = remote_app(name, ns, url, path, "b")
+            app["spec"]["serviceAccountName"] = "deployer"
+            await kube_admin.create(app)
+        await until(kube_admin, API_VERSION, KIND, "ok", ns, ready_at(first), 60)
+        assert (await b.get("v1", "ConfigMap", "allowed", ns))["data"] == {"color": "blue"}
+        refused = await until(kube_admin, API_VERSION, KIND, "no", ns, reason_is("ApplyFailed"), 60)
+        message = str((condition(refused, "Ready") or {}).get("message"))
+        assert "forbidden" in message.lower(), message
+        assert f"system:serviceaccount:{ns}:deployer" in message, message
+        with pytest.raises(NotFound):
+            await b.get("v1", "Secret", "s", ns)
         await b.delete("v1", "Namespace", ns)
