@@ -198,4 +198,5 @@ class Clients:
 
 
 def _one_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else ""
+    # A timeout's own text is empty: "cannot reach … https://host: " ends in a bare colon.
+    return str(exc).splitlines()[0][:200].rstrip(": ") if str(exc) else ""
