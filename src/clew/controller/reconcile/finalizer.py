@@ -18,6 +18,7 @@ from clew.controller.api.spec import (
     parse,
 )
 from clew.controller.reconcile import outcomes
+from clew.controller.reconcile.clients import DestinationUnavailable
 from clew.controller.reconcile.outcomes import Outcome
 from clew.model import Action, Reason
 
@@ -57,8 +58,13 @@ async def finalize(r: Reconciler, key: AppKey, app: dict[str, Any]) -> Outcome:
         if going:
             note = f"namespace {going} is being deleted: delete hooks, if any, are not run"
             await r.event(app, "Warning", "HooksSkipped", note)
+        try:
+            target = await r.clients.resolve(key, spec)
+        except DestinationUnavailable as exc:  # its objects wait with the finalizer
+            await r.finish(app, ok=False, reason=exc.reason, message=exc.message)
+            return Outcome(exc.after, False, exc.reason)
         result = await engine.uninstall(
-            r.clients.for_app(key, spec),
+            target,
             r.fetcher(key, spec, applied),
             r.options(key, spec),
             hooks=not going,
@@ -74,6 +80,7 @@ async def finalize(r: Reconciler, key: AppKey, app: dict[str, Any]) -> Outcome:
         if kept is not None:
             await r.event(app, kept.type, kept.reason, kept.note)
     finalizers.remove(FINALIZER)
+    await r.clients.release(key)  # before it is gone: a closed client is never seen in use
     await _set(r.cluster, key, app, finalizers)
     r.forget(key)
     return Outcome(None, True, Reason.DELETED)
