@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clew.apply.applyset import Inventory, Member, member_of, save
+from clew.apply.applyset import Inventory, Member, member_of, save, sorted_members
 from clew.apply.staged import ApplyItem, ApplyOptions, apply_stages
 from clew.cluster import Cluster, NotFound
 from clew.model import Action, Change, ChangeSet, Manifest, ObjectRef
@@ -87,7 +87,7 @@ class InventoryTransaction:
         await save(self.cluster, self.inventory, [*self.inventory.members, *members])
 
     async def commit(self, kept: list[Member]) -> None:
-        if sorted(kept) != self.inventory.members:  # a no-op sync writes nothing
+        if sorted_members(kept) != self.inventory.members:  # a no-op sync writes nothing
             await save(self.cluster, self.inventory, kept)
 
 
