@@ -15,6 +15,7 @@ import base64
 import gzip
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,28 @@ class Member:
     version: str = ""  # its resourceVersion right after that apply
     uid: str = ""  # its uid as the apply returned it; "" in inventories written by older clew
     generation: int = 0  # its metadata.generation right after that apply; 0 if none or older clew
+
+
+def sorted_members(members: Iterable[Member]) -> list[Member]:
+    """``sorted(members)`` with tuple keys: the generated ``__lt__`` is a Python call per
+    comparison (a million of them per 5,000-object push); this is the same order."""
+    return sorted(members, key=_order)
+
+
+def _order(m: Member) -> tuple[str, str, str, str, str, bool, str, str, str, int]:
+    r = m.ref
+    return (
+        r.group,
+        r.kind,
+        r.namespace,
+        r.name,
+        m.api_version,
+        m.prune,
+        m.digest,
+        m.version,
+        m.uid,
+        m.generation,
+    )
 
 
 def member_of(
@@ -117,7 +140,7 @@ def _encode(members: list[Member]) -> str:
             m.uid,
             m.generation,
         ]
-        for m in sorted(unique.values())
+        for m in sorted_members(unique.values())
     ]
     raw = json.dumps(rows, separators=(",", ":")).encode()
     return base64.b64encode(gzip.compress(raw, mtime=0)).decode()
@@ -180,5 +203,5 @@ def parent_object(inventory: Inventory, members: list[Member]) -> dict[str, Any]
 async def save(cluster: Cluster, inventory: Inventory, members: list[Member]) -> None:
     """Record ``members`` as the inventory (server-side apply of the parent)."""
     await cluster.apply(parent_object(inventory, members), field_manager=MANAGER, force=True)
-    inventory.members = sorted({m.ref: m for m in members}.values())
+    inventory.members = sorted_members({m.ref: m for m in members}.values())
     inventory.exists = True

@@ -32,6 +32,7 @@ _PATCH_TYPES = {
     "json": "application/json-patch+json",
 }
 _MAX_RETRY_AFTER = 30.0
+_METADATA_PAGE = 2500  # metadata is ~0.5 kB an object: 5,000 in 2 round trips, not 10
 
 _decoder = msgspec.json.Decoder()
 _encode = msgspec.json.encode
@@ -233,7 +234,7 @@ class Cluster:
         and decode than whole objects); each item gets apiVersion and kind back."""
         self.calls["list"] += 1
         res = await self.resource_for(api_version, kind)
-        params: dict[str, Any] = {"limit": 500}
+        params: dict[str, Any] = {"limit": _METADATA_PAGE}
         if label_selector:
             params["labelSelector"] = label_selector
         items: list[dict[str, Any]] = []

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,6 +28,14 @@ from clew.cluster import Cluster, Forbidden
 from clew.model import Manifest, ObjectRef
 
 _encode = msgspec.json.Encoder(order="sorted").encode
+
+# (apiVersion, kind) a client may not list across namespaces, and since when: each plan then
+# lists per namespace straight away instead of first asking for a 403 (one request per kind and
+# sync). Forgotten after a while, so a widened role is used again.
+_FORBIDDEN_TTL = 600.0
+_cluster_wide_forbidden: weakref.WeakKeyDictionary[Cluster, dict[tuple[str, str], float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -56,7 +66,8 @@ async def live_metadata(
 ) -> dict[ObjectRef, dict[str, Any]]:
     """The metadata of every live object carrying ``label_selector``, for the desired kinds.
 
-    One LIST per kind across namespaces; if RBAC forbids that, one per namespace instead.
+    One LIST per kind across namespaces; if RBAC forbids that, one per namespace instead (and
+    straight away for the next 10 minutes, for this client and kind).
     """
     kinds: dict[tuple[str, str], set[str]] = {}
     for m in manifests:
@@ -65,19 +76,22 @@ async def live_metadata(
             continue
         kinds.setdefault((str(m.obj["apiVersion"]), ref.kind), set()).add(ref.namespace)
 
+    forbidden = _cluster_wide_forbidden.setdefault(cluster, {})
+
     async def one(api_version: str, kind: str, namespaces: set[str]) -> list[dict[str, Any]]:
-        try:
-            return await cluster.list_metadata(api_version, kind, label_selector=label_selector)
-        except Forbidden:
-            pages = await asyncio.gather(
-                *(
-                    cluster.list_metadata(
-                        api_version, kind, ns or None, label_selector=label_selector
-                    )
-                    for ns in sorted(namespaces)
-                )
+        since = forbidden.get((api_version, kind))
+        if since is None or time.monotonic() - since >= _FORBIDDEN_TTL:
+            try:
+                return await cluster.list_metadata(api_version, kind, label_selector=label_selector)
+            except Forbidden:
+                forbidden[(api_version, kind)] = time.monotonic()
+        pages = await asyncio.gather(
+            *(
+                cluster.list_metadata(api_version, kind, ns or None, label_selector=label_selector)
+                for ns in sorted(namespaces)
             )
-            return [item for page in pages for item in page]
+        )
+        return [item for page in pages for item in page]
 
     pages = await asyncio.gather(*(one(a, k, ns) for (a, k), ns in kinds.items()))
     return {ObjectRef.from_object(item): item["metadata"] for page in pages for item in page}

@@ -68,6 +68,7 @@ class _Group:
     kind: str
     namespace: str | None  # None: cluster-scoped
     names: dict[str, ObjectRef] = field(default_factory=dict)
+    unsettled: set[ObjectRef] = field(default_factory=set)  # so "all settled?" is O(1)
 
 
 class _Waiter:
@@ -81,6 +82,9 @@ class _Waiter:
         self.expected: list[ObjectRef] = []
         self.results: dict[ObjectRef, HealthResult] = {}
         self.settled: set[ObjectRef] = set()
+        # Expected and not settled yet, so each event checks "all settled?" in constant time.
+        self.unsettled: set[ObjectRef] = set()
+        self.groups_of: dict[ObjectRef, list[_Group]] = {}
         self.finished = asyncio.Event()
 
     # -- bookkeeping ----------------------------------------------------------------------------
@@ -97,7 +101,10 @@ class _Waiter:
         failed = result.health is Health.FAILED and self.until is Health.CURRENT
         if final or failed or result.health is self.until:
             self.settled.add(ref)
-        if failed or self.settled.issuperset(self.expected):
+            self.unsettled.discard(ref)
+            for group in self.groups_of.get(ref, ()):
+                group.unsettled.discard(ref)
+        if failed or not self.unsettled:
             self.finished.set()
 
     def outcome(self, timed_out: bool, duration: float) -> WaitResult:
@@ -129,8 +136,11 @@ class _Waiter:
                 ref = ObjectRef(resource.group, kind, ns or "", str(meta.get("name") or ""))
                 group = groups.setdefault((api_version, kind, ns), _Group(api_version, kind, ns))
                 group.names[ref.name] = ref
+                group.unsettled.add(ref)
+                self.groups_of.setdefault(ref, []).append(group)
             expected[ref] = None
         self.expected = list(expected)
+        self.unsettled = set(expected).difference(self.settled)
         for ref, why in unresolved.items():
             self.observe(ref, HealthResult(Health.UNKNOWN, why), final=True)
         if groups and not self.finished.is_set():
@@ -220,7 +230,7 @@ class _Waiter:
             # The server ended the watch at its timeout; go on from the last version seen.
 
     def _settled(self, group: _Group) -> bool:
-        return self.settled.issuperset(group.names.values())
+        return not group.unsettled
 
 
 def _type_of(obj: Mapping[str, Any]) -> tuple[str, str]:
