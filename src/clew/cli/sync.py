@@ -36,7 +36,6 @@ from clew.cli.options import (
     SshKey,
     Username,
     Values,
-    render_options,
 )
 from clew.cli.render_flags import (
     JsonnetExtVar,
@@ -44,7 +43,6 @@ from clew.cli.render_flags import (
     ReleaseName,
     SopsAgeKeyFile,
     Substitute,
-    with_inputs,
 )
 
 # The engine, the cluster client and rich are imported inside the commands: this module is
@@ -142,16 +140,24 @@ def apply_command(
     from clew.model import Action, ClewError, Reason
 
     try:
-        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
-        charts = sources.Charts(helm_repo, chart, version, ca_file)
-        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
-        inputs = with_inputs(
-            render_options(namespace, values, max_render_bytes, max_objects),
-            age_key_file=sops_age_key_file,
-            substitute=substitute,
-            jsonnet_tla=jsonnet_tla,
-            jsonnet_ext_var=jsonnet_ext_var,
-            release_name=release_name,
+        fetch, inputs = sources.prepare(
+            src := pick(src, filename),
+            repo,
+            ref,
+            path,
+            login=(username, password_env, ssh_key, known_hosts),
+            charts=sources.Charts(helm_repo, chart, version, ca_file),
+            flags=sources.RenderFlags(
+                namespace,
+                values,
+                max_render_bytes,
+                max_objects,
+                sops_age_key_file,
+                substitute,
+                jsonnet_tla,
+                jsonnet_ext_var,
+                release_name,
+            ),
         )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
@@ -254,16 +260,24 @@ def diff_command(
         raise typer.Exit(apps.diff_app(app_name, namespace, kubeconfig, context))
     namespace = namespace or "default"
     try:
-        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
-        charts = sources.Charts(helm_repo, chart, version, ca_file)
-        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
-        inputs = with_inputs(
-            render_options(namespace, values, max_render_bytes, max_objects),
-            age_key_file=sops_age_key_file,
-            substitute=substitute,
-            jsonnet_tla=jsonnet_tla,
-            jsonnet_ext_var=jsonnet_ext_var,
-            release_name=release_name,
+        fetch, inputs = sources.prepare(
+            src := pick(src, filename),
+            repo,
+            ref,
+            path,
+            login=(username, password_env, ssh_key, known_hosts),
+            charts=sources.Charts(helm_repo, chart, version, ca_file),
+            flags=sources.RenderFlags(
+                namespace,
+                values,
+                max_render_bytes,
+                max_objects,
+                sops_age_key_file,
+                substitute,
+                jsonnet_tla,
+                jsonnet_ext_var,
+                release_name,
+            ),
         )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
