@@ -244,9 +244,9 @@ def diff_command(
     """
     from clew import engine
     from clew.cli import sources
-    from clew.cli.sync_output import run
+    from clew.cli.sync_output import run, write_diff
     from clew.cluster import ClusterError
-    from clew.model import Action, ClewError
+    from clew.model import ClewError
 
     if app_name is not None:
         if src in (Path("appset"), Path("applicationset")):
@@ -295,15 +295,4 @@ def diff_command(
         raise _fail(exc) from None
     if not result.ok:
         raise _fail(f"{result.reason}: {result.error}")
-    changed = False
-    for change in result.changes().changes:
-        if change.action in (Action.CREATED, Action.CONFIGURED) and change.diff:
-            sys.stdout.write(change.diff)
-            changed = True
-        elif change.action is Action.CREATED:
-            sys.stdout.write(f"+++ {change.ref} (created: {change.reason})\n")
-            changed = True
-        elif change.action is Action.DELETED:
-            sys.stdout.write(f"--- {change.ref} (deleted: {change.reason})\n")
-            changed = True
-    raise typer.Exit(EXIT_FAILED if changed else EXIT_OK)
+    raise typer.Exit(EXIT_FAILED if write_diff(result, sys.stdout.write) else EXIT_OK)
