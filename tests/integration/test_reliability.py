@@ -9,7 +9,6 @@ leader's death."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from clew.controller.api.spec import API_VERSION, KIND, AppKey
 from clew.controller.reconcile.inputs import inventory_name
 from clew.testing.controlplane import ControlPlane
 from clew.testing.gitserver import GitHttpServer, Repo, create_repo
-from clew.testing.operator import install_crd, spawn_controller
+from clew.testing.operator import install_crd, secret, spawn_controller
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
@@ -48,17 +47,7 @@ def configmaps(n: int, value: str = "1") -> dict[str, str]:
 async def register(
     cluster: Cluster, namespace: str, url: str, user: str, password: str, name: str = "app"
 ) -> None:
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "git", "namespace": namespace},
-            "data": {
-                "username": base64.b64encode(user.encode()).decode(),
-                "password": base64.b64encode(password.encode()).decode(),
-            },
-        }
-    )
+    await secret(cluster, namespace, "git", {"username": user, "password": password})
     await cluster.create(
         {
             "apiVersion": API_VERSION,
