@@ -27,6 +27,7 @@ from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.operator import (
     RunningController,
     git_credentials,
+    ready_at,
     start_controller,
     stop_controller,
 )
@@ -101,15 +102,6 @@ def application(name: str, namespace: str, url: str) -> dict[str, Any]:
             "timeout": "60s",
         },
     }
-
-
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        applied = ((app or {}).get("status") or {}).get("lastAppliedRevision")
-        return bool(ready and ready["status"] == "True" and applied == revision)
-
-    return check
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ import yaml
 from clew.cluster import Cluster, NotFound
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController, git_credentials
+from clew.testing.operator import RunningController, git_credentials, ready_at
 from clew.testing.waiting import condition, until
 
 pytestmark = pytest.mark.integration
@@ -41,19 +41,6 @@ def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, A
             **spec,
         },
     }
-
-
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        return bool(
-            app
-            and ready
-            and ready["status"] == "True"
-            and (app.get("status") or {}).get("lastAppliedRevision") == revision
-        )
-
-    return check
 
 
 def reason_is(reason: str) -> Any:

@@ -23,9 +23,9 @@ from clew.controller.api.rules import RESOURCES_MAX
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.model import ObjectRef
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController, git_credentials
+from clew.testing.operator import RunningController, git_credentials, ready_at
 from clew.testing.pytest_plugin import KubeCluster
-from clew.testing.waiting import condition, until
+from clew.testing.waiting import until
 from clew.wait import read_tree
 
 pytestmark = pytest.mark.integration
@@ -69,17 +69,6 @@ def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, A
             **spec,
         },
     }
-
-
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        status = (app or {}).get("status") or {}
-        return bool(
-            ready and ready["status"] == "True" and status.get("lastAppliedRevision") == revision
-        )
-
-    return check
 
 
 async def clew_tree(kube_cluster: KubeCluster, *args: str) -> str:

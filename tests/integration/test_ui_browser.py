@@ -25,12 +25,12 @@ from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.report.audit import read_trail
 from clew.testing.browser import Browser
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController, git_credentials
+from clew.testing.operator import RunningController, git_credentials, ready_at
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import until
 from clew.ui import UiServer, build, serve
 
-from .test_operator import application, ready_at
+from .test_operator import application
 
 pytestmark = pytest.mark.integration
 

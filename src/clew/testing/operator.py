@@ -33,6 +33,7 @@ from clew.controller.runner import Controller, ControllerConfig
 from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.gitserver import GitHttpServer
 from clew.testing.processes import free_port
+from clew.testing.waiting import Predicate, condition
 
 _installed: set[str] = set()
 
@@ -69,6 +70,17 @@ async def git_credentials(
     """The credentials Secret an Application's ``secretRef`` names for ``server``; its name."""
     await secret(cluster, namespace, name, {"username": user, "password": server.users[user]})
     return name
+
+
+def ready_at(revision: str) -> Predicate:
+    """For ``until``: the Application is Ready and has applied ``revision``."""
+
+    def check(app: dict[str, Any] | None) -> bool:
+        ready = condition(app, "Ready") or {}
+        applied = ((app or {}).get("status") or {}).get("lastAppliedRevision")
+        return ready.get("status") == "True" and applied == revision
+
+    return check
 
 
 @dataclass
