@@ -312,6 +312,10 @@ async def until_allowed(cluster: Cluster, user: str, attributes: dict[str, str])
 
 
 OWN = [  # what the controller's own ClusterRole and Role must allow
+    # ApplicationSets create the Applications they generate and, under policy `sync`, delete
+    # those they own (the set's uid is checked first: docs/applicationsets.md).
+    {"verb": "create", "group": "clew.dev", "resource": "applications", "namespace": "team-a"},
+    {"verb": "delete", "group": "clew.dev", "resource": "applications", "namespace": "team-a"},
     {"verb": "watch", "group": "clew.dev", "resource": "applications"},
     {"verb": "patch", "group": "clew.dev", "resource": "applications", "namespace": "team-a"},
     {
@@ -349,7 +353,6 @@ APPLY = [  # only with the apply role bound (clew install --cluster-admin)
     {"verb": "patch", "group": "apps", "resource": "deployments", "namespace": "team-a"},
     {"verb": "delete", "group": "example.com", "resource": "widgets"},
     {"verb": "create", "resource": "secrets", "namespace": "team-a"},
-    {"verb": "delete", "group": "clew.dev", "resource": "applications", "namespace": "team-a"},
     {"verb": "update", "group": "coordination.k8s.io", "resource": "leases", "namespace": "x"},
 ]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from clew.cli import appsets, lazy
+from clew.cli import appsets, clusters, lazy
 from clew.cli.apps_common import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -324,11 +324,13 @@ def verbs() -> dict[str, typer.Typer]:
 
 def register(root: typer.Typer) -> None:
     """Add ``clew app …`` and the kubectl-like ``clew VERB app …`` commands to ``root``, and
-    ``clew get appsets``."""
+    ``clew get appsets`` and ``clew get clusters``."""
     root.add_typer(group, name="app")
     subs = verbs()
     subs["get"].command("appsets", help=appsets.get_appsets.__doc__)(appsets.get_appsets)
     for alias in ("appset", "applicationset", "applicationsets"):
         subs["get"].command(alias, hidden=True)(appsets.get_appsets)
+    subs["get"].command("clusters", help=clusters.get_clusters.__doc__)(clusters.get_clusters)
+    subs["get"].command("cluster", hidden=True)(clusters.get_clusters)
     for verb, sub in subs.items():
         root.add_typer(sub, name=verb)

@@ -24,7 +24,15 @@ from lightkube.core.exceptions import ConfigError
 
 from clew.cluster import errors
 
-__all__ = ["DEFAULT", "connector", "describe", "load", "merge", "paths_from_env"]
+__all__ = [
+    "DEFAULT",
+    "connector",
+    "describe",
+    "inline_connector",
+    "load",
+    "merge",
+    "paths_from_env",
+]
 
 DEFAULT = Path("~/.kube/config")
 _SECTIONS = (("clusters", "cluster"), ("users", "user"), ("contexts", "context"))
@@ -141,3 +149,49 @@ def connector(
         return client_adapter.AsyncClient(config, params)
 
     return connect, single.namespace
+
+
+# What a kubeconfig from a Secret may not use: each would make the controller read its own files
+# or run a program on behalf of whoever can write the Secret (docs/multi-cluster.md).
+_FORBIDDEN = {
+    "cluster": ("certificate-authority",),
+    "user": ("client-certificate", "client-key", "tokenFile", "exec", "auth-provider"),
+}
+
+
+def inline_connector(
+    text: str, *, where: str, timeout: float, connect_timeout: float
+) -> tuple[Callable[[str | None], httpx.AsyncClient], str, str]:
+    """Like :func:`connector`, for a self-contained kubeconfig held in a Secret (its current
+    context): data fields only, no file paths, no exec plugins. Returns also the server URL.
+    Errors name ``where``, never the kubeconfig's contents."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise errors.PermanentError(f"{where} is not a YAML kubeconfig") from None
+    if not isinstance(doc, dict):
+        raise errors.PermanentError(f"{where} is not a kubeconfig mapping")
+    for section, kind in _SECTIONS[:2]:
+        for item in doc.get(section) or ():
+            body = item.get(kind) if isinstance(item, dict) else None
+            for name in _FORBIDDEN[kind]:
+                if isinstance(body, dict) and body.get(name):
+                    raise errors.PermanentError(
+                        f"{where}: {kind} field {name!r} is not allowed in a kubeconfig "
+                        "from a Secret (embed the data instead)"
+                    )
+    try:
+        single = KubeConfig.from_dict(doc).get(None)
+    except (ConfigError, KeyError, TypeError, ValueError, AttributeError):
+        raise errors.PermanentError(f"{where} is not a usable kubeconfig") from None
+    if single is None:
+        raise errors.PermanentError(f"{where} has no current-context")
+    params = client_adapter.ConnectionParams(
+        timeout=httpx.Timeout(timeout, connect=connect_timeout), trust_env=False
+    )
+
+    def connect(token: str | None = None) -> httpx.AsyncClient:
+        config = single if token is None else single._replace(user=User(token=token))
+        return client_adapter.AsyncClient(config, params)
+
+    return connect, single.namespace, str(single.cluster.server)

@@ -51,6 +51,9 @@ class Reason(enum.StrEnum):
     INTERRUPTED = "Interrupted"  # the previous attempt never finished (the process died)
     DRIFT_CORRECTED = "DriftCorrected"
     DELETED = "Deleted"
+    # A destination cluster (docs/multi-cluster.md): its kubeConfig Secret, or the connection.
+    CLUSTER_CONFIG_INVALID = "ClusterConfigInvalid"
+    CLUSTER_UNREACHABLE = "ClusterUnreachable"
     # An ApplicationSet's Ready condition (docs/applicationsets.md).
     GENERATOR_FAILED = "GeneratorFailed"
     TEMPLATE_FAILED = "TemplateFailed"

@@ -230,6 +230,15 @@ _DEPENDENCY = object_schema(
     required=["name"],
 )
 
+_KUBECONFIG_REF = object_schema(
+    "The Secret, and its key holding the kubeconfig (default value).",
+    {
+        "name": matching("Name of the Secret.", DNS_SUBDOMAIN_RE, DNS_SUBDOMAIN_MAX),
+        "key": matching("Key of the kubeconfig.", CONFIG_KEY_RE, DNS_SUBDOMAIN_MAX),
+    },
+    required=["name"],
+)
+
 _SPEC = object_schema(
     "Which repository, ref and path to render, where to apply it, and how.",
     {
@@ -243,7 +252,13 @@ _SPEC = object_schema(
                     "default: the Application's namespace.",
                     DNS_LABEL_RE,
                     DNS_LABEL_MAX,
-                )
+                ),
+                "kubeConfig": object_schema(
+                    "Another cluster (as Flux): its kubeconfig, self-contained, in a Secret of "
+                    "the Application's namespace; default: the controller's own cluster.",
+                    {"secretRef": _KUBECONFIG_REF},
+                    required=["secretRef"],
+                ),
             },
         ),
         "interval": duration(

@@ -28,6 +28,7 @@ from clew.controller.api.postbuild import (
     parse_post_build,
 )
 from clew.controller.api.rules import (
+    CONFIG_KEY_RE,
     DEPENDS_ON_MAX,
     DNS_LABEL_MAX,
     DNS_LABEL_RE,
@@ -62,6 +63,7 @@ __all__ = [
     "HelmRepository",
     "HelmSpec",
     "InvalidSpec",
+    "KubeConfigRef",
     "RenderKind",
     "RenderSpec",
     "RetrySpec",
@@ -90,6 +92,7 @@ DEFAULT_SELF_HEAL = True
 DEFAULT_WAIT = True
 DEFAULT_SUSPEND = False
 DEFAULT_ADOPT = False
+DEFAULT_KUBECONFIG_KEY = "value"  # as Flux
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -129,6 +132,15 @@ class RetrySpec:
 
 
 @dataclass(frozen=True, slots=True)
+class KubeConfigRef:
+    """``destination.kubeConfig.secretRef``: a Secret in the Application's namespace whose
+    ``key`` (default ``value``, as Flux) holds a kubeconfig for the destination cluster."""
+
+    name: str
+    key: str = DEFAULT_KUBECONFIG_KEY
+
+
+@dataclass(frozen=True, slots=True)
 class AppSpec:
     """Everything an Application asks for, defaults applied; durations in seconds.
 
@@ -153,6 +165,8 @@ class AppSpec:
     adopt: bool = DEFAULT_ADOPT  # take over objects another inventory owns
     decryption: DecryptionSpec | None = None  # SOPS keys (controller/api/postbuild.py)
     post_build: PostBuildSpec | None = None  # variable substitution (controller/api/postbuild.py)
+    # Another cluster (docs/multi-cluster.md): the Secret and key holding its kubeconfig.
+    kube_config: KubeConfigRef | None = None
 
 
 def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
@@ -176,7 +190,7 @@ def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
     spec = root.mapping("spec", required=True)
     spec.only(*_SPEC_FIELDS)
     destination = spec.mapping("destination")
-    destination.only("namespace")
+    destination.only("namespace", "kubeConfig")
     pin = spec.mapping("pin")
     pin.only("revision")
     return AppSpec(
@@ -202,7 +216,19 @@ def parse(app: Mapping[str, Any], *, namespace: str = "default") -> AppSpec:
         adopt=spec.boolean("adopt", DEFAULT_ADOPT),
         decryption=parse_decryption(spec.mapping("decryption")),
         post_build=parse_post_build(spec.mapping("postBuild")),
+        kube_config=_kube_config(destination.mapping("kubeConfig")),
     )
+
+
+def _kube_config(config: Fields) -> KubeConfigRef | None:
+    if not config.present:
+        return None
+    config.only("secretRef")
+    ref = config.mapping("secretRef", required=True)
+    ref.only("name", "key")
+    name = ref.required_string("name", pattern=DNS_SUBDOMAIN_RE, max_length=DNS_SUBDOMAIN_MAX)
+    key = ref.string("key", pattern=CONFIG_KEY_RE, max_length=DNS_SUBDOMAIN_MAX)
+    return KubeConfigRef(name, key or DEFAULT_KUBECONFIG_KEY)
 
 
 _SPEC_FIELDS = (

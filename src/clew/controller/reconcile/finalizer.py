@@ -19,6 +19,7 @@ from clew.controller.api.spec import (
 )
 from clew.controller.api.tenancy import destinations
 from clew.controller.reconcile import outcomes
+from clew.controller.reconcile.clients import DestinationUnavailable
 from clew.controller.reconcile.outcomes import Outcome
 from clew.model import Action, Reason
 
@@ -61,8 +62,13 @@ async def finalize(r: Reconciler, key: AppKey, app: dict[str, Any]) -> Outcome:
         # Prune on deletion is held to the allowed destinations as a sync's prune is: an
         # inventory naming objects outside them (written before the rules narrowed) keeps them.
         allowed = await destinations(r.cluster, key.namespace)
+        try:
+            target = await r.clients.resolve(key, spec)
+        except DestinationUnavailable as exc:  # its objects wait with the finalizer
+            await r.finish(app, ok=False, reason=exc.reason, message=exc.message)
+            return Outcome(exc.after, False, exc.reason)
         result = await engine.uninstall(
-            r.clients.for_app(key, spec),
+            target,
             r.fetcher(key, spec, applied),
             r.options(key, spec, allowed),
             hooks=not going,
@@ -78,6 +84,7 @@ async def finalize(r: Reconciler, key: AppKey, app: dict[str, Any]) -> Outcome:
         if kept is not None:
             await r.event(app, kept.type, kept.reason, kept.note)
     finalizers.remove(FINALIZER)
+    await r.clients.release(key)  # before it is gone: a closed client is never seen in use
     await _set(r.cluster, key, app, finalizers)
     r.forget(key)
     return Outcome(None, True, Reason.DELETED)

@@ -39,7 +39,7 @@ from clew.controller.api.spec import (
 from clew.controller.api.tenancy import Destinations, Tenancy, destinations
 from clew.controller.reconcile import finalizer, inputs, outcomes
 from clew.controller.reconcile.attempt import Attempt
-from clew.controller.reconcile.clients import Clients
+from clew.controller.reconcile.clients import Clients, DestinationUnavailable
 from clew.controller.reconcile.outcomes import Outcome
 from clew.controller.reconcile.revisions import RevisionCache
 from clew.controller.reconcile.status import StatusWriter
@@ -132,6 +132,7 @@ class Reconciler:
             app = await self.cluster.get(API_VERSION, KIND, key.name, key.namespace)
         except NotFound:
             self.forget(key)
+            await self.clients.release(key)
             return Outcome(None, True, Reason.DELETED)
         self._attempts[key] = app
         if (app.get("metadata") or {}).get("deletionTimestamp"):
@@ -176,12 +177,18 @@ class Reconciler:
             await self.finish(app, ok=False, reason=Reason.DEPENDENCY_NOT_READY, message=message)
             return Outcome(DEPENDENCY_RETRY, False, Reason.DEPENDENCY_NOT_READY)
 
+        try:  # another cluster: connected, and answering (docs/multi-cluster.md)
+            target = await self.clients.resolve(key, spec)
+        except DestinationUnavailable as exc:
+            await self.finish(app, ok=False, reason=exc.reason, message=exc.message)
+            await self.event(app, "Warning", exc.reason, exc.message)
+            return Outcome(exc.after, False, exc.reason)
         attempt = Attempt(self, key, spec, app, root)
         if self.drift is not None:
             self.drift.pause(key)  # the engine's own writes are not drift
         try:
             await engine.sync(
-                self.clients.for_app(key, spec),
+                target,
                 self.fetcher(key, spec),
                 self.options(key, spec, allowed),
                 attempt,  # reports the revision, then the result (status, Events, audit)
