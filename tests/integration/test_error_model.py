@@ -8,7 +8,6 @@ is not tried again within seconds, as a temporary one would be; and self-heal wr
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import re
 import shutil
@@ -26,7 +25,7 @@ from clew.controller.api.spec import API_VERSION, KIND
 from clew.report import audit
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import ControllerProcess, install_crd, spawn_controller
+from clew.testing.operator import ControllerProcess, install_crd, secret, spawn_controller
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
@@ -43,17 +42,7 @@ async def register(
     cluster: Cluster, namespace: str, git: GitHttpServer, repo: Repo, interval: str
 ) -> None:
     user, password = HTTP_USER, git.users[HTTP_USER]
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "git", "namespace": namespace},
-            "data": {
-                "username": base64.b64encode(user.encode()).decode(),
-                "password": base64.b64encode(password.encode()).decode(),
-            },
-        }
-    )
+    await secret(cluster, namespace, "git", {"username": user, "password": password})
     await cluster.create(
         {
             "apiVersion": API_VERSION,

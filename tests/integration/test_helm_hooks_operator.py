@@ -13,7 +13,6 @@ Order is observed from one watch of the namespace's ConfigMaps (one stream, in e
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,9 +23,14 @@ import pytest
 from clew.cluster import Cluster, NotFound
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing import tools
-from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController, start_controller, stop_controller
+from clew.testing.operator import (
+    RunningController,
+    git_credentials,
+    ready_at,
+    start_controller,
+    stop_controller,
+)
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
@@ -100,27 +104,6 @@ def application(name: str, namespace: str, url: str) -> dict[str, Any]:
     }
 
 
-async def git_secret(cluster: Cluster, namespace: str, server: GitHttpServer) -> None:
-    data = {"username": HTTP_USER, "password": server.users[HTTP_USER]}
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "git", "namespace": namespace},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-    )
-
-
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        applied = ((app or {}).get("status") or {}).get("lastAppliedRevision")
-        return bool(ready and ready["status"] == "True" and applied == revision)
-
-    return check
-
-
 @contextlib.asynccontextmanager
 async def configmap_events(
     cluster: Cluster, namespace: str, api_version: str = "v1", kind: str = "ConfigMap"
@@ -169,7 +152,7 @@ async def test_pre_delete_runs_once_before_prune_and_post_delete_after(
 ) -> None:
     ns = kube_namespace
     sha = git_repo.commit(chart_files(kept=KEPT, farewell=POST_DELETE), "chart with delete hooks")
-    await git_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(sha), 60)
     assert await exists(kube_admin, "kept", ns)
@@ -197,7 +180,7 @@ async def test_a_failing_pre_delete_hook_stops_the_deletion(
 ) -> None:
     ns = kube_namespace
     sha = git_repo.commit(chart_files(kept=KEPT, drain=FAILING_JOB), "a pre-delete Job that fails")
-    await git_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(sha), 60)
     await kube_admin.delete(API_VERSION, KIND, "shop", ns)
@@ -228,7 +211,7 @@ async def test_deleting_the_namespace_does_not_wait_for_delete_hooks(
     # the finalizer prunes without it instead of holding the namespace forever.
     ns = kube_namespace
     sha = git_repo.commit(chart_files(kept=KEPT), "a pre-delete hook")
-    await git_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(sha), 60)
     # Hold the inventory (and its record of delete hooks) while the namespace goes, so the
@@ -257,7 +240,7 @@ async def test_a_failing_sync_hook_is_the_application_s_ready_reason(
         "pre-delete", "pre-install"
     )
     git_repo.commit(chart_files(kept=KEPT, migrate=migrate), "a pre-install Job that fails")
-    await git_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
 
     def hook_failed(app: dict[str, Any] | None) -> bool:
@@ -281,7 +264,7 @@ async def test_a_failing_post_delete_hook_is_retried_without_the_pre_delete_hook
     ns = kube_namespace
     after = FAILING_JOB.replace("pre-delete", "post-delete")
     sha = git_repo.commit(chart_files(kept=KEPT, after=after), "a post-delete Job that fails")
-    await git_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(sha), 60)
     async with (

@@ -16,7 +16,6 @@ index`, served over HTTPS with Basic auth) end to end on the real control plane,
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import secrets
 import time
@@ -37,7 +36,7 @@ from clew.testing.artifact_fixtures import HELM_USER
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.helmrepo import HelmRepoServer
-from clew.testing.operator import RunningController, start_controller, stop_controller
+from clew.testing.operator import RunningController, secret, start_controller, stop_controller
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
@@ -207,17 +206,6 @@ async def helm_controller(crd: None, kube_cluster: KubeCluster, tmp_path: Path) 
             yield running
         finally:
             await stop_controller(running)
-
-
-async def secret(cluster: Cluster, ns: str, name: str, data: dict[str, str]) -> None:
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name, "namespace": ns},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-    )
 
 
 def application(

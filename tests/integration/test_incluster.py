@@ -36,6 +36,7 @@ from clew.testing.installed import (
 from clew.testing.operator import (
     install_crd,
     push_generic,
+    ready_at,
     spawn_controller,
     start_controller,
     stop_controller,
@@ -80,17 +81,6 @@ def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, A
             **spec,
         },
     }
-
-
-def applied(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready") or {}
-        return (
-            ready.get("status") == "True"
-            and (app or {}).get("status", {}).get("lastAppliedRevision") == revision
-        )
-
-    return check
 
 
 def failed_with(*parts: str) -> Any:
@@ -181,12 +171,14 @@ async def test_a_standby_is_ready_and_forwards_webhooks(
         url = git_http.repo_url(git_repo.name)
         await git_secret(kube_admin, kube_namespace, git_http)
         await kube_admin.create(application("app", kube_namespace, url))
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(first), 60)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(first), 60)
 
         second = git_repo.commit(configmap("web", "2"), "two")
         answer = await push_generic(standby.port, secret, url)
         assert answer == {"triggered": 1}
-        app = await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(second), 30)
+        app = await until(
+            kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(second), 30
+        )
         assert app is not None
         requested = app["metadata"]["annotations"][RECONCILE_ANNOTATION]
         assert app["status"]["lastHandledReconcileAt"] == requested
@@ -274,7 +266,7 @@ async def test_service_account_apply_with_the_installed_rbac(
                     application("bad", ns, url, serviceAccountName="nobody", wait=False)
                 )
                 await kube_admin.create(application("own", ns, url, wait=False))
-                await until(kube_admin, API_VERSION, KIND, "good", ns, applied(sha), 60)
+                await until(kube_admin, API_VERSION, KIND, "good", ns, ready_at(sha), 60)
                 live = await kube_admin.get("v1", "ConfigMap", "web", ns)
                 assert live["data"] == {"v": "1"}
                 # Drift is watched as the account too (the controller may not list ConfigMaps).

@@ -32,12 +32,12 @@ from clew.cluster import Cluster, NotFound
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.testing.controlplane import ControlPlane
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, git_credentials, ready_at
 from clew.testing.processes import stop_pid
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
-from .test_operator import application, configmap, credentials_secret, ready_at, reason_is
+from .test_operator import application, configmap, reason_is
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +106,7 @@ async def test_two_planes_outage_recovery_and_prune(
     user = yaml.safe_load(kubeconfig_text)["users"][0]["user"]
     async with Cluster.from_kubeconfig(plane_b.admin_kubeconfig) as b:
         await b.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        await credentials_secret(kube_admin, ns, git_http)
+        await git_credentials(kube_admin, ns, git_http)
         await kube_admin.create(kubeconfig_secret("plane-b", ns, kubeconfig_text))
         await kube_admin.create(application("local", ns, url, source={"path": "to-a"}))
         await kube_admin.create(remote_app("remote", ns, url, "to-b", "plane-b"))
@@ -179,7 +179,7 @@ async def test_a_kubeconfig_reading_the_controllers_files_is_refused(
         "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
         "current-context": "x",
     }
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(kubeconfig_secret("sneaky", ns, yaml.safe_dump(sneaky)))
     refused = remote_app("remote", ns, url, "to-b", "sneaky")
     refused["spec"]["prune"] = False  # nothing of it to uninstall: it lets go when deleted
@@ -207,7 +207,7 @@ async def test_one_client_per_secret_version_closed_when_unused(
     first = git_repo.commit(files, "blue")
     async with Cluster.from_kubeconfig(plane_b.admin_kubeconfig) as b:
         await b.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        await credentials_secret(kube_admin, ns, git_http)
+        await git_credentials(kube_admin, ns, git_http)
         secret = await kube_admin.create(
             kubeconfig_secret("b", ns, plane_b.admin_kubeconfig.read_text())
         )
@@ -279,7 +279,7 @@ async def test_impersonation_applies_on_the_destination_cluster(
             },
         ):
             await b.create(obj, namespace=ns)
-        await credentials_secret(kube_admin, ns, git_http)
+        await git_credentials(kube_admin, ns, git_http)
         await kube_admin.create(kubeconfig_secret("b", ns, plane_b.admin_kubeconfig.read_text()))
         for name, path in (("ok", "ok"), ("no", "no")):
             app = remote_app(name, ns, url, path, "b")

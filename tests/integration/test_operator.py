@@ -6,7 +6,6 @@ dependsOn orders Applications; deletion with prune removes exactly the Applicati
 
 from __future__ import annotations
 
-import base64
 import time
 from typing import Any
 
@@ -15,9 +14,8 @@ import yaml
 
 from clew.cluster import Cluster, NotFound
 from clew.controller.api.spec import API_VERSION, KIND
-from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, git_credentials, ready_at
 from clew.testing.waiting import condition, until
 
 pytestmark = pytest.mark.integration
@@ -27,21 +25,6 @@ def configmap(name: str, **data: str) -> str:
     return yaml.safe_dump(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
     )
-
-
-async def credentials_secret(cluster: Cluster, namespace: str, server: GitHttpServer) -> str:
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "git", "namespace": namespace},
-            "data": {
-                "username": base64.b64encode(HTTP_USER.encode()).decode(),
-                "password": base64.b64encode(server.users[HTTP_USER].encode()).decode(),
-            },
-        }
-    )
-    return "git"
 
 
 def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, Any]:
@@ -58,19 +41,6 @@ def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, A
             **spec,
         },
     }
-
-
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        return bool(
-            app
-            and ready
-            and ready["status"] == "True"
-            and (app.get("status") or {}).get("lastAppliedRevision") == revision
-        )
-
-    return check
 
 
 def reason_is(reason: str) -> Any:
@@ -90,7 +60,7 @@ async def test_sync_webhook_push_and_self_heal(
 ) -> None:
     ns = kube_namespace
     first = git_repo.commit({"deploy/cm.yaml": configmap("settings", color="blue")}, "Add settings")
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
     app = await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(first), 60)
     assert app is not None
@@ -145,7 +115,7 @@ async def test_drift_reported_without_self_heal(
 ) -> None:
     ns = kube_namespace
     sha = git_repo.commit({"deploy/cm.yaml": configmap("settings", color="blue")}, "blue")
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(
         application("watch", ns, git_http.repo_url(git_repo.name), selfHeal=False)
     )
@@ -170,7 +140,7 @@ async def test_invalid_yaml_keeps_last_good_revision_and_prunes_nothing(
     good = git_repo.commit(
         {"deploy/a.yaml": configmap("a", k="1"), "deploy/b.yaml": configmap("b", k="1")}, "good"
     )
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("app", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "app", ns, ready_at(good), 60)
     git_repo.commit(
@@ -198,7 +168,7 @@ async def test_suspend_stops_changes(
 ) -> None:
     ns = kube_namespace
     sha = git_repo.commit({"deploy/cm.yaml": configmap("settings", color="blue")}, "blue")
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("paused", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "paused", ns, ready_at(sha), 60)
     await kube_admin.patch(API_VERSION, KIND, "paused", {"spec": {"suspend": True}}, namespace=ns)
@@ -221,7 +191,7 @@ async def test_depends_on_orders_applications(
     sha = git_repo.commit(
         {"deploy/cm.yaml": configmap("base", k="1"), "app/cm.yaml": configmap("top", k="1")}, "both"
     )
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     url = git_http.repo_url(git_repo.name)
     await kube_admin.create(
         application("top", ns, url, source={"path": "app"}, dependsOn=[{"name": "base"}])
@@ -244,7 +214,7 @@ async def test_delete_with_prune_removes_exactly_its_objects(
 ) -> None:
     ns = kube_namespace
     sha = git_repo.commit({"deploy/a.yaml": configmap("mine", k="1")}, "mine")
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "theirs", "namespace": ns}}
     )

@@ -9,7 +9,6 @@ leader's death."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from clew.controller.api.spec import API_VERSION, KIND, AppKey
 from clew.controller.reconcile.inputs import inventory_name
 from clew.testing.controlplane import ControlPlane
 from clew.testing.gitserver import GitHttpServer, Repo, create_repo
-from clew.testing.operator import install_crd, spawn_controller
+from clew.testing.operator import install_crd, ready_at, secret, spawn_controller
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
@@ -48,17 +47,7 @@ def configmaps(n: int, value: str = "1") -> dict[str, str]:
 async def register(
     cluster: Cluster, namespace: str, url: str, user: str, password: str, name: str = "app"
 ) -> None:
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "git", "namespace": namespace},
-            "data": {
-                "username": base64.b64encode(user.encode()).decode(),
-                "password": base64.b64encode(password.encode()).decode(),
-            },
-        }
-    )
+    await secret(cluster, namespace, "git", {"username": user, "password": password})
     await cluster.create(
         {
             "apiVersion": API_VERSION,
@@ -72,19 +61,6 @@ async def register(
             },
         }
     )
-
-
-def applied(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        return bool(
-            app
-            and ready
-            and ready["status"] == "True"
-            and app["status"].get("lastAppliedRevision") == revision
-        )
-
-    return check
 
 
 def reason_is(reason: str) -> Any:
@@ -130,7 +106,7 @@ async def test_sigkill_mid_sync_converges(
     assert app["status"]["lastAttemptedRevision"] == sha
     second = spawn_controller(kube_cluster.admin_kubeconfig, tmp_path)
     try:
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(sha), 90)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(sha), 90)
     finally:
         second.stop()
     # The next attempt said that the previous one was interrupted.
@@ -164,7 +140,7 @@ async def test_git_server_down_then_back(
         await register(
             kube_admin, kube_namespace, private_git.repo_url("svc"), "ci", private_git.users["ci"]
         )
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(sha), 60)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(sha), 60)
         private_git.stop()
         app = await until(
             kube_admin, API_VERSION, KIND, "app", kube_namespace, reason_is("FetchFailed"), 30
@@ -181,7 +157,7 @@ async def test_git_server_down_then_back(
         newer = repo.commit(
             {"deploy/cm-0000.yaml": configmaps(1, "2")["deploy/cm-0000.yaml"]}, "v2"
         )
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(newer), 60)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(newer), 60)
         live = await kube_admin.get("v1", "ConfigMap", "cm-0000", kube_namespace)
         assert live["data"] == {"v": "2"}
     finally:
@@ -207,10 +183,10 @@ async def test_force_pushed_branch_is_applied(
             "clew",
             git_http.users["clew"],
         )
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(sha), 60)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(sha), 60)
         rewritten = git_repo.orphan_commit(configmaps(1, "rewritten"), "history rewritten")
         git_repo.force_push("main", rewritten)
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(rewritten), 60)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(rewritten), 60)
         live = await kube_admin.get("v1", "ConfigMap", "cm-0000", kube_namespace)
         assert live["data"] == {"v": "rewritten"}
         await until(
@@ -254,7 +230,7 @@ async def test_leader_failover_within_15_seconds(
             "clew",
             git_http.users["clew"],
         )
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(sha), 60)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(sha), 60)
         killed = time.monotonic()
         first.kill()
         other = "b" if leader == "a" else "a"
@@ -272,7 +248,7 @@ async def test_leader_failover_within_15_seconds(
         newer = git_repo.commit(
             {"deploy/cm-0000.yaml": configmaps(1, "after")["deploy/cm-0000.yaml"]}, "after failover"
         )
-        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, applied(newer), 60)
+        await until(kube_admin, API_VERSION, KIND, "app", kube_namespace, ready_at(newer), 60)
         _ = standby
     finally:
         a.stop()
@@ -295,7 +271,7 @@ async def test_api_server_restart_mid_sync(private_git: GitHttpServer, tmp_path:
                 )
                 await until(admin, "v1", "ConfigMap", "cm-0000", "r", lambda cm: cm is not None, 60)
                 await asyncio.to_thread(plane.restart, "kube-apiserver")
-                await until(admin, API_VERSION, KIND, "app", "r", applied(sha), 120)
+                await until(admin, API_VERSION, KIND, "app", "r", ready_at(sha), 120)
                 items, _ = await admin.list_objects(
                     "v1", "ConfigMap", "r", label_selector="applyset.kubernetes.io/part-of"
                 )

@@ -9,7 +9,6 @@ are exported."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from typing import Any
 
@@ -23,11 +22,10 @@ from clew.cluster import Cluster
 from clew.controller.api.rules import RESOURCES_MAX
 from clew.controller.api.spec import API_VERSION, KIND
 from clew.model import ObjectRef
-from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, git_credentials, ready_at
 from clew.testing.pytest_plugin import KubeCluster
-from clew.testing.waiting import condition, until
+from clew.testing.waiting import until
 from clew.wait import read_tree
 
 pytestmark = pytest.mark.integration
@@ -73,29 +71,6 @@ def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, A
     }
 
 
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        status = (app or {}).get("status") or {}
-        return bool(
-            ready and ready["status"] == "True" and status.get("lastAppliedRevision") == revision
-        )
-
-    return check
-
-
-async def credentials(cluster: Cluster, namespace: str, server: GitHttpServer) -> None:
-    data = {"username": HTTP_USER, "password": server.users[HTTP_USER]}
-    await cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "git", "namespace": namespace},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        }
-    )
-
-
 async def clew_tree(kube_cluster: KubeCluster, *args: str) -> str:
     """``clew tree app …`` in-process, registered on a root app as main.py does."""
     root = typer.Typer()
@@ -121,7 +96,7 @@ async def test_status_resources_tree_drift_and_metrics(
     files = {"deploy/web.yaml": yaml.safe_dump(WEB), "deploy/cm.yaml": yaml.safe_dump(SETTINGS)}
     revision = repo.commit(files, "web and settings")
     url = git_http.repo_url(repo.name)
-    await credentials(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, url, selfHeal=False))
     app = await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(revision), 90)
     assert app is not None
@@ -199,7 +174,7 @@ async def test_more_objects_than_the_limit_keep_the_total(
     ]
     revision = repo.commit({"deploy/many.yaml": yaml.safe_dump_all(docs)}, "many")
     url = git_http.repo_url(repo.name)
-    await credentials(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("many", ns, url, timeout="3m"))
     app = await until(kube_admin, API_VERSION, KIND, "many", ns, ready_at(revision), 200)
     assert app is not None
@@ -223,7 +198,7 @@ async def test_an_object_gone_from_git_with_prune_off_is_prune_pending(
     first = repo.commit(
         {"deploy/cm.yaml": yaml.safe_dump(SETTINGS), "deploy/old.yaml": yaml.safe_dump(OLD)}, "two"
     )
-    await credentials(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     url = git_http.repo_url(repo.name)
     await kube_admin.create(application("shop", ns, url, prune=False))
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(first), 60)

@@ -28,7 +28,7 @@ from clew.controller.api.spec import API_VERSION, KIND
 from clew.controller.reconcile.reconciler import RECONCILE_ANNOTATION
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, secret
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.sops import Sops
 from clew.testing.waiting import condition, until
@@ -202,14 +202,6 @@ def application(name: str, namespace: str, url: str, **spec: Any) -> dict[str, A
             **spec,
         },
     }
-
-
-async def secret(cluster: Cluster, namespace: str, name: str, data: dict[str, str]) -> None:
-    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    await cluster.apply(
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
-         "data": encoded}
-    )  # fmt: skip
 
 
 async def request_reconcile(cluster: Cluster, namespace: str, stamp: str) -> None:

@@ -9,8 +9,10 @@ Application — are each refused with a clear status naming what was refused, wh
 Application in the same setup becomes Ready; that in a namespace without annotations the default
 ServiceAccount, never the controller, is what the API server refuses; that a ``repoURL`` with a
 password is refused by the API server pointing to the credentials Secret; that afterwards
-nothing of B has changed, been added or been deleted; and that the installed rights were enough
-for all the controller did itself (no "forbidden" warning logged).
+nothing of B has changed, been added or been deleted; that deleting an Application whose
+inventory names objects outside its (since narrowed) allowed destinations deletes none of them;
+and that the installed rights were enough for all the controller did itself (no "forbidden"
+warning logged).
 """
 
 from __future__ import annotations
@@ -344,6 +346,43 @@ async def test_prune_outside_the_allowed_destinations_is_refused(
     )
     kept = await t.admin.get("v1", "ConfigMap", "there", t.preview)
     assert kept["metadata"]["uid"] == there["metadata"]["uid"]
+
+
+async def test_deletion_prunes_nothing_outside_the_allowed_destinations(
+    tenants: Tenants, controller: RunningController
+) -> None:
+    t = tenants
+    await t.admin.create(application(t.a, "leaving", t.url, "spread", prune=True))
+    await settle(
+        t, t.a, "leaving", lambda app: (condition(app, "Ready") or {}).get("status") == "True"
+    )
+    there = await t.admin.get("v1", "ConfigMap", "there", t.preview)
+    here = await t.admin.get("v1", "ConfigMap", "here", t.a)
+    # The admin narrows A to itself; then the Application is deleted: its finalizer must not
+    # delete what its inventory names in the preview namespace, nor anything else.
+    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
+    await t.admin.patch("v1", "Namespace", t.a, patch)
+    await t.admin.delete(API_VERSION, KIND, "leaving", t.a)
+    app = await settle(
+        t,
+        t.a,
+        "leaving",
+        refused(
+            "DestinationNotAllowed",
+            "not deleting anything",
+            f"ConfigMap/{t.preview}/there (namespace {t.preview})",
+        ),
+    )
+    assert app["metadata"].get("deletionTimestamp")
+    assert "clew.dev/finalizer" in app["metadata"]["finalizers"]  # held until a human decides
+    kept = await t.admin.get("v1", "ConfigMap", "there", t.preview)
+    assert kept["metadata"]["uid"] == there["metadata"]["uid"]
+    still = await t.admin.get("v1", "ConfigMap", "here", t.a)
+    assert still["metadata"]["uid"] == here["metadata"]["uid"]
+    # Let it go without pruning, so the namespaces can be deleted.
+    release = {"metadata": {"finalizers": None}}
+    await t.admin.patch(API_VERSION, KIND, "leaving", release, namespace=t.a)
+    await until(t.admin, API_VERSION, KIND, "leaving", t.a, lambda obj: obj is None, 60)
 
 
 async def test_a_secret_ref_cannot_name_another_namespace(

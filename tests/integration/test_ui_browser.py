@@ -25,12 +25,12 @@ from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.report.audit import read_trail
 from clew.testing.browser import Browser
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, git_credentials, ready_at
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import until
 from clew.ui import UiServer, build, serve
 
-from .test_operator import application, credentials_secret, ready_at
+from .test_operator import application
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ async def test_list_tree_diff_live_update_and_actions(
 ) -> None:
     ns = kube_namespace
     first = git_repo.commit(manifests("blue", SECRET_VALUE), "Add web, settings and db")
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(first), 90)
     await grant_operator(kube_admin, ns, "alice")
@@ -264,7 +264,7 @@ async def test_no_rbac_sees_nothing_and_forged_csrf_is_refused(
 ) -> None:
     ns = kube_namespace
     first = git_repo.commit(manifests("blue", SECRET_VALUE), "Add web")
-    await credentials_secret(kube_admin, ns, git_http)
+    await git_credentials(kube_admin, ns, git_http)
     await kube_admin.create(application("shop", ns, git_http.repo_url(git_repo.name)))
     await until(kube_admin, API_VERSION, KIND, "shop", ns, ready_at(first), 90)
     before = await kube_admin.get(API_VERSION, KIND, "shop", ns)

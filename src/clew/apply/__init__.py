@@ -22,8 +22,8 @@ from clew.apply.applyset import (
     member_of,
     save,
 )
-from clew.apply.hookrecord import HookRecord, load_record, save_record
-from clew.apply.hooks import HOOK_OF, HookRun
+from clew.apply.hookrecord import HookRecord, load_record, release_digest, save_record
+from clew.apply.hooks import HOOK_OF, HookRun, hook_ref
 from clew.apply.hooks import prepare as prepare_hooks
 from clew.apply.hooks import run_phase as run_hooks
 from clew.apply.ownership import (
@@ -65,6 +65,7 @@ __all__ = [
     "conflict",
     "foreign_owner",
     "foreign_owners",
+    "hook_ref",
     "label",
     "load",
     "load_record",
@@ -73,6 +74,7 @@ __all__ = [
     "prepare_hooks",
     "prune",
     "prune_verdict",
+    "release_digest",
     "run_hooks",
     "save",
     "save_record",

@@ -121,6 +121,17 @@ async def _until(
             current = None
 
 
+async def hook_ref(cluster: Cluster, hook: Hook, inventory: Inventory) -> ObjectRef:
+    """The hook's object as it is applied and recorded: namespaced ones in the inventory's
+    namespace unless they name one (a kind the API server does not know: as rendered)."""
+    obj = hook.manifest.obj
+    try:
+        resource = await cluster.discovery.resource(str(obj["apiVersion"]), str(obj["kind"]))
+    except ClusterError:
+        return hook.ref
+    return ObjectRef.from_object(_labelled(obj, inventory, resource.namespaced))
+
+
 def _labelled(obj: dict[str, Any], inventory: Inventory, namespaced: bool) -> dict[str, Any]:
     out = dict(obj)
     meta = out["metadata"] = dict(out.get("metadata") or {})

@@ -178,23 +178,14 @@ def diff_app(name: str, namespace: str | None, kubeconfig: Path | None, context:
     """What applying Git now would change for Application ``name``: unified diffs on stdout,
     Secret values masked. Returns the exit code: 0 no difference, 1 differences, 2 error."""
 
+    from clew.cli.sync_output import write_diff
+
     async def act(cluster: Cluster, ns: str) -> int:
         app = await ops.get_app(cluster, ns, name)
         result = await ops.dry_run(cluster, app)
         if not result.ok:
             raise model.ClewError(f"{result.reason}: {result.error}")
-        changed = False
-        for change in result.changes().changes:
-            if change.action in (model.Action.CREATED, model.Action.CONFIGURED) and change.diff:
-                sys.stdout.write(change.diff)
-            elif change.action is model.Action.CREATED:
-                sys.stdout.write(f"+++ {change.ref} (created: {change.reason})\n")
-            elif change.action is model.Action.DELETED:
-                sys.stdout.write(f"--- {change.ref} (deleted: {change.reason})\n")
-            else:
-                continue
-            changed = True
-        return EXIT_FAILED if changed else EXIT_OK
+        return EXIT_FAILED if write_diff(result, sys.stdout.write) else EXIT_OK
 
     return run(kubeconfig, context, namespace, act)
 

@@ -24,7 +24,6 @@ from clew.cli.options import (
     SshKey,
     Username,
     Values,
-    render_options,
 )
 from clew.cli.render_flags import (
     JsonnetExtVar,
@@ -32,7 +31,6 @@ from clew.cli.render_flags import (
     ReleaseName,
     SopsAgeKeyFile,
     Substitute,
-    with_inputs,
 )
 from clew.cli.sync import Namespace, Ref, Repo, SubPath, _fail
 
@@ -75,17 +73,24 @@ def render_command(
     from clew.plan import mask, to_yaml
 
     try:
-        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
-        charts = sources.Charts(helm_repo, chart, version, ca_file)
-        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
-
-        options = with_inputs(
-            render_options(namespace, values, max_render_bytes, max_objects),
-            age_key_file=sops_age_key_file,
-            substitute=substitute,
-            jsonnet_tla=jsonnet_tla,
-            jsonnet_ext_var=jsonnet_ext_var,
-            release_name=release_name,
+        fetch, options = sources.prepare(
+            src := pick(src, filename),
+            repo,
+            ref,
+            path,
+            login=(username, password_env, ssh_key, known_hosts),
+            charts=sources.Charts(helm_repo, chart, version, ca_file),
+            flags=sources.RenderFlags(
+                namespace,
+                values,
+                max_render_bytes,
+                max_objects,
+                sops_age_key_file,
+                substitute,
+                jsonnet_tla,
+                jsonnet_ext_var,
+                release_name,
+            ),
         )
         _, rendered = asyncio.run(engine.fetch_and_render(fetch, options))
     except (ClewError, OSError) as exc:

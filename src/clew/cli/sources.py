@@ -23,9 +23,10 @@ from clew.cli.paths import cache_dir
 from clew.model import ClewError, Snapshot
 
 if TYPE_CHECKING:
+    from clew import render
     from clew.source.http import HttpAuth
 
-__all__ = ["Charts", "credentials", "fetcher", "http_auth"]
+__all__ = ["Charts", "RenderFlags", "credentials", "fetcher", "http_auth", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,49 @@ class Charts:
     chart: str | None = None
     version: str | None = None
     ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class RenderFlags:
+    """The render flags ``clew apply``, ``diff`` and ``render`` share."""
+
+    namespace: str
+    values: list[str] | None
+    max_render_bytes: int
+    max_objects: int
+    age_key_file: Path | None = None
+    substitute: list[str] | None = None
+    jsonnet_tla: list[str] | None = None
+    jsonnet_ext_var: list[str] | None = None
+    release_name: str | None = None
+
+
+def prepare(
+    src: Path | None,
+    repo: str | None,
+    ref: str,
+    path: str,
+    *,
+    login: tuple[str | None, str, Path | None, Path | None],
+    charts: Charts,
+    flags: RenderFlags,
+) -> tuple[engine.FetchSnapshot, render.RenderOptions]:
+    """The fetch of the source the flags name and the render options with their inputs, as the
+    three commands build them; ``login`` is --username, --password-env, --ssh-key,
+    --known-hosts. Bad flags raise :class:`ClewError` (or ``OSError`` for unreadable files)."""
+    from clew.cli.options import render_options
+    from clew.cli.render_flags import with_inputs
+
+    fetch = fetcher(src, repo, ref, path, credentials(*login), charts)
+    options = with_inputs(
+        render_options(flags.namespace, flags.values, flags.max_render_bytes, flags.max_objects),
+        age_key_file=flags.age_key_file,
+        substitute=flags.substitute,
+        jsonnet_tla=flags.jsonnet_tla,
+        jsonnet_ext_var=flags.jsonnet_ext_var,
+        release_name=flags.release_name,
+    )
+    return fetch, options
 
 
 def credentials(

@@ -36,7 +36,6 @@ from clew.cli.options import (
     SshKey,
     Username,
     Values,
-    render_options,
 )
 from clew.cli.render_flags import (
     JsonnetExtVar,
@@ -44,7 +43,6 @@ from clew.cli.render_flags import (
     ReleaseName,
     SopsAgeKeyFile,
     Substitute,
-    with_inputs,
 )
 
 # The engine, the cluster client and rich are imported inside the commands: this module is
@@ -142,16 +140,24 @@ def apply_command(
     from clew.model import Action, ClewError, Reason
 
     try:
-        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
-        charts = sources.Charts(helm_repo, chart, version, ca_file)
-        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
-        inputs = with_inputs(
-            render_options(namespace, values, max_render_bytes, max_objects),
-            age_key_file=sops_age_key_file,
-            substitute=substitute,
-            jsonnet_tla=jsonnet_tla,
-            jsonnet_ext_var=jsonnet_ext_var,
-            release_name=release_name,
+        fetch, inputs = sources.prepare(
+            src := pick(src, filename),
+            repo,
+            ref,
+            path,
+            login=(username, password_env, ssh_key, known_hosts),
+            charts=sources.Charts(helm_repo, chart, version, ca_file),
+            flags=sources.RenderFlags(
+                namespace,
+                values,
+                max_render_bytes,
+                max_objects,
+                sops_age_key_file,
+                substitute,
+                jsonnet_tla,
+                jsonnet_ext_var,
+                release_name,
+            ),
         )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
@@ -238,9 +244,9 @@ def diff_command(
     """
     from clew import engine
     from clew.cli import sources
-    from clew.cli.sync_output import run
+    from clew.cli.sync_output import run, write_diff
     from clew.cluster import ClusterError
-    from clew.model import Action, ClewError
+    from clew.model import ClewError
 
     if app_name is not None:
         if src in (Path("appset"), Path("applicationset")):
@@ -254,16 +260,24 @@ def diff_command(
         raise typer.Exit(apps.diff_app(app_name, namespace, kubeconfig, context))
     namespace = namespace or "default"
     try:
-        creds = sources.credentials(username, password_env, ssh_key, known_hosts)
-        charts = sources.Charts(helm_repo, chart, version, ca_file)
-        fetch = sources.fetcher(src := pick(src, filename), repo, ref, path, creds, charts)
-        inputs = with_inputs(
-            render_options(namespace, values, max_render_bytes, max_objects),
-            age_key_file=sops_age_key_file,
-            substitute=substitute,
-            jsonnet_tla=jsonnet_tla,
-            jsonnet_ext_var=jsonnet_ext_var,
-            release_name=release_name,
+        fetch, inputs = sources.prepare(
+            src := pick(src, filename),
+            repo,
+            ref,
+            path,
+            login=(username, password_env, ssh_key, known_hosts),
+            charts=sources.Charts(helm_repo, chart, version, ca_file),
+            flags=sources.RenderFlags(
+                namespace,
+                values,
+                max_render_bytes,
+                max_objects,
+                sops_age_key_file,
+                substitute,
+                jsonnet_tla,
+                jsonnet_ext_var,
+                release_name,
+            ),
         )
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
@@ -281,15 +295,4 @@ def diff_command(
         raise _fail(exc) from None
     if not result.ok:
         raise _fail(f"{result.reason}: {result.error}")
-    changed = False
-    for change in result.changes().changes:
-        if change.action in (Action.CREATED, Action.CONFIGURED) and change.diff:
-            sys.stdout.write(change.diff)
-            changed = True
-        elif change.action is Action.CREATED:
-            sys.stdout.write(f"+++ {change.ref} (created: {change.reason})\n")
-            changed = True
-        elif change.action is Action.DELETED:
-            sys.stdout.write(f"--- {change.ref} (deleted: {change.reason})\n")
-            changed = True
-    raise typer.Exit(EXIT_FAILED if changed else EXIT_OK)
+    raise typer.Exit(EXIT_FAILED if write_diff(result, sys.stdout.write) else EXIT_OK)

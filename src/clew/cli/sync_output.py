@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from clew.cluster import Cluster
 from clew.model import Action, Change, ChangeSet, Reason
 from clew.report import tracing
 
-__all__ = ["EARLY", "err", "result_json", "run", "summary_line", "summary_table"]
+__all__ = ["EARLY", "err", "result_json", "run", "summary_line", "summary_table", "write_diff"]
 
 EARLY = {Reason.FETCH_FAILED, Reason.RENDER_FAILED}
 
@@ -74,10 +75,37 @@ def result_json(result: engine.SyncResult) -> dict[str, Any]:
             {"object": str(c.ref), "action": c.action.value, "reason": c.reason, "error": c.error}
             for c in result.changes().changes
         ],
+        "hooks": [
+            {"event": h.event.value, "object": str(h.ref), "already_ran": h.already_ran}
+            for h in result.planned_hooks
+        ],
         "warnings": result.warnings,
         "durations": {k: round(v, 3) for k, v in result.durations.items()},
         "requests": result.requests,
     }
+
+
+def write_diff(result: engine.SyncResult, out: Callable[[str], object]) -> bool:
+    """``clew diff``'s output of a dry run: unified diffs of what would change, a line per
+    object created or deleted, then the Helm hooks the sync would run; True when it differs."""
+    changed = False
+    for change in result.changes().changes:
+        if change.action in (Action.CREATED, Action.CONFIGURED) and change.diff:
+            out(change.diff)
+        elif change.action is Action.CREATED:
+            out(f"+++ {change.ref} (created: {change.reason})\n")
+        elif change.action is Action.DELETED:
+            out(f"--- {change.ref} (deleted: {change.reason})\n")
+        else:
+            continue
+        changed = True
+    for hook in result.planned_hooks:
+        if hook.already_ran:
+            out(f"hook {hook.event.value} {hook.ref} (already ran for this release: skipped)\n")
+        else:
+            out(f"hook {hook.event.value} {hook.ref} (would run)\n")
+            changed = True
+    return changed
 
 
 def run(

@@ -10,6 +10,7 @@
 from clew.engine.orchestrator import sync
 from clew.engine.result import (
     FetchSnapshot,
+    PlannedHook,
     Progress,
     RenderInputs,
     SyncOptions,
@@ -24,6 +25,7 @@ from clew.model import Action
 __all__ = [
     "Action",
     "FetchSnapshot",
+    "PlannedHook",
     "Progress",
     "RenderInputs",
     "SyncOptions",

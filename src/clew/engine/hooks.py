@@ -8,11 +8,11 @@ from opentelemetry import trace
 
 from clew import apply, wait
 from clew.cluster import Cluster
-from clew.engine.result import Progress, SyncOptions, SyncResult
+from clew.engine.result import PlannedHook, Progress, SyncOptions, SyncResult
 from clew.model import ChangeSet, HookEvent
 from clew.report import tracing
 
-__all__ = ["hook_run", "run_hooks"]
+__all__ = ["hook_run", "planned_hooks", "run_hooks"]
 
 _tracer = trace.get_tracer(tracing.TRACER)
 
@@ -61,3 +61,27 @@ async def run_hooks(
     if save or changes.failed:
         await apply.save_record(cluster, run.inventory, run.record)
     return changes.failed[0].error if changes.failed else ""
+
+
+async def planned_hooks(
+    cluster: Cluster, result: SyncResult, inventory: apply.Inventory
+) -> list[PlannedHook]:
+    """The hooks a sync of ``result``'s render would run around its apply, in order (a dry run
+    shows them; nothing is written): pre-install/post-install on a first install, else
+    pre-upgrade/post-upgrade, each marked when the record says it already ran for this release."""
+    if not result.hooks:
+        return []
+    record = await apply.load_record(cluster, inventory)
+    release = apply.release_digest([*result.manifests, *(h.manifest for h in result.hooks.hooks)])
+    install = not inventory.members  # as the sync decides it
+    pre, post = (
+        (HookEvent.PRE_INSTALL, HookEvent.POST_INSTALL)
+        if install
+        else (HookEvent.PRE_UPGRADE, HookEvent.POST_UPGRADE)
+    )
+    planned: list[PlannedHook] = []
+    for event in (pre, post):
+        for hook in result.hooks.phase(event):
+            ref = await apply.hook_ref(cluster, hook, inventory)
+            planned.append(PlannedHook(event, ref, record.done(release, event.slot, str(ref))))
+    return planned

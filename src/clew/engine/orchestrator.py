@@ -21,7 +21,7 @@ from opentelemetry import trace
 from clew import apply, plan, wait
 from clew.cluster import Cluster, ClusterError
 from clew.engine import planning, stages
-from clew.engine.hooks import hook_run, run_hooks
+from clew.engine.hooks import hook_run, planned_hooks, run_hooks
 from clew.engine.result import (
     FetchSnapshot,
     Progress,
@@ -144,7 +144,10 @@ async def _plan_apply_prune_wait(
             return fail(draft.reason, draft.message)
         if options.dry_run:
             failed = await planning.dry_run(cluster, options, result, draft)
-            return fail(Reason.APPLY_FAILED, summary(failed)) if failed else result
+            if failed:
+                return fail(Reason.APPLY_FAILED, summary(failed))
+            result.planned_hooks = await planned_hooks(cluster, result, draft.inventory)
+            return result
         todo = await planning.compare(cluster, options, result, draft)
         result.plan = plan.Plan(failures=list(todo.failures))
         span.set_attribute("clew.objects.count", len(todo.desired))

@@ -9,10 +9,11 @@ from typing import Any
 
 from clew import plan, render, wait
 from clew.cluster import Cluster
-from clew.model import Change, ChangeSet, Hooks, Manifest, ObjectRef, Snapshot
+from clew.model import Change, ChangeSet, HookEvent, Hooks, Manifest, ObjectRef, Snapshot
 
 __all__ = [
     "FetchSnapshot",
+    "PlannedHook",
     "Progress",
     "RenderInputs",
     "SyncOptions",
@@ -55,6 +56,16 @@ class SyncOptions:
     values_from: ValuesFrom | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedHook:
+    """A Helm hook a sync would run (a dry run's answer): its phase, and whether the hook record
+    says it already succeeded for this very release (then the sync skips it)."""
+
+    event: HookEvent
+    ref: ObjectRef
+    already_ran: bool
+
+
 @dataclass
 class SyncResult:
     snapshot: Snapshot | None = None
@@ -68,6 +79,7 @@ class SyncResult:
     desired: list[Manifest] = field(default_factory=list)  # as applied: namespaced and labelled
     hooks: Hooks = field(default_factory=Hooks)  # rendered Helm hooks, not in ``manifests``
     hook_changes: ChangeSet = field(default_factory=ChangeSet)  # one Change per hook run
+    planned_hooks: list[PlannedHook] = field(default_factory=list)  # a dry run's: what would run
     warnings: list[str] = field(default_factory=list)  # e.g. files the render did not read
     reason: str = ""  # empty when the sync succeeded; otherwise the failing stage's reason
     error: str = ""

@@ -44,7 +44,8 @@ async def uninstall(
     its inventory (:func:`delete_all`), then its post-delete hooks. The source is fetched and
     rendered only when the last sync recorded delete hooks; if that fails, or a pre-delete hook
     fails, nothing is deleted. ``hooks=False`` prunes without them (their namespace is being
-    deleted, so they could not run)."""
+    deleted, so they could not run). ``options.admit`` (the tenancy rules) is asked about every
+    object prune would delete, as a sync's prune is: if it refuses, nothing is touched."""
     progress = progress or Progress()
     result = SyncResult()
 
@@ -54,6 +55,10 @@ async def uninstall(
         return result
 
     inventory = await apply.load(cluster, options.name, options.namespace)
+    if options.admit is not None:
+        refused = options.admit([m.ref for m in inventory.members if m.prune])
+        if refused:
+            return fail(Reason.DESTINATION_NOT_ALLOWED, f"not deleting anything: {refused}")
     record = await apply.load_record(cluster, inventory)
     if record.delete_hooks and hooks:
         try:

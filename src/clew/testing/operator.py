@@ -5,6 +5,7 @@ webhook, as CI would after a push."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -30,7 +31,9 @@ from clew.controller.api.notification_crd import (
 from clew.controller.appsets import APPLICATION_SET_CRD, APPLICATION_SET_CRD_NAME
 from clew.controller.runner import Controller, ControllerConfig
 from clew.controller.triggers.receivers import ReceiverSecrets
+from clew.testing.gitserver import GitHttpServer
 from clew.testing.processes import free_port
+from clew.testing.waiting import Predicate, condition
 
 _installed: set[str] = set()
 
@@ -47,6 +50,37 @@ async def install_crd(admin: Cluster, server: str) -> None:
     assert not late, f"{', '.join(late)} not established"
     await admin.discovery.refresh()
     _installed.add(server)
+
+
+async def secret(cluster: Cluster, namespace: str, name: str, data: dict[str, str]) -> None:
+    """Apply Secret ``namespace/name`` holding ``data`` (plain strings, encoded here)."""
+    await cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+        }
+    )
+
+
+async def git_credentials(
+    cluster: Cluster, namespace: str, server: GitHttpServer, user: str = "clew", name: str = "git"
+) -> str:
+    """The credentials Secret an Application's ``secretRef`` names for ``server``; its name."""
+    await secret(cluster, namespace, name, {"username": user, "password": server.users[user]})
+    return name
+
+
+def ready_at(revision: str) -> Predicate:
+    """For ``until``: the Application is Ready and has applied ``revision``."""
+
+    def check(app: dict[str, Any] | None) -> bool:
+        ready = condition(app, "Ready") or {}
+        applied = ((app or {}).get("status") or {}).get("lastAppliedRevision")
+        return ready.get("status") == "True" and applied == revision
+
+    return check
 
 
 @dataclass

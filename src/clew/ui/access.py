@@ -1,5 +1,6 @@
-"""Who a request is and what they may do, asked of the API server: a TokenReview names the user
-behind a bearer token, a SubjectAccessReview says whether that user may do one thing.
+"""Who a request is and what they may do, asked of the API server (:mod:`clew.cluster.reviews`):
+a TokenReview names the user behind a bearer token, a SubjectAccessReview says whether that user
+may do one thing.
 
 Answers are cached briefly (allowed: ``ttl``, denied or unauthenticated: ``denied_ttl``) so a page
 over 1,000 Applications costs a review per namespace, not per row. Reviews are made with the UI
@@ -13,22 +14,14 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from clew.cluster import Cluster, ClusterError
+from clew.cluster import Cluster, ClusterError, reviews
+from clew.cluster.reviews import User
 
 __all__ = ["Access", "User"]
 
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    name: str
-    uid: str = ""
-    groups: tuple[str, ...] = ()
-    extra: dict[str, list[str]] = field(default_factory=dict, compare=False, hash=False)
 
 
 class Access:
@@ -56,25 +49,7 @@ class Access:
         cached = self._users.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
-        review = await self.cluster.request(
-            "POST",
-            "/apis/authentication.k8s.io/v1/tokenreviews",
-            body={
-                "apiVersion": "authentication.k8s.io/v1",
-                "kind": "TokenReview",
-                "spec": {"token": token},
-            },
-        )
-        status = review.get("status") or {}
-        user: User | None = None
-        if status.get("authenticated"):
-            info = status.get("user") or {}
-            user = User(
-                name=str(info.get("username") or ""),
-                uid=str(info.get("uid") or ""),
-                groups=tuple(info.get("groups") or ()),
-                extra={k: list(v) for k, v in (info.get("extra") or {}).items()},
-            )
+        user = await reviews.authenticate(self.cluster, token)
         self._remember(self._users, digest, now, user, user is not None)
         return user
 
@@ -101,25 +76,10 @@ class Access:
         if name:
             attributes["name"] = name
         try:
-            review = await self.cluster.request(
-                "POST",
-                "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-                body={
-                    "apiVersion": "authorization.k8s.io/v1",
-                    "kind": "SubjectAccessReview",
-                    "spec": {
-                        "user": user.name,
-                        "uid": user.uid,
-                        "groups": list(user.groups),
-                        "extra": user.extra,
-                        "resourceAttributes": attributes,
-                    },
-                },
-            )
+            allowed = await reviews.allowed(self.cluster, user, resource=attributes)
         except ClusterError as exc:  # not cached: the next request asks again
             _log.warning("access review for %s failed: %s", user.name, exc)
             return False
-        allowed = bool((review.get("status") or {}).get("allowed"))
         self._remember(self._decisions, key, now, allowed, allowed)
         return allowed
 

@@ -12,8 +12,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from clew.controller.api.schema import count, duration, object_schema, rule, string_map
-from clew.controller.api.spec import GROUP, VERSION
+from clew.controller.api.schema import (
+    count,
+    custom_resource_definition,
+    duration,
+    object_schema,
+    rule,
+    string_map,
+)
+from clew.controller.api.spec import GROUP
 from clew.controller.api.status_schema import STATUS
 
 __all__ = [
@@ -105,45 +112,14 @@ _SCHEMA = {
     **rule("size(self.metadata.name) <= 63", "the name must be at most 63 characters"),
 }
 
-_READY = '.status.conditions[?(@.type=="Ready")]'
-
-APPLICATION_SET_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {
-        "name": APPLICATION_SET_CRD_NAME,
-        "labels": {"app.kubernetes.io/name": "clew", "app.kubernetes.io/part-of": "clew"},
-    },
-    "spec": {
-        "group": GROUP,
-        "scope": "Namespaced",
-        "names": {
-            "kind": KIND,
-            "listKind": f"{KIND}List",
-            "plural": PLURAL,
-            "singular": KIND.lower(),
-            "shortNames": ["appset"],
-            "categories": ["clew"],
-        },
-        "versions": [
-            {
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": [
-                    {"name": "Ready", "type": "string", "jsonPath": f"{_READY}.status"},
-                    {"name": "Reason", "type": "string", "jsonPath": f"{_READY}.reason"},
-                    {
-                        "name": "Applications",
-                        "type": "integer",
-                        "jsonPath": ".status.applicationCount",
-                    },
-                    {"name": "Policy", "type": "string", "jsonPath": ".spec.syncPolicy"},
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                ],
-                "schema": {"openAPIV3Schema": _SCHEMA},
-            }
-        ],
-    },
-}
+APPLICATION_SET_CRD: dict[str, Any] = custom_resource_definition(
+    APPLICATION_SET_CRD_NAME,
+    KIND,
+    PLURAL,
+    _SCHEMA,
+    columns=[
+        {"name": "Applications", "type": "integer", "jsonPath": ".status.applicationCount"},
+        {"name": "Policy", "type": "string", "jsonPath": ".spec.syncPolicy"},
+    ],
+    short_names=["appset"],
+)

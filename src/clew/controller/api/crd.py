@@ -36,6 +36,7 @@ from clew.controller.api.rules import (
 )
 from clew.controller.api.schema import (
     boolean,
+    custom_resource_definition,
     duration,
     matching,
     object_schema,
@@ -59,7 +60,6 @@ from clew.controller.api.spec import (
     GROUP,
     KIND,
     PLURAL,
-    VERSION,
 )
 from clew.controller.api.status_schema import STATUS
 
@@ -353,46 +353,19 @@ _SCHEMA = {
     ),
 }
 
-_READY = '.status.conditions[?(@.type=="Ready")]'
-
-APPLICATION_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {
-        "name": CRD_NAME,
-        "labels": {"app.kubernetes.io/name": "clew", "app.kubernetes.io/part-of": "clew"},
-    },
-    "spec": {
-        "group": GROUP,
-        "scope": "Namespaced",
-        "names": {
-            "kind": KIND,
-            "listKind": f"{KIND}List",
-            "plural": PLURAL,
-            "singular": KIND.lower(),
-            # Not "apps": kubectl already resolves that to the apps API group for many users.
-            "shortNames": ["app"],
-            "categories": ["clew"],
-        },
-        "versions": [
-            {
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": [
-                    {"name": "Ready", "type": "string", "jsonPath": f"{_READY}.status"},
-                    {"name": "Reason", "type": "string", "jsonPath": f"{_READY}.reason"},
-                    {
-                        "name": "Revision",
-                        "type": "string",
-                        "jsonPath": ".status.lastAppliedRevision",
-                        "priority": 0,
-                    },
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                ],
-                "schema": {"openAPIV3Schema": _SCHEMA},
-            }
-        ],
-    },
-}
+APPLICATION_CRD: dict[str, Any] = custom_resource_definition(
+    CRD_NAME,
+    KIND,
+    PLURAL,
+    _SCHEMA,
+    columns=[
+        {
+            "name": "Revision",
+            "type": "string",
+            "jsonPath": ".status.lastAppliedRevision",
+            "priority": 0,
+        }
+    ],
+    # Not "apps": kubectl already resolves that to the apps API group for many users.
+    short_names=["app"],
+)

@@ -22,6 +22,7 @@ from clew.controller.api.rules import (
     DNS_SUBDOMAIN_MAX,
     DNS_SUBDOMAIN_RE,
 )
+from clew.controller.api.schema import custom_resource_definition
 from clew.notify.policy import (
     DEFAULT_BURST,
     DEFAULT_DEDUPE_WINDOW,
@@ -32,7 +33,6 @@ from clew.notify.policy import (
     NAMES_MAX,
     PLURAL,
     TARGETS_MAX,
-    VERSION,
     TargetType,
 )
 from clew.report.notices import NoticeKind
@@ -282,54 +282,23 @@ _STATUS = {
     },
 }
 
-_READY = '.status.conditions[?(@.type=="Ready")]'
-
-NOTIFICATION_POLICY_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {
-        "name": NOTIFICATION_POLICY_CRD_NAME,
-        "labels": {"app.kubernetes.io/name": "clew", "app.kubernetes.io/part-of": "clew"},
-    },
-    "spec": {
-        "group": GROUP,
-        "scope": "Namespaced",
-        "names": {
-            "kind": KIND,
-            "listKind": f"{KIND}List",
-            "plural": PLURAL,
-            "singular": KIND.lower(),
-            "categories": ["clew"],
+NOTIFICATION_POLICY_CRD: dict[str, Any] = custom_resource_definition(
+    NOTIFICATION_POLICY_CRD_NAME,
+    KIND,
+    PLURAL,
+    {
+        "type": "object",
+        "description": (
+            "Sends outcomes of Applications in its namespace to webhooks, Slack, "
+            "and GitHub or GitLab commit statuses."
+        ),
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": _SPEC,
+            "status": _STATUS,
         },
-        "versions": [
-            {
-                "name": VERSION,
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": [
-                    {"name": "Ready", "type": "string", "jsonPath": f"{_READY}.status"},
-                    {"name": "Reason", "type": "string", "jsonPath": f"{_READY}.reason"},
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-                ],
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "description": (
-                            "Sends outcomes of Applications in its namespace to webhooks, Slack, "
-                            "and GitHub or GitLab commit statuses."
-                        ),
-                        "properties": {
-                            "apiVersion": {"type": "string"},
-                            "kind": {"type": "string"},
-                            "metadata": {"type": "object"},
-                            "spec": _SPEC,
-                            "status": _STATUS,
-                        },
-                        "required": ["spec"],
-                    }
-                },
-            }
-        ],
+        "required": ["spec"],
     },
-}
+)

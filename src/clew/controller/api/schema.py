@@ -7,12 +7,13 @@ from typing import Any
 
 from clew.controller.api.fields import DURATION_MAX, ESCAPING_PATH_RE, REPO_PATH_MAX
 from clew.controller.api.rules import DNS_SUBDOMAIN_MAX, DNS_SUBDOMAIN_RE
-from clew.controller.api.spec import DURATION_RE
+from clew.controller.api.spec import DURATION_RE, GROUP, VERSION
 
 __all__ = [
     "Schema",
     "boolean",
     "count",
+    "custom_resource_definition",
     "duration",
     "matching",
     "object_schema",
@@ -96,4 +97,56 @@ def string_map(description: str) -> Schema:
         "type": "object",
         "description": description,
         "additionalProperties": {"type": "string"},
+    }
+
+
+_READY = '.status.conditions[?(@.type=="Ready")]'
+
+
+def custom_resource_definition(
+    name: str,
+    kind: str,
+    plural: str,
+    schema: Schema,
+    columns: list[Schema] | None = None,
+    short_names: list[str] | None = None,
+) -> Schema:
+    """A namespaced clew CRD of one served version with a status subresource; ``kubectl get``
+    shows Ready and its Reason, then ``columns``, then Age."""
+    names: Schema = {
+        "kind": kind,
+        "listKind": f"{kind}List",
+        "plural": plural,
+        "singular": kind.lower(),
+    }
+    if short_names:
+        names["shortNames"] = short_names
+    names["categories"] = ["clew"]
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": name,
+            "labels": {"app.kubernetes.io/name": "clew", "app.kubernetes.io/part-of": "clew"},
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": names,
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        {"name": "Ready", "type": "string", "jsonPath": f"{_READY}.status"},
+                        {"name": "Reason", "type": "string", "jsonPath": f"{_READY}.reason"},
+                        *(columns or []),
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
     }

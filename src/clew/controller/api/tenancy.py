@@ -19,7 +19,8 @@ Three rules, as Flux and Argo CD users know them:
   ``Namespace`` object must also be one of the allowed namespaces. The
   destination is checked before the sync starts, every rendered object (after namespace
   defaulting, so a Kustomize ``namespace:`` counts) and every object prune would delete before
-  the first write. A namespace without
+  the first write; so is what the finalizer would delete when the Application is deleted
+  (refused: nothing is deleted, the finalizer stays). A namespace without
   either annotation is unrestricted.
 
 Refusals are typed (:class:`Refusal`): a status reason and a message naming what was refused.

@@ -17,6 +17,7 @@ from clew.controller.api.spec import (
     InvalidSpec,
     parse,
 )
+from clew.controller.api.tenancy import destinations
 from clew.controller.reconcile import outcomes
 from clew.controller.reconcile.clients import DestinationUnavailable
 from clew.controller.reconcile.outcomes import Outcome
@@ -58,6 +59,9 @@ async def finalize(r: Reconciler, key: AppKey, app: dict[str, Any]) -> Outcome:
         if going:
             note = f"namespace {going} is being deleted: delete hooks, if any, are not run"
             await r.event(app, "Warning", "HooksSkipped", note)
+        # Prune on deletion is held to the allowed destinations as a sync's prune is: an
+        # inventory naming objects outside them (written before the rules narrowed) keeps them.
+        allowed = await destinations(r.cluster, key.namespace)
         try:
             target = await r.clients.resolve(key, spec)
         except DestinationUnavailable as exc:  # its objects wait with the finalizer
@@ -66,7 +70,7 @@ async def finalize(r: Reconciler, key: AppKey, app: dict[str, Any]) -> Outcome:
         result = await engine.uninstall(
             target,
             r.fetcher(key, spec, applied),
-            r.options(key, spec),
+            r.options(key, spec, allowed),
             hooks=not going,
         )
         if not result.ok:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from clew.cluster import Cluster, ClusterError
+from clew.cluster import Cluster, ClusterError, reviews
 from clew.controller.runtime.server import RunningServer, create_metrics_app, serve
 from clew.report.metrics import Metrics
 
@@ -90,35 +90,11 @@ class MetricsAuthorizer:
         return status
 
     async def _review(self, token: str) -> int:
-        review = await self.cluster.request(
-            "POST",
-            "/apis/authentication.k8s.io/v1/tokenreviews",
-            body={
-                "apiVersion": "authentication.k8s.io/v1",
-                "kind": "TokenReview",
-                "spec": {"token": token},
-            },
-        )
-        status = review.get("status") or {}
-        if not status.get("authenticated"):
+        user = await reviews.authenticate(self.cluster, token)
+        if user is None:
             return 401
-        user = status.get("user") or {}
-        access = await self.cluster.request(
-            "POST",
-            "/apis/authorization.k8s.io/v1/subjectaccessreviews",
-            body={
-                "apiVersion": "authorization.k8s.io/v1",
-                "kind": "SubjectAccessReview",
-                "spec": {
-                    "user": user.get("username", ""),
-                    "uid": user.get("uid", ""),
-                    "groups": user.get("groups") or [],
-                    "extra": user.get("extra") or {},
-                    "nonResourceAttributes": {"path": "/metrics", "verb": "get"},
-                },
-            },
-        )
-        return 200 if (access.get("status") or {}).get("allowed") else 403
+        path = {"path": "/metrics", "verb": "get"}
+        return 200 if await reviews.allowed(self.cluster, user, non_resource=path) else 403
 
 
 def self_signed(directory: Path, host: str = "localhost") -> tuple[str, str]:
