@@ -11,6 +11,8 @@ ServiceAccount, never the controller, is what the API server refuses; that a ``r
 password is refused by the API server pointing to the credentials Secret; that afterwards
 nothing of B has changed, been added or been deleted; that deleting an Application whose
 inventory names objects outside its (since narrowed) allowed destinations deletes none of them;
+that Helm hooks are held to the same rules (a sync with a hook outside them writes nothing, a
+deletion whose delete hook would land outside them deletes nothing);
 and that the installed rights were enough for all the controller did itself (no "forbidden"
 warning logged).
 """
@@ -62,6 +64,14 @@ def manifest(kind: str, name: str, api_version: str = "v1", **fields: Any) -> st
     return "\n".join(lines) + "\n" + "".join(f"{k}: {v}\n" for k, v in fields.items())
 
 
+def hook(event: str, name: str, namespace: str) -> str:
+    """A Helm hook as a plain manifest (clew runs hooks from any render, as Argo CD does)."""
+    return (
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\n"
+        f"  annotations: {{helm.sh/hook: {event}}}\ndata: {{v: hook}}\n"
+    )
+
+
 def tree(victim: str, preview: str) -> dict[str, str]:
     return {
         "ok/cm.yaml": manifest("ConfigMap", "mine", data="{v: a}"),
@@ -72,6 +82,10 @@ def tree(victim: str, preview: str) -> dict[str, str]:
         ),
         "kustomized/kustomization.yaml": f"namespace: {victim}\nresources: [cm.yaml]\n",
         "kustomized/cm.yaml": manifest("ConfigMap", "b-data", data="{v: hijacked}"),
+        "hooked/cm.yaml": manifest("ConfigMap", "mine", data="{v: a}"),
+        "hooked/hook.yaml": hook("pre-install", "b-hook", victim),
+        "leaving-hooked/cm.yaml": manifest("ConfigMap", "here", data="{v: a}"),
+        "leaving-hooked/hook.yaml": hook("pre-delete", "goodbye", preview),
         "cluster/crb.yaml": manifest(
             "ClusterRoleBinding",
             f"escalate-{victim}",
@@ -383,6 +397,49 @@ async def test_deletion_prunes_nothing_outside_the_allowed_destinations(
     release = {"metadata": {"finalizers": None}}
     await t.admin.patch(API_VERSION, KIND, "leaving", release, namespace=t.a)
     await until(t.admin, API_VERSION, KIND, "leaving", t.a, lambda obj: obj is None, 60)
+
+
+async def test_a_hook_outside_the_allowed_destinations_is_refused(
+    tenants: Tenants, controller: RunningController
+) -> None:
+    t = tenants
+    before = await snapshot(t.admin, t.b)
+    await t.admin.create(application(t.a, "hooked", t.url, "hooked"))
+    await settle(t, t.a, "hooked", refused("DestinationNotAllowed", f"ConfigMap/{t.b}/b-hook"))
+    with pytest.raises(NotFound):  # refused before the first write: not even A's own object
+        await t.admin.get("v1", "ConfigMap", "mine", t.a)
+    assert await snapshot(t.admin, t.b) == before
+
+
+async def test_deletion_runs_no_delete_hook_outside_the_allowed_destinations(
+    tenants: Tenants, controller: RunningController
+) -> None:
+    t = tenants
+    await t.admin.create(application(t.a, "leaving-hooked", t.url, "leaving-hooked", prune=True))
+    await settle(
+        t,
+        t.a,
+        "leaving-hooked",
+        lambda app: (condition(app, "Ready") or {}).get("status") == "True",
+    )
+    here = await t.admin.get("v1", "ConfigMap", "here", t.a)
+    # The admin narrows A to itself; the pre-delete hook would be written in the preview namespace.
+    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
+    await t.admin.patch("v1", "Namespace", t.a, patch)
+    await t.admin.delete(API_VERSION, KIND, "leaving-hooked", t.a)
+    await settle(
+        t,
+        t.a,
+        "leaving-hooked",
+        refused("DestinationNotAllowed", "not deleting anything", f"ConfigMap/{t.preview}/goodbye"),
+    )
+    with pytest.raises(NotFound):
+        await t.admin.get("v1", "ConfigMap", "goodbye", t.preview)
+    still = await t.admin.get("v1", "ConfigMap", "here", t.a)
+    assert still["metadata"]["uid"] == here["metadata"]["uid"]
+    release = {"metadata": {"finalizers": None}}
+    await t.admin.patch(API_VERSION, KIND, "leaving-hooked", release, namespace=t.a)
+    await until(t.admin, API_VERSION, KIND, "leaving-hooked", t.a, lambda obj: obj is None, 60)
 
 
 async def test_a_secret_ref_cannot_name_another_namespace(

@@ -54,6 +54,8 @@ async def draft(cluster: Cluster, options: SyncOptions, result: SyncResult) -> D
     stale = apply.candidates(inventory.members, {m.ref for m in labelled})
     if options.admit is not None:
         touched = [m.ref for m in labelled] + [m.ref for m in stale if options.prune]
+        # Hooks are written too (as the inventory's namespace when they name none).
+        touched += [await apply.hook_ref(cluster, h, inventory) for h in result.hooks.hooks]
         refused = options.admit(touched)
         if refused:
             return Refusal(Reason.DESTINATION_NOT_ALLOWED, refused)

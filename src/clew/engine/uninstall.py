@@ -45,7 +45,8 @@ async def uninstall(
     rendered only when the last sync recorded delete hooks; if that fails, or a pre-delete hook
     fails, nothing is deleted. ``hooks=False`` prunes without them (their namespace is being
     deleted, so they could not run). ``options.admit`` (the tenancy rules) is asked about every
-    object prune would delete, as a sync's prune is: if it refuses, nothing is touched."""
+    object prune would delete and every delete hook it would run, as a sync's prune and hooks
+    are: if it refuses, nothing is touched."""
     progress = progress or Progress()
     result = SyncResult()
 
@@ -70,6 +71,13 @@ async def uninstall(
             return fail(
                 Reason.FETCH_FAILED if result.snapshot is None else Reason.RENDER_FAILED, exc
             )
+    if options.admit is not None and result.hooks:
+        delete_hooks = result.hooks.phase(HookEvent.PRE_DELETE) + result.hooks.phase(
+            HookEvent.POST_DELETE
+        )
+        refused = options.admit([await apply.hook_ref(cluster, h, inventory) for h in delete_hooks])
+        if refused:
+            return fail(Reason.DESTINATION_NOT_ALLOWED, f"not deleting anything: {refused}")
     run = await hook_run(cluster, options, progress, result, inventory, record)
     if failed := await run_hooks(cluster, run, result, HookEvent.PRE_DELETE, progress):
         return fail(Reason.HOOK_FAILED, failed)

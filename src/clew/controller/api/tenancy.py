@@ -18,8 +18,9 @@ Three rules, as Flux and Argo CD users know them:
   of the listed kinds (``Kind`` in any group, ``group/Kind`` in one; none when unset); a
   ``Namespace`` object must also be one of the allowed namespaces. The
   destination is checked before the sync starts, every rendered object (after namespace
-  defaulting, so a Kustomize ``namespace:`` counts) and every object prune would delete before
-  the first write; so is what the finalizer would delete when the Application is deleted
+  defaulting, so a Kustomize ``namespace:`` counts), every Helm hook and every object prune
+  would delete before the first write; so are what the finalizer would delete and the delete
+  hooks it would run when the Application is deleted
   (refused: nothing is deleted, the finalizer stays). A namespace without
   either annotation is unrestricted.
 
