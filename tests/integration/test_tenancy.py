@@ -12,7 +12,8 @@ password is refused by the API server pointing to the credentials Secret; that a
 nothing of B has changed, been added or been deleted; that deleting an Application whose
 inventory names objects outside its (since narrowed) allowed destinations deletes none of them;
 that Helm hooks are held to the same rules (a sync with a hook outside them writes nothing, a
-deletion whose delete hook would land outside them deletes nothing);
+deletion whose delete hook would land outside them deletes nothing, nor does one whose
+inventory ConfigMap lies outside them);
 and that the installed rights were enough for all the controller did itself (no "forbidden"
 warning logged).
 """
@@ -72,7 +73,7 @@ def hook(event: str, name: str, namespace: str) -> str:
     )
 
 
-def tree(victim: str, preview: str) -> dict[str, str]:
+def tree(victim: str, preview: str, own: str) -> dict[str, str]:
     return {
         "ok/cm.yaml": manifest("ConfigMap", "mine", data="{v: a}"),
         "spread/here.yaml": manifest("ConfigMap", "here", data="{v: a}"),
@@ -86,6 +87,10 @@ def tree(victim: str, preview: str) -> dict[str, str]:
         "hooked/hook.yaml": hook("pre-install", "b-hook", victim),
         "leaving-hooked/cm.yaml": manifest("ConfigMap", "here", data="{v: a}"),
         "leaving-hooked/hook.yaml": hook("pre-delete", "goodbye", preview),
+        "elsewhere/cm.yaml": (
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: elsewhere, namespace: {own}}}\n"
+            "data: {v: a}\n"
+        ),
         "cluster/crb.yaml": manifest(
             "ClusterRoleBinding",
             f"escalate-{victim}",
@@ -210,7 +215,7 @@ async def tenants(
         )
         url = git_http.repo_url(git_repo.name)
         await kube_admin.create(application(b, "b-app", url, "ok"))
-        revision = git_repo.commit(tree(b, preview), "tenants")
+        revision = git_repo.commit(tree(b, preview, a), "tenants")
         yield Tenants(a, preview, b, free, url, revision, kube_admin)
     finally:
         for namespace in (a, preview, b, free):
@@ -440,6 +445,40 @@ async def test_deletion_runs_no_delete_hook_outside_the_allowed_destinations(
     release = {"metadata": {"finalizers": None}}
     await t.admin.patch(API_VERSION, KIND, "leaving-hooked", release, namespace=t.a)
     await until(t.admin, API_VERSION, KIND, "leaving-hooked", t.a, lambda obj: obj is None, 60)
+
+
+async def test_deletion_keeps_an_inventory_outside_the_allowed_destinations(
+    tenants: Tenants, controller: RunningController
+) -> None:
+    t = tenants
+    # Destination: the preview namespace (the inventory lives there); the object names A.
+    app = application(
+        t.a, "moved", t.url, "elsewhere", prune=True, destination={"namespace": t.preview}
+    )
+    await t.admin.create(app)
+    await settle(
+        t, t.a, "moved", lambda app: (condition(app, "Ready") or {}).get("status") == "True"
+    )
+    inventory = await t.admin.get("v1", "ConfigMap", f"clew-{t.a}.moved", t.preview)
+    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
+    await t.admin.patch("v1", "Namespace", t.a, patch)
+    await t.admin.delete(API_VERSION, KIND, "moved", t.a)
+    await settle(
+        t,
+        t.a,
+        "moved",
+        refused(
+            "DestinationNotAllowed",
+            "not deleting anything",
+            f"ConfigMap/{t.preview}/clew-{t.a}.moved",
+        ),
+    )
+    kept = await t.admin.get("v1", "ConfigMap", f"clew-{t.a}.moved", t.preview)
+    assert kept["metadata"]["uid"] == inventory["metadata"]["uid"]
+    await t.admin.get("v1", "ConfigMap", "elsewhere", t.a)  # and its member too
+    release = {"metadata": {"finalizers": None}}
+    await t.admin.patch(API_VERSION, KIND, "moved", release, namespace=t.a)
+    await until(t.admin, API_VERSION, KIND, "moved", t.a, lambda obj: obj is None, 60)
 
 
 async def test_a_secret_ref_cannot_name_another_namespace(

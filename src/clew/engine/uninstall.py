@@ -10,7 +10,7 @@ from clew.cluster import Cluster, ClusterError, NotFound
 from clew.engine import stages
 from clew.engine.hooks import hook_run, run_hooks
 from clew.engine.result import FetchSnapshot, Progress, SyncOptions, SyncResult, summary
-from clew.model import ChangeSet, ClewError, HookEvent, Reason
+from clew.model import ChangeSet, ClewError, HookEvent, ObjectRef, Reason
 
 __all__ = ["delete_all", "uninstall"]
 
@@ -57,7 +57,10 @@ async def uninstall(
 
     inventory = await apply.load(cluster, options.name, options.namespace)
     if options.admit is not None:
-        refused = options.admit([m.ref for m in inventory.members if m.prune])
+        doomed = [m.ref for m in inventory.members if m.prune]
+        if inventory.exists:  # the inventory ConfigMap goes too
+            doomed.append(ObjectRef("", "ConfigMap", inventory.namespace, inventory.parent_name))
+        refused = options.admit(doomed)
         if refused:
             return fail(Reason.DESTINATION_NOT_ALLOWED, f"not deleting anything: {refused}")
     record = await apply.load_record(cluster, inventory)
