@@ -40,7 +40,7 @@ def build(say: Callable[[str], None] = print) -> Path:
     """The built B2 binary, building it first if this source was never built (a cold build
     compiles client-go and controller-runtime: about 2-3 minutes on two cores)."""
     path = binary_path()
-    with tools._lock(tools.cache_root() / "tools" / "build.lock"):
+    with tools.build_lock(tools.cache_root() / "tools" / "build.lock"):
         if path.is_file():
             return path
         go = shutil.which("go")
@@ -52,7 +52,7 @@ def build(say: Callable[[str], None] = print) -> Path:
             shutil.copyfile(src, work / src.name)
         say(f"[fluxssa] building Flux's engine (fluxcd/pkg/ssa {SSA_VERSION}) from Go modules")
         cmd = [go, "build", "-p", "2", "-trimpath", "-ldflags", "-s -w", "-o", str(path) + ".tmp"]
-        subprocess.run([*cmd, "."], cwd=work, env=tools._go_env(), check=True)
+        subprocess.run([*cmd, "."], cwd=work, env=tools.go_env(), check=True)
         Path(str(path) + ".tmp").replace(path)
         say(f"[fluxssa] built {path}")
         return path

@@ -282,7 +282,7 @@ def build(say: Callable[[str], None] = print, name: str = DEFAULT_IMAGE) -> Imag
     started = time.monotonic()
     images = tools.cache_root() / "images"
     with (
-        tools._lock(images / "build.lock"),
+        tools.build_lock(images / "build.lock"),
         tempfile.TemporaryDirectory(prefix="clew-wheel-") as tmp,
     ):
         wheel = _wheel(Path(tmp))

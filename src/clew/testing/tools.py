@@ -175,7 +175,8 @@ def missing(names: tuple[str, ...] | None = None) -> list[GoTool]:
 
 
 @contextlib.contextmanager
-def _lock(path: Path) -> Iterator[None]:
+def build_lock(path: Path) -> Iterator[None]:
+    """Hold the file lock ``path`` (every build of a cached tool, here or in bench/, takes it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # two builds at once would double the work and memory
@@ -185,7 +186,8 @@ def _lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _go_env() -> dict[str, str]:
+def go_env() -> dict[str, str]:
+    """The environment for ``go build`` of a pinned module: static, module mode, local toolchain."""
     env = dict(os.environ)
     env.update(CGO_ENABLED="0", GOFLAGS="-mod=mod -buildvcs=false", GOTOOLCHAIN="local")
     return env
@@ -212,7 +214,7 @@ def _build_module(module: str, tools: list[GoTool], say: Callable[[str], None]) 
     work.mkdir(parents=True, exist_ok=True)
     for src in _module_files(module):
         shutil.copyfile(src, work / src.name)
-    env = _go_env()
+    env = go_env()
     say(f"[{module}] downloading modules through the Go module proxy")
     subprocess.run([go, "mod", "download"], cwd=work, env=env, check=True)
     packages = [t.package for t in tools]
@@ -260,7 +262,7 @@ def _write_manifest(module: str) -> None:
 def build(say: Callable[[str], None] = print, names: tuple[str, ...] | None = None) -> Path:
     """Build whatever is missing (of every tool, or of those named); returns the control plane's
     binary directory. Safe to call concurrently."""
-    with _lock(cache_root() / "tools" / "build.lock"):
+    with build_lock(cache_root() / "tools" / "build.lock"):
         todo = missing(names)
         if not todo:
             say(f"tools ready in {cache_root() / 'tools'}")
