@@ -265,6 +265,23 @@ async def settle(t: Tenants, namespace: str, name: str, predicate: Any) -> dict[
     return app
 
 
+def ready(app: dict[str, Any] | None) -> bool:
+    return (condition(app, "Ready") or {}).get("status") == "True"
+
+
+async def narrow_to_itself(t: Tenants) -> None:
+    """The admin narrows A's allowed destinations to A alone (its preview namespace drops out)."""
+    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
+    await t.admin.patch("v1", "Namespace", t.a, patch)
+
+
+async def let_go(t: Tenants, name: str) -> None:
+    """Drop a held Application's finalizer without pruning, so the namespaces can be deleted."""
+    release = {"metadata": {"finalizers": None}}
+    await t.admin.patch(API_VERSION, KIND, name, release, namespace=t.a)
+    await until(t.admin, API_VERSION, KIND, name, t.a, lambda obj: obj is None, 60)
+
+
 async def test_tenant_a_cannot_reach_tenant_b(
     tenants: Tenants, controller: RunningController, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -286,9 +303,7 @@ async def test_tenant_a_cannot_reach_tenant_b(
     )
     await create(application(t.open, "unannotated", t.url, "ok", destination={"namespace": t.b}))
 
-    own = await settle(
-        t, t.a, "own", lambda app: (condition(app, "Ready") or {}).get("status") == "True"
-    )
+    own = await settle(t, t.a, "own", ready)
     assert own["status"]["lastAppliedRevision"] == t.revision
     mine = await t.admin.get("v1", "ConfigMap", "mine", t.a)
     assert mine["data"] == {"v": "a"}
@@ -347,13 +362,10 @@ async def test_prune_outside_the_allowed_destinations_is_refused(
 ) -> None:
     t = tenants
     await t.admin.create(application(t.a, "spread", t.url, "spread"))
-    await settle(
-        t, t.a, "spread", lambda app: (condition(app, "Ready") or {}).get("status") == "True"
-    )
+    await settle(t, t.a, "spread", ready)
     there = await t.admin.get("v1", "ConfigMap", "there", t.preview)
     # The admin narrows A to itself; then Git drops the object in the preview namespace.
-    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
-    await t.admin.patch("v1", "Namespace", t.a, patch)
+    await narrow_to_itself(t)
     git_repo.commit({"spread/there.yaml": None}, "drop there")
     request = {"metadata": {"annotations": {"clew.dev/reconcile-requested-at": "now"}}}
     await t.admin.patch(API_VERSION, KIND, "spread", request, namespace=t.a)
@@ -372,15 +384,12 @@ async def test_deletion_prunes_nothing_outside_the_allowed_destinations(
 ) -> None:
     t = tenants
     await t.admin.create(application(t.a, "leaving", t.url, "spread", prune=True))
-    await settle(
-        t, t.a, "leaving", lambda app: (condition(app, "Ready") or {}).get("status") == "True"
-    )
+    await settle(t, t.a, "leaving", ready)
     there = await t.admin.get("v1", "ConfigMap", "there", t.preview)
     here = await t.admin.get("v1", "ConfigMap", "here", t.a)
     # The admin narrows A to itself; then the Application is deleted: its finalizer must not
     # delete what its inventory names in the preview namespace, nor anything else.
-    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
-    await t.admin.patch("v1", "Namespace", t.a, patch)
+    await narrow_to_itself(t)
     await t.admin.delete(API_VERSION, KIND, "leaving", t.a)
     app = await settle(
         t,
@@ -398,10 +407,7 @@ async def test_deletion_prunes_nothing_outside_the_allowed_destinations(
     assert kept["metadata"]["uid"] == there["metadata"]["uid"]
     still = await t.admin.get("v1", "ConfigMap", "here", t.a)
     assert still["metadata"]["uid"] == here["metadata"]["uid"]
-    # Let it go without pruning, so the namespaces can be deleted.
-    release = {"metadata": {"finalizers": None}}
-    await t.admin.patch(API_VERSION, KIND, "leaving", release, namespace=t.a)
-    await until(t.admin, API_VERSION, KIND, "leaving", t.a, lambda obj: obj is None, 60)
+    await let_go(t, "leaving")
 
 
 async def test_a_hook_outside_the_allowed_destinations_is_refused(
@@ -421,16 +427,10 @@ async def test_deletion_runs_no_delete_hook_outside_the_allowed_destinations(
 ) -> None:
     t = tenants
     await t.admin.create(application(t.a, "leaving-hooked", t.url, "leaving-hooked", prune=True))
-    await settle(
-        t,
-        t.a,
-        "leaving-hooked",
-        lambda app: (condition(app, "Ready") or {}).get("status") == "True",
-    )
+    await settle(t, t.a, "leaving-hooked", ready)
     here = await t.admin.get("v1", "ConfigMap", "here", t.a)
     # The admin narrows A to itself; the pre-delete hook would be written in the preview namespace.
-    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
-    await t.admin.patch("v1", "Namespace", t.a, patch)
+    await narrow_to_itself(t)
     await t.admin.delete(API_VERSION, KIND, "leaving-hooked", t.a)
     await settle(
         t,
@@ -442,9 +442,7 @@ async def test_deletion_runs_no_delete_hook_outside_the_allowed_destinations(
         await t.admin.get("v1", "ConfigMap", "goodbye", t.preview)
     still = await t.admin.get("v1", "ConfigMap", "here", t.a)
     assert still["metadata"]["uid"] == here["metadata"]["uid"]
-    release = {"metadata": {"finalizers": None}}
-    await t.admin.patch(API_VERSION, KIND, "leaving-hooked", release, namespace=t.a)
-    await until(t.admin, API_VERSION, KIND, "leaving-hooked", t.a, lambda obj: obj is None, 60)
+    await let_go(t, "leaving-hooked")
 
 
 async def test_deletion_keeps_an_inventory_outside_the_allowed_destinations(
@@ -456,12 +454,9 @@ async def test_deletion_keeps_an_inventory_outside_the_allowed_destinations(
         t.a, "moved", t.url, "elsewhere", prune=True, destination={"namespace": t.preview}
     )
     await t.admin.create(app)
-    await settle(
-        t, t.a, "moved", lambda app: (condition(app, "Ready") or {}).get("status") == "True"
-    )
+    await settle(t, t.a, "moved", ready)
     inventory = await t.admin.get("v1", "ConfigMap", f"clew-{t.a}.moved", t.preview)
-    patch = {"metadata": {"annotations": {ALLOWED_DESTINATIONS: t.a}}}
-    await t.admin.patch("v1", "Namespace", t.a, patch)
+    await narrow_to_itself(t)
     await t.admin.delete(API_VERSION, KIND, "moved", t.a)
     await settle(
         t,
@@ -476,9 +471,7 @@ async def test_deletion_keeps_an_inventory_outside_the_allowed_destinations(
     kept = await t.admin.get("v1", "ConfigMap", f"clew-{t.a}.moved", t.preview)
     assert kept["metadata"]["uid"] == inventory["metadata"]["uid"]
     await t.admin.get("v1", "ConfigMap", "elsewhere", t.a)  # and its member too
-    release = {"metadata": {"finalizers": None}}
-    await t.admin.patch(API_VERSION, KIND, "moved", release, namespace=t.a)
-    await until(t.admin, API_VERSION, KIND, "moved", t.a, lambda obj: obj is None, 60)
+    await let_go(t, "moved")
 
 
 async def test_a_secret_ref_cannot_name_another_namespace(
