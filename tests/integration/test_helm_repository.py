@@ -36,6 +36,7 @@ from clew.testing.artifact_fixtures import HELM_USER
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.helmrepo import HelmRepoServer
+from clew.testing.objects import user_configmaps
 from clew.testing.operator import RunningController, secret, start_controller, stop_controller
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
@@ -97,15 +98,6 @@ def apply_args(cluster: KubeCluster, ns: str, repo: HelmRepoServer, *extra: str)
     ]
 
 
-async def configmaps(cluster: Cluster, ns: str) -> dict[str, dict[str, str]]:
-    items, _ = await cluster.list_objects("v1", "ConfigMap", ns)
-    return {
-        i["metadata"]["name"]: i.get("data") or {}
-        for i in items
-        if not i["metadata"]["name"].startswith(("kube-root-ca", "clew-"))
-    }
-
-
 async def test_cli_applies_the_highest_version_in_range_and_failures_change_nothing(
     kube_cluster: KubeCluster,
     kube_namespace: str,
@@ -122,10 +114,10 @@ async def test_cli_applies_the_highest_version_in_range_and_failures_change_noth
     assert code == 0, output
     assert result is not None
     assert result["revision"].startswith("1.4.2@sha256:")
-    assert (await configmaps(kube_admin, ns)) == {
+    assert (await user_configmaps(kube_admin, ns)) == {
         f"{name}-{name}": {"version": "1.4.2", "color": "blue", "size": "s", "token": "none"}
     }
-    before = await configmaps(kube_admin, ns)
+    before = await user_configmaps(kube_admin, ns)
     render = ["render", "--helm-repo", helm_repo.url, "--chart", name, "--version", "1.0.0"]
     render += ["--ca-file", str(helm_repo.ca_file), "--username", HELM_USER]
     code, output, _ = await run(render, env)
@@ -159,7 +151,7 @@ async def test_cli_applies_the_highest_version_in_range_and_failures_change_noth
     assert result is not None
     assert result["reason"] == "FetchFailed"
     assert "certificate" in result["error"]
-    assert await configmaps(kube_admin, ns) == before  # nothing applied, nothing pruned
+    assert await user_configmaps(kube_admin, ns) == before  # nothing applied, nothing pruned
 
 
 async def test_cli_downloads_a_dependency_that_is_not_vendored(
@@ -188,8 +180,8 @@ async def test_cli_downloads_a_dependency_that_is_not_vendored(
     env = {"CLEW_GIT_PASSWORD": helm_repo.users[HELM_USER]}
     code, output, _ = await run([*apply_args(kube_cluster, ns, helm_repo), str(chart)], env)
     assert code == 0, output
-    assert (await configmaps(kube_admin, ns))[f"umbrella-{dep}"]["version"] == "1.1.0"
-    assert (await configmaps(kube_admin, ns))[f"umbrella-{dep}"]["color"] == "red"
+    assert (await user_configmaps(kube_admin, ns))[f"umbrella-{dep}"]["version"] == "1.1.0"
+    assert (await user_configmaps(kube_admin, ns))[f"umbrella-{dep}"]["color"] == "red"
     assert not (chart / "charts").exists()  # the user's directory is left as it was
 
 

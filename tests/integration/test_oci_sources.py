@@ -32,6 +32,7 @@ from clew.source.ociclient import RegistryClient
 from clew.testing import tools
 from clew.testing.artifact_fixtures import REGISTRY_USER
 from clew.testing.helmrepo import package_chart
+from clew.testing.objects import user_configmaps
 from clew.testing.operator import RunningController, start_controller, stop_controller
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.registry import Registry
@@ -120,15 +121,6 @@ def apply_args(cluster: KubeCluster, ns: str, *extra: str) -> list[str]:
     ]
 
 
-async def configmaps(cluster: Cluster, ns: str) -> dict[str, dict[str, str]]:
-    items, _ = await cluster.list_objects("v1", "ConfigMap", ns)
-    return {
-        i["metadata"]["name"]: i.get("data") or {}
-        for i in items
-        if not i["metadata"]["name"].startswith(("kube-root-ca", "clew-"))
-    }
-
-
 async def test_pushed_artifact_is_flux_format_and_applies_by_semver_range(
     kube_cluster: KubeCluster,
     kube_namespace: str,
@@ -163,7 +155,7 @@ async def test_pushed_artifact_is_flux_format_and_applies_by_semver_range(
     assert code == 0, output
     assert result is not None
     assert result["revision"].startswith("1.3.0@sha256:")
-    assert await configmaps(kube_admin, ns) == {"app-settings": {"release": "1.3.0"}}
+    assert await user_configmaps(kube_admin, ns) == {"app-settings": {"release": "1.3.0"}}
 
     wrong = "wrong-" + secrets.token_hex(8)
     code, output, result = await run(
@@ -183,7 +175,7 @@ async def test_pushed_artifact_is_flux_format_and_applies_by_semver_range(
     assert result["reason"] == "FetchFailed"
     assert "no tag matches '9.9.9'" in result["error"]
     assert "2.0.0" in result["error"]  # what is there
-    assert await configmaps(kube_admin, ns) == {"app-settings": {"release": "1.3.0"}}
+    assert await user_configmaps(kube_admin, ns) == {"app-settings": {"release": "1.3.0"}}
 
 
 def helm_push(
@@ -223,7 +215,7 @@ async def test_chart_pushed_by_helm_applies_from_oci(
     assert code == 0, output
     assert result is not None
     assert result["revision"].startswith("6.2.1@sha256:")
-    assert (await configmaps(kube_admin, ns)) == {f"{name}-chart": {"version": "6.2.1"}}
+    assert (await user_configmaps(kube_admin, ns)) == {f"{name}-chart": {"version": "6.2.1"}}
 
 
 async def test_an_oci_dependency_is_pulled_from_the_registry(
@@ -254,7 +246,7 @@ async def test_an_oci_dependency_is_pulled_from_the_registry(
     args = apply_args(kube_cluster, ns, "--helm-repo", oci_registry.oci(repository))
     code, output, _ = await run([*args, *login(oci_registry), str(chart)], password(oci_registry))
     assert code == 0, output
-    assert await configmaps(kube_admin, ns) == {"umbrella-chart": {"version": "1.4.0"}}
+    assert await user_configmaps(kube_admin, ns) == {"umbrella-chart": {"version": "1.4.0"}}
     assert not (chart / "charts").exists()
 
 
@@ -339,16 +331,16 @@ async def test_operator_applies_an_artifact_and_an_oci_chart(
     )
     expected = {"app-settings": {"release": "1.1.0"}, f"chart-{name}": {"version": "0.3.0"}}
     assert (
-        await configmaps(kube_admin, ns)
+        await user_configmaps(kube_admin, ns)
         == {
             "app-settings": {"release": "1.1.0"},
             "chart-chart": {"version": "0.3.0"},
         }
-        or await configmaps(kube_admin, ns) == expected
+        or await user_configmaps(kube_admin, ns) == expected
     )
 
     # A missing tag, then wrong credentials: FetchFailed each time, and nothing is pruned.
-    before = await configmaps(kube_admin, ns)
+    before = await user_configmaps(kube_admin, ns)
     await kube_admin.patch(
         API_VERSION, KIND, "manifests", {"spec": {"source": {"version": "5.0.0"}}}, namespace=ns
     )
@@ -376,4 +368,4 @@ async def test_operator_applies_an_artifact_and_an_oci_chart(
         60,
     )
     assert wrong not in json.dumps(await kube_admin.get(API_VERSION, KIND, "manifests", ns))
-    assert await configmaps(kube_admin, ns) == before
+    assert await user_configmaps(kube_admin, ns) == before
