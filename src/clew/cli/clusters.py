@@ -7,12 +7,9 @@ Applications using it, and its health as their status reports it (``ClusterUnrea
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import sys
-import urllib.parse
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -48,23 +45,9 @@ class ClusterRow:
 def server_of(secret: dict[str, Any] | None, key: str) -> str:
     """The server URL of the Secret's kubeconfig (its current context), without user
     information; "" if there is none. Nothing else of the kubeconfig leaves this function."""
-    import yaml  # not at start-up: `clew --help` reads no YAML
+    from clew.cluster.remote import public_server  # not at start-up: `clew --help` is light
 
-    raw = ((secret or {}).get("data") or {}).get(key)
-    try:
-        doc = yaml.safe_load(base64.b64decode(str(raw or ""), validate=True).decode())
-    except (binascii.Error, UnicodeDecodeError, yaml.YAMLError):
-        return ""
-    if not isinstance(doc, dict):
-        return ""
-    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or []}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in doc.get("clusters") or []}
-    cluster = clusters.get(contexts.get(doc.get("current-context"), {}).get("cluster"), {})
-    parts = urllib.parse.urlsplit(str(cluster.get("server") or ""))
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{host}:{parts.port}" if parts.port else host  # no user:password@
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
+    return public_server(secret, key)
 
 
 def _ready(app: dict[str, Any]) -> dict[str, Any]:
