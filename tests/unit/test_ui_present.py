@@ -41,6 +41,13 @@ def test_row_of_a_ready_application() -> None:
     assert (row.suspended, row.pinned, row.destination) == (False, "", "team-a")
     assert row.id == "app-team-a.shop"
     assert row.repo == "https://git.example/shop.git"
+    assert row.cluster == ""  # the controller's own cluster
+
+
+def test_the_cluster_column_names_the_kubeconfig_secret() -> None:
+    app = load("application-ready.yaml")
+    app["spec"]["destination"]["kubeConfig"] = {"secretRef": {"name": "prod-eu", "key": "cfg"}}
+    assert present.row(app).cluster == "prod-eu"
 
 
 @pytest.mark.parametrize(

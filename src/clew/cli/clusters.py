@@ -40,6 +40,8 @@ class ClusterRow:
     health: str  # Reachable, Unreachable, Invalid, Unknown
     since: str  # when the newest of their Ready conditions changed (RFC 3339)
     message: str
+    # The newest sync in their histories (each reached the cluster), "" when none (RFC 3339).
+    last_contact: str = ""
 
 
 def server_of(secret: dict[str, Any] | None, key: str) -> str:
@@ -77,6 +79,7 @@ def summarize(
         else:
             health = "Reachable" if any(reasons) else "Unknown"
         times = [str(r.get("lastTransitionTime") or "") for r in readies]
+        synced = [_newest_sync(app) for app in using]
         rows.append(
             ClusterRow(
                 namespace=namespace,
@@ -86,9 +89,15 @@ def summarize(
                 health=health,
                 since=max(times, default=""),
                 message=str(failing.get("message") or ""),
+                last_contact=max(synced, default=""),
             )
         )
     return rows
+
+
+def _newest_sync(app: dict[str, Any]) -> str:
+    history = (app.get("status") or {}).get("history") or []
+    return str(history[0].get("time") or "") if history and isinstance(history[0], dict) else ""
 
 
 def get_clusters(

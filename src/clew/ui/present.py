@@ -20,6 +20,7 @@ __all__ = [
     "Filters",
     "Node",
     "Row",
+    "cluster_of",
     "filter_rows",
     "row",
     "tree",
@@ -43,6 +44,7 @@ class Row:
     repo: str  # credentials in the URL are never shown
     last_sync: str  # the newest history entry's time, "" when none
     labels: dict[str, str] = field(default_factory=dict)
+    cluster: str = ""  # the kubeConfig Secret of another cluster; "" for the controller's own
 
     @property
     def status(self) -> str:
@@ -88,7 +90,14 @@ def row(app: Mapping[str, Any]) -> Row:
         repo=redact_url(str((spec.get("source") or {}).get("repoURL") or "")),
         last_sync=str(newest.get("time") or ""),
         labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        cluster=cluster_of(app),
     )
+
+
+def cluster_of(app: Mapping[str, Any]) -> str:
+    """The kubeConfig Secret an Application deploys through, "" for the controller's cluster."""
+    destination = (app.get("spec") or {}).get("destination") or {}
+    return str(((destination.get("kubeConfig") or {}).get("secretRef") or {}).get("name") or "")
 
 
 @dataclass(frozen=True, slots=True)
