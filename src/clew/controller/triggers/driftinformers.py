@@ -67,7 +67,7 @@ class DriftInformers:
             self._watches.add(seen)
             factory = self._own if own else self._factory_for(id(client), client)
             informer = factory.informer(api_version, kind, where, label_selector=PART_OF)
-            informer.on_event(self._handler(server_label(client.server)))
+            informer.on_event(self._handler(client.server))  # as DriftWatcher.track keys it
         used = {id(client) for client, *_ in watches}
         for ident in [i for i in self._factories if i not in used]:
             factory = self._factories.pop(ident)
