@@ -35,6 +35,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "clew_objects_pruned_total",
     "clew_drift_corrections_total",
     "clew_drift_detected_total",
+    "clew_drift_informers",
     "clew_fetch_duration_seconds",
     "clew_application_ready",
     "clew_webhook_requests_total",
