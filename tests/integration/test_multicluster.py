@@ -11,7 +11,10 @@ with ``prune`` removes its objects from b only, leaving a's Application's object
 kubeconfig Secret using a file path on the controller's disk is refused (``ClusterConfigInvalid``);
 that Applications naming one Secret share one client, replaced when the Secret changes and
 closed when they are gone; and that ``serviceAccountName`` is impersonated on the destination
-(an account that exists only on b may write what its Role there allows, and is refused the rest).
+(an account that exists only on b may write what its Role there allows, and is refused the rest);
+that an object changed by hand on b is reverted within seconds (selfHeal: drift informers run on b,
+through the Application's client there), and that those informers are let go, as
+``clew_drift_informers{cluster}`` shows, once the last Application on b is deleted.
 """
 
 from __future__ import annotations
@@ -293,4 +296,50 @@ async def test_impersonation_applies_on_the_destination_cluster(
         assert f"system:serviceaccount:{ns}:deployer" in message, message
         with pytest.raises(NotFound):
             await b.get("v1", "Secret", "s", ns)
+        for name in ("ok", "no"):  # nothing of this test left for the next one's controller
+            await kube_admin.delete(API_VERSION, KIND, name, ns)
+            await until(kube_admin, API_VERSION, KIND, name, ns, lambda obj: obj is None, 60)
+        await b.delete("v1", "Namespace", ns)
+
+
+async def test_drift_on_the_destination_is_reverted_and_its_informers_let_go(
+    controller: RunningController,
+    kube_admin: Cluster,
+    kube_namespace: str,
+    git_http: GitHttpServer,
+    git_repo: Repo,
+    plane_b: ControlPlane,
+) -> None:
+    ns = kube_namespace
+    url = git_http.repo_url(git_repo.name)
+    registry = controller.controller.metrics.registry
+
+    def informers_on_b() -> float | None:
+        labels = {"cluster": plane_b.server.rstrip("/")}
+        return registry.get_sample_value("clew_drift_informers", labels)
+
+    first = git_repo.commit({"d/cm.yaml": configmap("drifty", color="blue")}, "blue")
+    async with Cluster.from_kubeconfig(plane_b.admin_kubeconfig) as b:
+        await b.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        await git_credentials(kube_admin, ns, git_http)
+        await kube_admin.create(kubeconfig_secret("b", ns, plane_b.admin_kubeconfig.read_text()))
+        healed = remote_app("healed", ns, url, "d", "b")
+        healed["spec"]["selfHeal"] = True
+        await kube_admin.create(healed)
+        await until(kube_admin, API_VERSION, KIND, "healed", ns, ready_at(first), 60)
+        assert informers_on_b() == 1  # ConfigMaps, on b
+
+        # A hand edit on b: the informer on b sees it and self-heal reverts it there.
+        await b.patch("v1", "ConfigMap", "drifty", {"data": {"color": "red"}}, namespace=ns)
+        edited = time.monotonic()
+        blue = {"color": "blue"}
+        await until(b, "v1", "ConfigMap", "drifty", ns, lambda o: (o or {}).get("data") == blue, 20)
+        assert time.monotonic() - edited < 10  # by the watch, not by the 10m interval
+        assert await absent(kube_admin, "drifty", ns)  # reverted on b, nothing written on a
+
+        # The last Application on b goes: no drift informer is left on b.
+        await kube_admin.delete(API_VERSION, KIND, "healed", ns)
+        await until(kube_admin, API_VERSION, KIND, "healed", ns, lambda obj: obj is None, 60)
+        assert informers_on_b() is None
+        assert plane_b.server.rstrip("/") not in controller.controller.drift_informers.counts()
         await b.delete("v1", "Namespace", ns)

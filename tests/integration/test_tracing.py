@@ -417,7 +417,7 @@ async def test_a_drift_correction_is_a_span(
     edited = await kube_admin.patch(
         "v1", "ConfigMap", "drifting", {"data": {"k": "edited"}}, namespace=kube_namespace
     )
-    watcher.handle("MODIFIED", edited)
+    watcher.handle("MODIFIED", edited, kube_admin.server)
     await watcher.idle()
     assert corrected == [f"ConfigMap/{kube_namespace}/drifting: reverted a change made outside Git"]
     [span] = by_name(memory.get_finished_spans())["drift"]

@@ -1,10 +1,11 @@
 """The web UI in a real browser (Debian's Chromium through chromium-driver) against the local
 control plane, a real controller and the test Git server. It proves: a user signed in with a
 ServiceAccount token sees the Application with its resource tree (Deployment → ReplicaSet → Pod),
-history and a masked live-vs-Git diff; a pushed commit appears on the open list page without a
-reload; reconcile and revert from the page change the cluster and record the user in Events and
-the audit trail; a token without RBAC sees nothing and cannot act; a forged CSRF token is refused;
-and axe-core finds no serious or critical accessibility violation on the pages.
+the same as ``clew tree app`` draws (kinds, names, health), history and a masked live-vs-Git
+diff; a pushed commit appears on the open list page without a reload; reconcile and revert from
+the page change the cluster and record the user in Events and the audit trail; a token without
+RBAC sees nothing and cannot act; a forged CSRF token is refused; and axe-core finds no serious
+or critical accessibility violation on the pages.
 
 Screenshots of each main page are kept in ``$CLEW_TEST_ARTIFACTS/ui`` (default: the test's
 temporary directory); docs/ui.md shows them.
@@ -12,14 +13,19 @@ temporary directory); docs/ui.md shows them.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from clew.cli.apps_ops import app_events
+from clew.cli.main import _app
 from clew.cluster import Cluster
 from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.report.audit import read_trail
@@ -115,6 +121,22 @@ async def grant_operator(admin: Cluster, ns: str, account: str) -> None:
         )
 
 
+async def cli_tree(kube: KubeCluster, ns: str, name: str) -> list[tuple[str, str, str]]:
+    """(kind, name, health) of every node `clew tree app NAME -o json` prints, sorted."""
+    argv = ["tree", "app", name, "-o", "json", "-n", ns]
+    result = await asyncio.to_thread(
+        CliRunner().invoke, _app(), [*argv, "--kubeconfig", str(kube.admin_kubeconfig)]
+    )
+    assert result.exit_code == 0, result.output
+
+    def walk(nodes: list[dict[str, Any]]) -> Iterator[tuple[str, str, str]]:
+        for node in nodes:
+            yield node["kind"], node["name"], node["health"]
+            yield from walk(node["children"])
+
+    return sorted(walk(json.loads(result.stdout)["objects"]))
+
+
 async def sign_in(browser: Browser, token: str) -> None:
     await browser.call(browser.driver.delete_all_cookies)
     await browser.get("/login")
@@ -136,6 +158,7 @@ async def assert_accessible(browser: Browser, page: str) -> None:
 async def test_list_tree_diff_live_update_and_actions(
     controller: RunningController,
     ui: UiServer,
+    kube_cluster: KubeCluster,
     kube_admin: Cluster,
     kube_namespace: str,
     git_http: GitHttpServer,
@@ -170,6 +193,13 @@ async def test_list_tree_diff_live_update_and_actions(
         "return [...document.querySelectorAll('#tree li li li .kind')].map(e => e.textContent)"
     )
     assert nested == ["Pod"], nested  # Deployment → ReplicaSet → Pod
+    # The same tree as `clew tree app` draws (one reader, clew.wait.read_tree), health included.
+    shown = await browser.js(
+        "return [...document.querySelectorAll('#tree .node')].map(li =>"
+        " [li.querySelector('.kind').textContent, li.querySelector('.name').textContent,"
+        " li.querySelector('.pill').textContent])"
+    )
+    assert sorted(map(tuple, shown)) == await cli_tree(kube_cluster, ns, "shop")
     assert "Add web, settings and db" in await browser.text("#history")
     await browser.click("#load-diff")
     diff = await browser.wait_text("#diff", "ConfigMap")

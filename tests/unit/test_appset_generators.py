@@ -1,6 +1,8 @@
 """ApplicationSet generation as pure functions, against golden fixtures
 (tests/unit/fixtures/appsets/<case>.yaml): list, Git directories and files (real files in a
-temporary directory), matrix and merge, ``{{param}}`` templating, validation of each generated
+temporary directory), clusters (registered kubeconfig Secrets given as ``clusters``, selected by
+label; a selected Secret without a usable kubeconfig and a bad selector are errors), matrix and
+merge, ``{{param}}`` templating, validation of each generated
 Application, and what each policy does with the Applications that exist. Every error case
 checks that an error, never an empty result, comes out; the status tests check that such an
 error becomes Ready=False with its own reason and keeps the last list of Applications.
@@ -10,6 +12,7 @@ Regenerate the expected results after a deliberate change: ``CLEW_UPDATE_GOLDEN=
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ from clew.controller.api.appset_crd import (
 )
 from clew.controller.api.fields import InvalidSpec
 from clew.controller.appsets import generators, plan, spec, status
+from clew.controller.appsets.clusters import ClusterSource
 from clew.controller.appsets.spec import GitSource
 from clew.controller.appsets.templating import TemplateError, fill
 from clew.model import ClewError, Reason
@@ -55,9 +59,24 @@ def checkout_of(case: dict[str, Any], root: Path) -> generators.Checkout:
     return checkout
 
 
+def clusters_of(case: dict[str, Any]) -> ClusterSource:
+    """The case's Secrets as the API server holds them (``stringData`` becomes ``data``)."""
+
+    async def source(_generator: spec.Clusters) -> list[dict[str, Any]]:
+        out = []
+        for secret in case.get("clusters") or []:
+            text = secret.get("stringData") or {}
+            data = {k: base64.b64encode(str(v).encode()).decode() for k, v in text.items()}
+            meta = {"namespace": "team", **secret["metadata"]}
+            out.append({"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": data})
+        return out
+
+    return source
+
+
 async def outcome(case: dict[str, Any], root: Path) -> dict[str, Any]:
     parsed = spec.parse(the_set(case))
-    sets = await generators.generate(parsed.generators, checkout_of(case, root))
+    sets = await generators.generate(parsed.generators, checkout_of(case, root), clusters_of(case))
     apps = plan.applications(parsed, sets)
     for app in apps:
         assert app["metadata"]["ownerReferences"] == [
@@ -231,10 +250,11 @@ def test_success_lists_what_was_done() -> None:
 
 async def test_the_documented_example_generates_what_the_docs_say(tmp_path: Path) -> None:
     text = (Path(__file__).parents[2] / "docs" / "applicationsets.md").read_text()
-    [example] = [
-        yaml.safe_load(block.split("```", 1)[0])
+    [example, [secret, clustered]] = [
+        docs[0] if len(docs) == 1 else docs
         for block in text.split("```yaml\n")[1:]
         if "kind: ApplicationSet" in block.split("```", 1)[0]
+        for docs in [list(yaml.safe_load_all(block.split("```", 1)[0]))]
     ]
     url = example["spec"]["generators"][0]["git"]["repoURL"]
     tree = {f"apps/{n}/app.yaml": "x: 1" for n in ("shop", "blog", "experimental")}
@@ -246,3 +266,35 @@ async def test_the_documented_example_generates_what_the_docs_say(tmp_path: Path
     apps = plan.applications(parsed, sets)
     assert sorted(a["metadata"]["name"] for a in apps) == ["blog", "shop"]
     assert all(a["metadata"]["namespace"] == "team" for a in apps)
+
+    # The clusters example: its Secret (stringData as the API server stores it) gives shop-prod-eu.
+    parsed = spec.parse(clustered)
+    sets = await generators.generate(
+        parsed.generators, checkout_of({}, tmp_path), clusters_of({"clusters": [secret]})
+    )
+    [app] = plan.applications(parsed, sets)
+    assert app["metadata"]["name"] == "shop-prod-eu"
+    assert app["metadata"]["annotations"]["clew.dev/server"] == "https://prod-eu.example:6443"
+    assert app["spec"]["source"]["path"] == "deploy/eu"
+    assert app["spec"]["destination"]["kubeConfig"] == {"secretRef": {"name": "prod-eu"}}
+
+
+async def test_cluster_parameters_carry_no_credentials() -> None:
+    case = yaml.safe_load((FIXTURES / "clusters-generator.yaml").read_text())
+    parsed = spec.parse(the_set(case))
+    sets = await generators.generate(
+        parsed.generators, checkout_of(case, Path("/x")), clusters_of(case)
+    )
+    [_, us] = sets
+    assert us["server"] == "https://us.example:6443/"  # no deployer:hunter2@
+    assert us["metadata.labels.region"] == "us"
+    assert us["metadata.annotations.team"] == "web"
+    assert not [k for k in us if k.startswith("metadata.annotations.kubectl.")]
+    assert "hunter2" not in repr(sets)
+
+
+async def test_a_clusters_generator_without_a_registry_is_an_error() -> None:
+    case = yaml.safe_load((FIXTURES / "clusters-generator.yaml").read_text())
+    parsed = spec.parse(the_set(case))
+    with pytest.raises(generators.GeneratorError, match="no cluster registry"):
+        await generators.generate(parsed.generators, checkout_of(case, Path("/x")))

@@ -84,7 +84,8 @@ def test_controller_role_is_least_privilege(objects: dict[tuple[str, str], Any])
     assert {v for g, r, v in grants if r == "applicationsets"} == {"get", "list", "watch"}
     assert {v for g, r, v in grants if r == "applicationsets/status"} == {"get", "patch"}
     assert {("", "events", "create"), ("events.k8s.io", "events", "create")} <= grants
-    assert {v for g, r, v in grants if r == "secrets"} == {"get"}
+    # list: the ApplicationSet clusters generator selects kubeconfig Secrets by label.
+    assert {v for g, r, v in grants if r == "secrets"} == {"get", "list"}
     assert {v for g, r, v in grants if r == "namespaces"} == {"get"}
     assert {(g, r) for g, r, v in grants if v == "impersonate"} == {("", "serviceaccounts")}
     assert not {r for g, r, v in grants if r in ("tokenreviews", "subjectaccessreviews")}

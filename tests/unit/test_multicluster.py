@@ -110,6 +110,16 @@ async def test_a_self_contained_kubeconfig_connects_to_its_current_server() -> N
         assert client.server.rstrip("/") == server
 
 
+async def test_a_server_with_user_information_is_named_without_it() -> None:
+    # httpx sends https://user:password@host as basic auth: the password must not reach the
+    # ClusterUnreachable message (status, Events), logs or metrics, which name the server.
+    text = yaml.safe_dump(kubeconfig("https://deployer:pw@b.example:6443"))
+    client, server = from_kubeconfig_text(text, where="Secret t/p")
+    async with client:
+        assert server == "https://b.example:6443"
+        assert "pw" not in client.server
+
+
 def secret(doc: dict[str, Any], key: str = "value") -> dict[str, Any]:
     return {"data": {key: base64.b64encode(yaml.safe_dump(doc).encode()).decode()}}
 
@@ -158,3 +168,14 @@ def test_clusters_are_grouped_by_secret_with_their_health() -> None:
     ]
     assert (rows[0].since, rows[0].message) == ("2026-12-01T10:00:00Z", "m-ClusterUnreachable")
     assert "s3cret" not in repr(rows)
+
+
+def test_last_contact_is_the_newest_sync_of_its_applications() -> None:
+    b = {"kubeConfig": {"secretRef": {"name": "b"}}}
+    one, two, three = app(b, "one"), app(b, "two"), app(b, "three")
+    one["status"]["history"] = [{"time": "2026-12-01T08:00:00Z"}, {"time": "2026-11-30T08:00:00Z"}]
+    two["status"]["history"] = [{"time": "2026-12-02T08:00:00Z"}]
+    [row] = summarize([one, two, three], {})
+    assert row.last_contact == "2026-12-02T08:00:00Z"
+    [never] = summarize([three], {})
+    assert never.last_contact == ""

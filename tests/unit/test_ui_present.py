@@ -1,8 +1,8 @@
 """The UI's pure presenters, from golden fixtures (tests/unit/fixtures/ui): a list row says what
 the Application's status says (Ready, reason, revision, health counts, suspended, pinned, last
 sync) with one status word per state; the filters (namespace, status, label, search) select
-exactly the matching rows; the resource tree nests owner references under inventory objects
-(Deployment → ReplicaSet → Pod), marks missing members NotFound and leaves out strangers."""
+exactly the matching rows. The resource tree is clew.wait's (tests/unit/test_resource_tree.py),
+the same as ``clew tree app`` draws."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 
-from clew.model import ObjectRef
 from clew.ui import present
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ui"
@@ -41,6 +40,13 @@ def test_row_of_a_ready_application() -> None:
     assert (row.suspended, row.pinned, row.destination) == (False, "", "team-a")
     assert row.id == "app-team-a.shop"
     assert row.repo == "https://git.example/shop.git"
+    assert row.cluster == ""  # the controller's own cluster
+
+
+def test_the_cluster_column_names_the_kubeconfig_secret() -> None:
+    app = load("application-ready.yaml")
+    app["spec"]["destination"]["kubeConfig"] = {"secretRef": {"name": "prod-eu", "key": "cfg"}}
+    assert present.row(app).cluster == "prod-eu"
 
 
 @pytest.mark.parametrize(
@@ -82,27 +88,6 @@ def test_a_pin_and_an_application_the_controller_has_not_seen() -> None:
 )
 def test_filters(filters: present.Filters, names: list[str]) -> None:
     assert [r.name for r in present.filter_rows(apps(), filters)] == names
-
-
-def _shape(nodes: list[present.Node]) -> list[dict[str, Any]]:
-    out = []
-    for n in nodes:
-        item: dict[str, Any] = {"node": n.label, "health": n.health, "managed": n.managed}
-        if n.children:
-            item["children"] = _shape(n.children)
-        out.append(item)
-    return out
-
-
-def test_tree_nests_owner_references_under_the_inventory() -> None:
-    case = load("tree-deployment.yaml")
-    members = [ObjectRef(**m) for m in case["members"]]
-    live = {ObjectRef.from_object(o): o for o in case["live"]}
-    found = {ref: live.get(ref) for ref in members}
-    nodes = present.tree(members, found, case["owned"])
-    assert _shape(nodes) == load("tree-deployment.expected.yaml")
-    missing = next(n for n in nodes if n.kind == "Service")
-    assert missing.reason  # the hover text says why
 
 
 def test_row_ids_are_unique_and_urls_carry_no_credentials() -> None:

@@ -7,12 +7,9 @@ Applications using it, and its health as their status reports it (``ClusterUnrea
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import json
 import sys
-import urllib.parse
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -43,28 +40,16 @@ class ClusterRow:
     health: str  # Reachable, Unreachable, Invalid, Unknown
     since: str  # when the newest of their Ready conditions changed (RFC 3339)
     message: str
+    # The newest sync in their histories (each reached the cluster), "" when none (RFC 3339).
+    last_contact: str = ""
 
 
 def server_of(secret: dict[str, Any] | None, key: str) -> str:
     """The server URL of the Secret's kubeconfig (its current context), without user
     information; "" if there is none. Nothing else of the kubeconfig leaves this function."""
-    import yaml  # not at start-up: `clew --help` reads no YAML
+    from clew.cluster.remote import public_server  # not at start-up: `clew --help` is light
 
-    raw = ((secret or {}).get("data") or {}).get(key)
-    try:
-        doc = yaml.safe_load(base64.b64decode(str(raw or ""), validate=True).decode())
-    except (binascii.Error, UnicodeDecodeError, yaml.YAMLError):
-        return ""
-    if not isinstance(doc, dict):
-        return ""
-    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or []}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in doc.get("clusters") or []}
-    cluster = clusters.get(contexts.get(doc.get("current-context"), {}).get("cluster"), {})
-    parts = urllib.parse.urlsplit(str(cluster.get("server") or ""))
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host
-    netloc = f"{host}:{parts.port}" if parts.port else host  # no user:password@
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
+    return public_server(secret, key)
 
 
 def _ready(app: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +79,7 @@ def summarize(
         else:
             health = "Reachable" if any(reasons) else "Unknown"
         times = [str(r.get("lastTransitionTime") or "") for r in readies]
+        synced = [_newest_sync(app) for app in using]
         rows.append(
             ClusterRow(
                 namespace=namespace,
@@ -103,9 +89,15 @@ def summarize(
                 health=health,
                 since=max(times, default=""),
                 message=str(failing.get("message") or ""),
+                last_contact=max(synced, default=""),
             )
         )
     return rows
+
+
+def _newest_sync(app: dict[str, Any]) -> str:
+    history = (app.get("status") or {}).get("history") or []
+    return str(history[0].get("time") or "") if history and isinstance(history[0], dict) else ""
 
 
 def get_clusters(

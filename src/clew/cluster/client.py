@@ -90,8 +90,8 @@ class Cluster:
         )
 
     @property
-    def server(self) -> str:
-        return str(self._http.base_url)
+    def server(self) -> str:  # without user information: it names the server in errors
+        return kubeconfig.public_url(str(self._http.base_url))
 
     async def aclose(self) -> None:
         await self._http.aclose()

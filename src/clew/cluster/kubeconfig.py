@@ -11,6 +11,7 @@ in an entry (certificates, keys, token files) are relative to the file that hold
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ __all__ = [
     "load",
     "merge",
     "paths_from_env",
+    "public_url",
 ]
 
 DEFAULT = Path("~/.kube/config")
@@ -194,4 +196,13 @@ def inline_connector(
         config = single if token is None else single._replace(user=User(token=token))
         return client_adapter.AsyncClient(config, params)
 
-    return connect, single.namespace, str(single.cluster.server)
+    return connect, single.namespace, public_url(str(single.cluster.server))
+
+
+def public_url(url: str) -> str:
+    """``url`` without user information (``https://user:password@host`` is basic auth to
+    httpx): the form a server is named in errors, logs, status and metrics."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

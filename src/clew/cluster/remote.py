@@ -8,10 +8,20 @@ cluster fails an attempt in seconds instead of holding a worker.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
 from clew.cluster import kubeconfig
 from clew.cluster.client import Cluster
 
-__all__ = ["CONNECT_TIMEOUT", "from_kubeconfig_text"]
+__all__ = ["CONNECT_TIMEOUT", "DEFAULT_KEY", "from_kubeconfig_text", "public_server"]
+
+DEFAULT_KEY = "value"  # the Secret's key holding the kubeconfig, as Flux
 
 CONNECT_TIMEOUT = 5.0
 
@@ -25,3 +35,36 @@ def from_kubeconfig_text(
         text, where=where, timeout=timeout, connect_timeout=connect_timeout
     )
     return Cluster(connect(None), namespace=namespace, reconnect=connect), server
+
+
+def public_server(secret: Mapping[str, Any] | None, key: str = DEFAULT_KEY) -> str:
+    """The server URL of the current context of the kubeconfig in ``secret``'s ``key``,
+    without user information, query or fragment; "" if there is none. Nothing else of the
+    kubeconfig leaves this function (``clew get clusters``, the UI, the clusters generator)."""
+    raw = ((secret or {}).get("data") or {}).get(key)
+    try:
+        doc = yaml.safe_load(base64.b64decode(str(raw or ""), validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError, yaml.YAMLError):
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    contexts = {c.get("name"): c.get("context") for c in _dicts(doc.get("contexts"))}
+    clusters = {c.get("name"): c.get("cluster") for c in _dicts(doc.get("clusters"))}
+    context = contexts.get(doc.get("current-context"))
+    cluster = clusters.get(context.get("cluster")) if isinstance(context, dict) else None
+    server = cluster.get("server") if isinstance(cluster, dict) else None
+    if not isinstance(server, str) or not server:
+        return ""
+    try:
+        parts = urllib.parse.urlsplit(server)
+        port = parts.port
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{port}" if port else host  # no user:password@
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query="", fragment=""))
+
+
+def _dicts(items: Any) -> list[dict[str, Any]]:
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []

@@ -27,7 +27,6 @@ from typing import Any
 
 from opentelemetry import trace
 
-from clew.apply import PART_OF
 from clew.cluster import Cluster, ClusterError
 from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, AppKey
 from clew.controller.api.tenancy import Tenancy
@@ -41,7 +40,8 @@ from clew.controller.runtime.leader import LeaderElector
 from clew.controller.runtime.metrics_auth import serve_metrics
 from clew.controller.runtime.queue import QueueShutdown, WorkQueue
 from clew.controller.runtime.server import RunningServer, serve
-from clew.controller.triggers.drift import DriftWatcher, Watch
+from clew.controller.triggers.drift import DriftWatcher
+from clew.controller.triggers.driftinformers import DriftInformers
 from clew.controller.triggers.push import follows, request_reconciles
 from clew.controller.triggers.receivers import ReceiverSecrets, create_app
 from clew.controller.triggers.webhooks import PushEvent
@@ -121,12 +121,16 @@ class Controller:
         # One client per identity (the controller's, each Application's ServiceAccount), shared
         # by the reconciler and the drift watcher.
         self.clients = Clients(cluster, config.tenancy)
+        # Drift informers per cluster and identity, let go when no Application uses them.
+        self.drift_informers = DriftInformers(
+            self.factory, lambda t, obj, server: self.drift.handle(t, obj, server), self.metrics
+        )
         self.drift = DriftWatcher(
             self.clients.for_app,
             on_corrected=self._drift_corrected,
             on_out_of_sync=self._out_of_sync,
             metrics=self.metrics,
-            on_kinds=self._watch_kinds,
+            on_kinds=self.drift_informers.update,
         )
         self.reconciler = Reconciler(
             cluster,
@@ -155,10 +159,6 @@ class Controller:
             if config.applicationsets
             else None
         )
-        self._drift_watches: set[tuple[int, str, str, str | None]] = set()
-        # Drift informers of Applications applied as a ServiceAccount run as that account.
-        self._drift_factories: dict[int, InformerFactory] = {}
-        self._starting: set[asyncio.Task[None]] = set()
         # The queue carries keys only: a webhook's W3C traceparent waits here for the next
         # reconcile of its key, whose root span continues the caller's trace (latest push wins).
         self._traceparents: dict[AppKey, str] = {}
@@ -242,13 +242,7 @@ class Controller:
             await asyncio.gather(*workers, *([appsets] if appsets else []), return_exceptions=True)
             await self.drift.aclose()
             await self.factory.stop_all()
-            for task in list(self._starting):  # no informer may start after this
-                task.cancel()
-            await asyncio.gather(*self._starting, return_exceptions=True)
-            for factory in self._drift_factories.values():
-                await factory.stop_all()
-            self._drift_factories.clear()
-            self._drift_watches.clear()
+            await self.drift_informers.aclose()
             log.info("stopped leading")
 
     # -- events ---------------------------------------------------------------------------------
@@ -355,30 +349,6 @@ class Controller:
                 self.queue.add_after(key, outcome.requeue_after)
 
     # -- drift ----------------------------------------------------------------------------------
-
-    def _watch_kinds(self, watches: set[Watch]) -> None:
-        """Start the informers drift needs: cluster-wide per kind as the controller, or per
-        namespace as an Application's ServiceAccount (which may list only there)."""
-        for client, api_version, kind, namespace in watches:
-            own = client is self.cluster
-            where = None if own or not namespace else namespace
-            seen = (id(client), api_version, kind, where)
-            if seen in self._drift_watches:
-                continue
-            self._drift_watches.add(seen)
-            factory = self.factory if own else self._drift_factory(client)
-            informer = factory.informer(api_version, kind, where, label_selector=PART_OF)
-            informer.on_event(lambda t, obj, _old: self.drift.handle(t, obj))
-
-    def _drift_factory(self, client: Cluster) -> InformerFactory:
-        factory = self._drift_factories.get(id(client))
-        if factory is None:
-            factory = self._drift_factories[id(client)] = InformerFactory(client)
-            # Started on the next loop turn, with the informers asked for until then.
-            task = asyncio.create_task(factory.start_all())
-            self._starting.add(task)
-            task.add_done_callback(self._starting.discard)
-        return factory
 
     async def _drift_corrected(self, key: AppKey, ref: ObjectRef, note: str) -> None:
         app = self._apps.get(key.namespace, key.name)

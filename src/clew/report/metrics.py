@@ -35,6 +35,7 @@ METRIC_NAMES: tuple[str, ...] = (
     "clew_objects_pruned_total",
     "clew_drift_corrections_total",
     "clew_drift_detected_total",
+    "clew_drift_informers",
     "clew_fetch_duration_seconds",
     "clew_application_ready",
     "clew_webhook_requests_total",
@@ -118,6 +119,12 @@ class Metrics:
             registry=r,
         )
         self._leader = Gauge("clew_leader", "1 while this replica holds the lease.", registry=r)
+        self._drift_informers = Gauge(
+            "clew_drift_informers",
+            "Drift informers running, by API server (0 series: none left on that cluster).",
+            ["cluster"],
+            registry=r,
+        )
         self._notifications = Counter(
             "clew_notifications_total",
             "Notifications, by target type and outcome.",
@@ -214,6 +221,11 @@ class Metrics:
 
     def notification(self, target_type: str, outcome: NotificationOutcome) -> None:
         self._notifications.labels(target_type, outcome.value).inc()
+
+    def set_drift_informers(self, counts: Mapping[str, int]) -> None:
+        self._drift_informers.clear()  # a cluster let go leaves no series behind
+        for server, count in counts.items():
+            self._drift_informers.labels(server).set(count)
 
     def set_leader(self, leading: bool) -> None:
         self._leader.set(1 if leading else 0)

@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from clew.cluster import Cluster
-from clew.ui import actions, auth, pages
+from clew.ui import actions, auth, clusters, pages
 from clew.ui.access import Access
 from clew.ui.hub import AppHub, running
 from clew.ui.session import SessionCodec
@@ -75,6 +75,7 @@ def create_app(ui: Ui) -> Starlette:
             Route("/logout", auth.logout, methods=["POST"]),
             Route("/events", pages.stream),
             Route("/healthz", _health),
+            Route("/clusters", clusters.clusters_page),
             Route("/apps/{namespace}/{name}", pages.app_page),
             Route("/apps/{namespace}/{name}/diff", pages.app_diff),
             Route("/apps/{namespace}/{name}/actions/{action}", actions.act, methods=["POST"]),

@@ -6,64 +6,33 @@ leaves that part of the page with the API server's message, never with someone e
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from clew import apply
+from clew import apply, wait
 from clew.cli import apps_ops as ops
-from clew.cluster import Cluster, ClusterError, NotFound
-from clew.controller.api.spec import parse
-from clew.model import Action, ClewError, ObjectRef
-from clew.ui import present
+from clew.cluster import Cluster, ClusterError
+from clew.controller.api.spec import AppKey, parse
+from clew.controller.reconcile.inputs import inventory_name
+from clew.model import Action, ClewError
+from clew.wait.tree import Node
 
 __all__ = ["application_tree", "events_of", "object_diffs"]
 
-_CONCURRENCY = 8
-# Kinds whose children (by owner references) the tree shows, and the kinds of those children.
-_PARENTS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}
-_CHILD_KINDS = (("apps/v1", "ReplicaSet"), ("v1", "Pod"), ("batch/v1", "Job"))
 
-
-def _inventory_place(app: Mapping[str, Any]) -> tuple[str, str]:
-    """The inventory's name and namespace, as the reconciler names them
-    (``clew.controller.reconcile.inputs.inventory_name``)."""
+async def application_tree(cluster: Cluster, app: Mapping[str, Any]) -> tuple[list[Node], str]:
+    """The resource tree, read as ``clew tree app`` reads it (:func:`clew.wait.read_tree`: one
+    LIST per kind and namespace, children by owner references, kstatus health and reason), and
+    an error to show instead of it. A kind the user may not list shows its objects Unknown with
+    the API server's message."""
     meta = app["metadata"]
-    spec = parse(dict(app), namespace=meta["namespace"])
-    return f"{meta['namespace']}.{meta['name']}", spec.destination_namespace
-
-
-async def application_tree(
-    cluster: Cluster, app: Mapping[str, Any]
-) -> tuple[list[present.Node], str]:
-    """The resource tree and an error to show instead of (part of) it."""
     try:
-        name, namespace = _inventory_place(app)
-        inventory = await apply.load(cluster, name, namespace)
+        spec = parse(dict(app), namespace=meta["namespace"])
+        name = inventory_name(AppKey(meta["namespace"], meta["name"]))
+        inventory = await apply.load(cluster, name, spec.destination_namespace)
     except (ClewError, ClusterError) as exc:
         return [], f"the inventory could not be read: {exc}"
-    members = {m.ref: m.api_version for m in inventory.members}
-    gate = asyncio.Semaphore(_CONCURRENCY)
-
-    async def live(ref: ObjectRef, api_version: str) -> dict[str, Any] | None:
-        async with gate:
-            try:
-                return await cluster.get(api_version, ref.kind, ref.name, ref.namespace or None)
-            except NotFound:
-                return None
-
-    try:
-        objects = await asyncio.gather(*(live(r, v) for r, v in members.items()))
-        found = dict(zip(members, objects, strict=True))
-        owned: list[dict[str, Any]] = []
-        namespaces = sorted({r.namespace for r in members if r.kind in _PARENTS and r.namespace})
-        for ns in namespaces:
-            for api_version, kind in _CHILD_KINDS:
-                items, _ = await cluster.list_objects(api_version, kind, ns)
-                owned.extend(items)
-    except (ClewError, ClusterError) as exc:
-        return [], f"objects could not be read: {exc}"
-    return present.tree(list(members), found, owned), ""
+    return await wait.read_tree(cluster, [(m.ref, m.api_version) for m in inventory.members]), ""
 
 
 async def events_of(cluster: Cluster, app: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:

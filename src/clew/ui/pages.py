@@ -25,7 +25,18 @@ from clew.ui.hub import Change
 from clew.ui.objects import application_tree, events_of, object_diffs
 from clew.ui.state import TEMPLATES, Ui, Viewer, ui_of, viewer
 
-__all__ = ["app_diff", "app_page", "apps_list", "stream"]
+__all__ = [
+    "app_diff",
+    "app_page",
+    "apps_list",
+    "context",
+    "has_clusters",
+    "may_see",
+    "stream",
+    "synced",
+    "unavailable",
+    "visible_remote_apps",
+]
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -46,7 +57,7 @@ async def visible_namespaces(ui: Ui, who: Viewer, namespaces: set[str]) -> set[s
 SYNC_SECONDS = 10.0
 
 
-async def _synced(ui: Ui) -> bool:
+async def synced(ui: Ui) -> bool:
     """Whether the shared watch has listed Applications (waits a little at start-up)."""
     try:
         await asyncio.wait_for(ui.hub.synced.wait(), SYNC_SECONDS)
@@ -55,11 +66,11 @@ async def _synced(ui: Ui) -> bool:
     return True
 
 
-def _unavailable(request: Request, ui: Ui, who: Viewer) -> Response:
+def unavailable(request: Request, ui: Ui, who: Viewer) -> Response:
     return TEMPLATES.TemplateResponse(
         request,
         "unavailable.html",
-        _context(request, ui, who),
+        context(request, ui, who),
         status_code=503,
         headers={"Retry-After": "5"},
     )
@@ -72,7 +83,22 @@ async def may_see(ui: Ui, who: Viewer, ns: str, name: str) -> bool:
     ) or await ui.access.allowed(who.user, "get", PLURAL, group=GROUP, namespace=ns, name=name)
 
 
-def _context(request: Request, ui: Ui, who: Viewer, **extra: Any) -> dict[str, Any]:
+async def visible_remote_apps(ui: Ui, who: Viewer) -> list[dict[str, Any]]:
+    """The Applications on another cluster that ``who`` may see (reviews are cached)."""
+    remote = [app for app in ui.hub.apps.values() if present.cluster_of(app)]
+    checks = [
+        asyncio.create_task(may_see(ui, who, app["metadata"]["namespace"], app["metadata"]["name"]))
+        for app in remote
+    ]
+    return [app for app, check in zip(remote, checks, strict=True) if await check]
+
+
+async def has_clusters(ui: Ui, who: Viewer) -> bool:
+    """Whether the nav links to the clusters page: some Application ``who`` may see names one."""
+    return bool(await visible_remote_apps(ui, who))
+
+
+def context(request: Request, ui: Ui, who: Viewer, **extra: Any) -> dict[str, Any]:
     return {
         "viewer": who,
         "csrf": who.session.csrf,
@@ -87,8 +113,8 @@ async def apps_list(request: Request) -> Response:
     who = await viewer(request)
     if who is None:
         return RedirectResponse("/login", status_code=303)
-    if not await _synced(ui):
-        return _unavailable(request, ui, who)
+    if not await synced(ui):
+        return unavailable(request, ui, who)
     apps = list(ui.hub.apps.values())
     namespaces = await visible_namespaces(ui, who, {ns for ns, _ in ui.hub.apps})
     visible = [a for a in apps if a["metadata"]["namespace"] in namespaces]
@@ -103,7 +129,7 @@ async def apps_list(request: Request) -> Response:
     return TEMPLATES.TemplateResponse(
         request,
         "list.html",
-        _context(
+        context(
             request,
             ui,
             who,
@@ -112,6 +138,7 @@ async def apps_list(request: Request) -> Response:
             filters=filters,
             namespaces=sorted(namespaces),
             statuses=("ready", "progressing", "failed", "suspended", "unknown"),
+            has_clusters=await has_clusters(ui, who),
         ),
     )
 
@@ -122,8 +149,8 @@ async def _readable_app(request: Request) -> tuple[Ui, Viewer, dict[str, Any]] |
     if who is None:
         return RedirectResponse("/login", status_code=303)
     ns, name = request.path_params["namespace"], request.path_params["name"]
-    if not await _synced(ui):
-        return _unavailable(request, ui, who)
+    if not await synced(ui):
+        return unavailable(request, ui, who)
     allowed = await ui.access.allowed(who.user, "get", PLURAL, group=GROUP, namespace=ns, name=name)
     app = ui.hub.apps.get((ns, name))
     if not allowed or app is None:
@@ -131,7 +158,7 @@ async def _readable_app(request: Request) -> tuple[Ui, Viewer, dict[str, Any]] |
         return TEMPLATES.TemplateResponse(
             request,
             "missing.html",
-            _context(request, ui, who, namespace=ns, name=name),
+            context(request, ui, who, namespace=ns, name=name),
             status_code=404,
         )
     return ui, who, app
@@ -150,7 +177,7 @@ async def app_page(request: Request) -> Response:
     return TEMPLATES.TemplateResponse(
         request,
         template,
-        _context(
+        context(
             request,
             ui,
             who,
@@ -162,6 +189,7 @@ async def app_page(request: Request) -> Response:
             tree_error=tree_error,
             events=events,
             events_error=events_error,
+            has_clusters=await has_clusters(ui, who),
             may_act=not ui.read_only
             and await ui.access.allowed(
                 who.user,
@@ -189,7 +217,7 @@ async def app_diff(request: Request) -> Response:
             error = str(exc)
     template = "diff.html" if request.query_params.get("fragment") else "diff_page.html"
     return TEMPLATES.TemplateResponse(
-        request, template, _context(request, ui, who, app=app, diffs=diffs, error=error)
+        request, template, context(request, ui, who, app=app, diffs=diffs, error=error)
     )
 
 

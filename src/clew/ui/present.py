@@ -1,28 +1,25 @@
 """What the pages show, as pure functions of Application, object and Event dicts: the list's
-rows and filters, and the application page's resource tree. The UI is a presenter: every value
-comes from what the API server and the controller already hold (status, the inventory, owner
-references), never from a truth of its own. Tested from fixed dicts (tests/unit/test_ui_present.py).
+rows and filters (the resource tree is :func:`clew.wait.read_tree`'s, as in ``clew tree app``).
+The UI is a presenter: every value comes from what the API server and the controller already
+hold, never from a truth of its own. Tested from fixed dicts (tests/unit/test_ui_present.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from clew.cli import apps_view as view
-from clew.model import ObjectRef
 from clew.source.git import redact_url
-from clew.wait import compute
 
 __all__ = [
     "Filters",
-    "Node",
     "Row",
+    "cluster_of",
     "filter_rows",
     "row",
-    "tree",
 ]
 
 SHORT = view.SHORT
@@ -43,6 +40,7 @@ class Row:
     repo: str  # credentials in the URL are never shown
     last_sync: str  # the newest history entry's time, "" when none
     labels: dict[str, str] = field(default_factory=dict)
+    cluster: str = ""  # the kubeConfig Secret of another cluster; "" for the controller's own
 
     @property
     def status(self) -> str:
@@ -88,7 +86,14 @@ def row(app: Mapping[str, Any]) -> Row:
         repo=redact_url(str((spec.get("source") or {}).get("repoURL") or "")),
         last_sync=str(newest.get("time") or ""),
         labels={str(k): str(v) for k, v in (meta.get("labels") or {}).items()},
+        cluster=cluster_of(app),
     )
+
+
+def cluster_of(app: Mapping[str, Any]) -> str:
+    """The kubeConfig Secret an Application deploys through, "" for the controller's cluster."""
+    destination = (app.get("spec") or {}).get("destination") or {}
+    return str(((destination.get("kubeConfig") or {}).get("secretRef") or {}).get("name") or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,90 +130,3 @@ def since(timestamp: str, now: dt.datetime | None = None) -> str:
     """``5m ago`` (kubectl's short ages); ``-`` for none."""
     text = view.age(timestamp, now or dt.datetime.now(dt.UTC))
     return "-" if text == "-" else f"{text} ago"
-
-
-# -- the resource tree -------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Node:
-    kind: str
-    namespace: str
-    name: str
-    group: str = ""
-    health: str = "NotFound"
-    reason: str = ""  # the health message, shown on hover
-    managed: bool = True  # in the inventory (False: found through owner references)
-    children: list[Node] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind}/{self.name}"
-
-
-def tree(
-    members: Sequence[ObjectRef],
-    live: Mapping[ObjectRef, Mapping[str, Any] | None],
-    owned: Iterable[Mapping[str, Any]],
-) -> list[Node]:
-    """The inventory's objects (``live[ref]``, None when missing) with, under each, the objects
-    that name it in their owner references, recursively (Deployment → ReplicaSet → Pod).
-
-    ``owned`` are candidate children (the ReplicaSets and Pods of the namespaces involved); a
-    candidate whose owner is not in the tree is left out.
-    """
-    by_uid: dict[str, Node] = {}
-    roots: list[Node] = []
-    for ref in sorted(members, key=lambda r: (r.namespace or "", r.kind, r.name)):
-        obj = live.get(ref)
-        node = _node(ref.kind, ref.namespace or "", ref.name, ref.group, obj, managed=True)
-        roots.append(node)
-        if obj is not None:
-            by_uid[str((obj.get("metadata") or {}).get("uid") or "")] = node
-    pending = list(owned)
-    # Children may appear before their parents in ``owned``: repeat until nothing attaches.
-    while pending:
-        left = []
-        for obj in pending:
-            meta = obj.get("metadata") or {}
-            parent = next(
-                (
-                    by_uid[o["uid"]]
-                    for o in meta.get("ownerReferences") or []
-                    if o.get("uid") in by_uid
-                ),
-                None,
-            )
-            if parent is None:
-                left.append(obj)
-                continue
-            group = str(obj.get("apiVersion") or "").rpartition("/")[0]
-            child = _node(
-                str(obj.get("kind") or ""),
-                str(meta.get("namespace") or ""),
-                str(meta.get("name") or ""),
-                group,
-                obj,
-                managed=False,
-            )
-            parent.children.append(child)
-            by_uid[str(meta.get("uid") or "")] = child
-        if len(left) == len(pending):
-            break
-        pending = left
-    for node in by_uid.values():
-        node.children.sort(key=lambda n: (n.kind, n.name))
-    return roots
-
-
-def _node(
-    kind: str,
-    namespace: str,
-    name: str,
-    group: str,
-    obj: Mapping[str, Any] | None,
-    *,
-    managed: bool,
-) -> Node:
-    result = compute(dict(obj) if obj is not None else None)
-    return Node(kind, namespace, name, group, result.health.value, result.message, managed)

@@ -187,9 +187,11 @@ def _controller_role(metrics_secure: bool) -> Obj:
             _rule(["events.k8s.io"], ["events"], ["create", "patch"]),
             # Git credentials (spec.source.secretRef), signer keys (spec.source.verify) and
             # notification tokens live in Secrets next to each Application, in any namespace.
-            # Each is read by name when used: get only, never list or watch. Helm values
-            # (spec.render.helm.valuesFrom) come from Secrets and ConfigMaps the same way.
-            _rule([""], ["secrets"], ["get"]),
+            # Each is read by name when used. Helm values (spec.render.helm.valuesFrom) come
+            # from Secrets and ConfigMaps the same way. List only for the ApplicationSet
+            # clusters generator, which lists the metadata of Secrets labelled
+            # clew.dev/cluster=true in a set's namespace (docs/applicationsets.md); never watch.
+            _rule([""], ["secrets"], ["get", "list"]),
             _rule([""], ["configmaps"], ["get"]),
             # Tenancy: the allowed destinations are annotations of the Application's namespace.
             _rule([""], ["namespaces"], ["get"]),

@@ -1,9 +1,9 @@
 """ApplicationSets: Applications generated from templates (docs/applicationsets.md).
 
-``spec`` (types, :func:`parse`; the CRD is in ``api.appset_crd``), ``templating`` and
-``generators`` (pure), ``plan`` (what the policy allows, pure), ``status`` (pure),
-``reconciler`` (one set, and what ``clew diff appset`` shows), ``loop`` (the leader-only
-controller the runner starts).
+``spec`` (types, :func:`parse`; the CRD is in ``api.appset_crd``), ``templating``,
+``generators`` and ``clusters`` (the clusters generator's selection and parameters), ``plan``
+(what the policy allows) and ``status``, all pure; ``reconciler`` (one set, and what ``clew
+diff appset`` shows), ``loop`` (the leader-only controller the runner starts).
 """
 
 from clew.controller.api.appset_crd import APPLICATION_SET_CRD, APPLICATION_SET_CRD_NAME

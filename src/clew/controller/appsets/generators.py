@@ -14,6 +14,8 @@ Parameters, as Argo CD names them:
 - git files: the file's keys flattened with dots (``cluster.name``), plus ``path`` (the file's
   directory), ``path.basename``, ``path.basenameNormalized``, ``path.filename``,
   ``path.filenameNormalized``, ``path[N]``; a file holding a list gives one set per item;
+- clusters: ``name``, ``nameNormalized``, ``server``, ``metadata.labels.<k>``,
+  ``metadata.annotations.<k>`` of each registered cluster selected (:mod:`.clusters`);
 - matrix: the union of one set of each child (a key both give with different values is an
   error); merge: the first child's sets, each updated by the second child's set with equal
   values for all ``mergeKeys`` (second-child sets matching none are dropped).
@@ -29,7 +31,9 @@ from typing import Any
 
 import yaml
 
+from clew.controller.appsets.clusters import ClusterSource, cluster_params, selected
 from clew.controller.appsets.spec import (
+    Clusters,
     Generator,
     GitDirectories,
     GitFiles,
@@ -58,16 +62,30 @@ class GeneratorError(ClewError):
     retryable = False
 
 
-async def generate(generators: tuple[Generator, ...], checkout: Checkout) -> list[Params]:
-    """Every parameter set of ``generators``, in order; raises on the first failure."""
+async def generate(
+    generators: tuple[Generator, ...], checkout: Checkout, clusters: ClusterSource | None = None
+) -> list[Params]:
+    """Every parameter set of ``generators``, in order; raises on the first failure.
+    ``clusters`` hands out the registered cluster Secrets (needed by clusters generators)."""
+
+    async def one(generator: Generator) -> list[Params]:
+        if isinstance(generator, Clusters):
+            if clusters is None:
+                raise GeneratorError("clusters: no cluster registry to read here")
+            found = selected(await clusters(generator), generator)
+            return [cluster_params(secret, GeneratorError) for secret in found]
+        return await _one(generator, checkout, one)
+
     out: list[Params] = []
     for generator in generators:
-        out.extend(await _one(generator, checkout))
+        out.extend(await one(generator))
     _bounded(out)
     return out
 
 
-async def _one(generator: Generator, checkout: Checkout) -> list[Params]:
+async def _one(
+    generator: Generator, checkout: Checkout, child: Callable[[Generator], Awaitable[list[Params]]]
+) -> list[Params]:
     if isinstance(generator, ListGenerator):
         return [dict(e) for e in generator.elements]
     if isinstance(generator, GitDirectories):
@@ -77,12 +95,12 @@ async def _one(generator: Generator, checkout: Checkout) -> list[Params]:
         root = await checkout(generator.source)
         return [p for f in files(root, generator.paths) for p in _file_params(root, f)]
     if isinstance(generator, Matrix):
-        first = await _one(generator.first, checkout)
-        second = await _one(generator.second, checkout)
+        first = await child(generator.first)
+        second = await child(generator.second)
         return _bounded([_union(a, b) for a, b in itertools.product(first, second)])
-    assert isinstance(generator, Merge)  # the last of the union
-    first = await _one(generator.first, checkout)
-    second = await _one(generator.second, checkout)
+    assert isinstance(generator, Merge)  # the last of the union but clusters, taken above
+    first = await child(generator.first)
+    second = await child(generator.second)
     return _merge(first, second, generator.keys)
 
 

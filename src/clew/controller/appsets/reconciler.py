@@ -17,12 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clew.cluster import AlreadyExists, Cluster, ClusterError, NotFound
+from clew.cluster import AlreadyExists, Cluster, ClusterError, NotFound, PermanentError
 from clew.controller.api.spec import API_VERSION as APP_API_VERSION
 from clew.controller.api.spec import KIND as APP_KIND
 from clew.controller.api.spec import AppKey
 from clew.controller.appsets import generators, plan
-from clew.controller.appsets.spec import API_VERSION, FIELD_MANAGER, KIND, GitSource, parse
+from clew.controller.appsets.clusters import CLUSTER_SELECTOR, ClusterSource, selected
+from clew.controller.appsets.spec import (
+    API_VERSION,
+    FIELD_MANAGER,
+    KIND,
+    Clusters,
+    GitSource,
+    parse,
+)
 from clew.controller.appsets.status import Done, failed_reason, status
 from clew.controller.reconcile import credentials
 from clew.model import ClewError, Reason
@@ -65,11 +73,43 @@ def checkout(cluster: Cluster, namespace: str, snapshots: SnapshotCache) -> gene
     return fetch
 
 
+def registry(cluster: Cluster, namespace: str) -> ClusterSource:
+    """The registered clusters of a set's namespace: the metadata of Secrets labelled
+    ``clew.dev/cluster=true``, listed once per generation, then the selected ones read whole.
+    A refusal (not allowed, gone meanwhile) is the generator's error: nothing is written."""
+    listed: list[dict[str, Any]] | None = None
+
+    async def read(generator: Clusters) -> list[dict[str, Any]]:
+        nonlocal listed
+        if listed is None:
+            try:
+                listed = await cluster.list_metadata(
+                    "v1", "Secret", namespace, label_selector=CLUSTER_SELECTOR
+                )
+            except PermanentError as exc:
+                raise generators.GeneratorError(
+                    f"clusters: cannot list the cluster Secrets of {namespace}: {exc}"
+                ) from None
+        out = []
+        for meta in selected(listed, generator):
+            name = meta["metadata"]["name"]
+            try:
+                out.append(await cluster.get("v1", "Secret", name, namespace))
+            except PermanentError as exc:
+                raise generators.GeneratorError(
+                    f"clusters: cannot read Secret {namespace}/{name}: {exc}"
+                ) from None
+        return out
+
+    return read
+
+
 async def generate(cluster: Cluster, obj: dict[str, Any], snapshots: SnapshotCache) -> Generated:
     """Parse, generate, fill, validate and plan; writes nothing. Raises on any failure."""
     spec = parse(obj)
+    namespace = spec.key.namespace
     sets = await generators.generate(
-        spec.generators, checkout(cluster, spec.key.namespace, snapshots)
+        spec.generators, checkout(cluster, namespace, snapshots), registry(cluster, namespace)
     )
     desired = plan.applications(spec, sets)
     live = await cluster.list_metadata(APP_API_VERSION, APP_KIND, spec.key.namespace)

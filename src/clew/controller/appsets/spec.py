@@ -28,11 +28,13 @@ from clew.model.duration import parse_duration
 
 __all__ = [
     "API_VERSION",
+    "CLUSTER_LABEL",
     "FIELD_MANAGER",
     "KIND",
     "PLURAL",
     "SET_LABEL",
     "AppSetSpec",
+    "Clusters",
     "Generator",
     "GitDirectories",
     "GitFiles",
@@ -40,12 +42,14 @@ __all__ = [
     "Matrix",
     "Merge",
     "Policy",
+    "Requirement",
     "parse",
 ]
 
 API_VERSION = f"{GROUP}/{VERSION}"
 SET_LABEL = "clew.dev/application-set"  # on each generated Application: the set's name
 FIELD_MANAGER = "clew-applicationset"  # server-side apply of generated Applications
+CLUSTER_LABEL = "clew.dev/cluster"  # "true" on a kubeconfig Secret the clusters generator sees
 MAX_NESTING = 3  # matrix/merge inside matrix/merge: deep trees are a mistake, not a need
 
 
@@ -86,6 +90,23 @@ class GitFiles:
 
 
 @dataclass(frozen=True, slots=True)
+class Requirement:
+    """One ``matchExpressions`` entry: ``In``, ``NotIn``, ``Exists`` or ``DoesNotExist``."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Clusters:
+    """The registered clusters (kubeconfig Secrets labelled ``clew.dev/cluster: "true"`` in
+    the set's namespace) whose labels match every requirement; none: all of them."""
+
+    requirements: tuple[Requirement, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Matrix:
     """Every combination of one set from ``first`` and one from ``second``."""
 
@@ -102,7 +123,7 @@ class Merge:
     keys: tuple[str, ...]
 
 
-Generator = ListGenerator | GitDirectories | GitFiles | Matrix | Merge
+Generator = ListGenerator | GitDirectories | GitFiles | Clusters | Matrix | Merge
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +176,9 @@ def parse(obj: Mapping[str, Any]) -> AppSetSpec:
 
 def _generator(raw: Any, field: str, depth: int) -> Generator:
     if not isinstance(raw, Mapping) or len(raw) != 1:
-        raise InvalidSpec("must have exactly one of list, git, matrix, merge", field=field)
+        raise InvalidSpec(
+            "must have exactly one of list, git, clusters, matrix, merge", field=field
+        )
     [(kind, body)] = raw.items()
     if not isinstance(body, Mapping):
         raise InvalidSpec("must be a mapping", field=f"{field}.{kind}")
@@ -180,11 +203,41 @@ def _generator(raw: Any, field: str, depth: int) -> Generator:
             raise InvalidSpec("must list the parameters to merge on", field=f"{field}.mergeKeys")
         return Merge(first, second, tuple(keys))
     if kind == "clusters":
-        raise InvalidSpec(
-            "the clusters generator needs clusters as destinations, which clew does not have yet",
-            field=field,
-        )
+        return Clusters(_selector(body.get("selector") or {}, f"{field}.selector"))
     raise InvalidSpec(f"unknown generator {kind!r}", field=field)
+
+
+_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def _selector(raw: Any, field: str) -> tuple[Requirement, ...]:
+    """A Kubernetes label selector (``matchLabels``, ``matchExpressions``) as requirements."""
+    if not isinstance(raw, Mapping) or set(raw) - {"matchLabels", "matchExpressions"}:
+        raise InvalidSpec("must have only matchLabels and matchExpressions", field=field)
+    labels = raw.get("matchLabels") or {}
+    if not isinstance(labels, Mapping) or not all(
+        isinstance(v, str | int | float | bool) for v in labels.values()
+    ):
+        raise InvalidSpec("must map label keys to values", field=f"{field}.matchLabels")
+    out = [Requirement(str(k), "In", (_text(v),)) for k, v in labels.items()]
+    expressions = raw.get("matchExpressions") or []
+    if not isinstance(expressions, list):
+        raise InvalidSpec("must be a list", field=f"{field}.matchExpressions")
+    for i, expr in enumerate(expressions):
+        where = f"{field}.matchExpressions[{i}]"
+        if not isinstance(expr, Mapping) or not isinstance(expr.get("key"), str) or not expr["key"]:
+            raise InvalidSpec("must have a key", field=where)
+        operator, values = expr.get("operator"), expr.get("values") or []
+        if operator not in _OPERATORS:
+            raise InvalidSpec(f"operator must be one of {', '.join(_OPERATORS)}", field=where)
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise InvalidSpec("values must be a list of strings", field=where)
+        if operator in ("In", "NotIn") and not values:
+            raise InvalidSpec(f"{operator} needs at least one value", field=where)
+        if operator in ("Exists", "DoesNotExist") and values:
+            raise InvalidSpec(f"{operator} takes no values", field=where)
+        out.append(Requirement(str(expr["key"]), str(operator), tuple(values)))
+    return tuple(out)
 
 
 def _elements(raw: Any, field: str) -> tuple[Mapping[str, str], ...]:

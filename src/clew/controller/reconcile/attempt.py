@@ -47,17 +47,15 @@ class Attempt(engine.Progress):
         self.result = result
         # Track while still paused: the engine's own writes must not look like drift, and an
         # edit made the moment Ready turns True already must.
+        # On another cluster too: watched there, through the Application's client.
         if (
             r.drift is not None
-            and spec.kube_config is None  # another cluster: not watched (multi-cluster.md)
             and result.desired
             and result.reason in ("", Reason.HEALTH_CHECK_FAILED)
         ):
             versions = {c.ref: c.version for c in result.applied.changes if c.version}
             r.drift.track(key, spec, result.desired, versions)
         if r.drift is not None:
-            if spec.kube_config is not None:  # its objects here, if any, are no longer its
-                r.drift.untrack(key)
             r.drift.resume(key)
         elapsed = time.monotonic() - self.started
         if self.root.is_recording():  # the runner records the result

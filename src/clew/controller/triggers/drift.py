@@ -12,6 +12,10 @@ any other change is checked within the second, and only fields clew manages coun
 - ``selfHeal: false``: a server-side dry run says whether applying would change anything; if so
   the Application is reported OutOfSync (``clew diff app`` shows the diff).
 
+Objects on another cluster (``destination.kubeConfig``) are watched on that cluster, through the
+Application's client there; an event counts only for the Application that manages that object on
+the cluster the event came from (the same ConfigMap name on two clusters is two objects).
+
 A reconcile of the Application pauses its drift checks: the engine's own writes are not drift.
 Each self-heal check is a ``drift`` span; the controller records a revert in ``status.drift``
 and in the audit trail (:mod:`clew.controller.reconcile.driftrecord`).
@@ -58,6 +62,7 @@ class Notify(Protocol):
 @dataclass
 class _Tracked:
     spec: AppSpec
+    server: str  # the cluster its objects are on, as its client names it
     objects: dict[ObjectRef, dict[str, Any]]
     versions: dict[ObjectRef, str]
     paused: bool = False
@@ -83,7 +88,7 @@ class DriftWatcher:
         self._metrics = metrics
         self._on_kinds = on_kinds
         self._apps: dict[AppKey, _Tracked] = {}
-        self._owner: dict[ObjectRef, AppKey] = {}
+        self._owner: dict[tuple[str, ObjectRef], AppKey] = {}  # by cluster server and object
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- what is managed ------------------------------------------------------------------------
@@ -98,7 +103,10 @@ class DriftWatcher:
     def watches(self) -> set[Watch]:
         out: set[Watch] = set()
         for key, tracked in self._apps.items():
-            client = self._client_for(key, tracked.spec)
+            try:
+                client = self._client_for(key, tracked.spec)
+            except ClusterError:
+                continue  # its remote cluster was let go; untracked on its next attempt
             for ref, obj in tracked.objects.items():
                 out.add((client, str(obj["apiVersion"]), str(obj["kind"]), ref.namespace))
         return out
@@ -108,10 +116,11 @@ class DriftWatcher:
     ) -> None:
         """Record what ``key`` manages after a sync, and the versions its writes produced."""
         self.untrack(key, notify=False)
-        tracked = _Tracked(spec, {m.ref: m.obj for m in objects}, dict(versions))
+        server = self._client_for(key, spec).server
+        tracked = _Tracked(spec, server, {m.ref: m.obj for m in objects}, dict(versions))
         self._apps[key] = tracked
         for ref in tracked.objects:
-            self._owner[ref] = key
+            self._owner[server, ref] = key
         if self._on_kinds is not None:
             self._on_kinds(self.watches())
 
@@ -120,8 +129,8 @@ class DriftWatcher:
         if tracked is None:
             return
         for ref in tracked.objects:
-            if self._owner.get(ref) == key:
-                del self._owner[ref]
+            if self._owner.get((tracked.server, ref)) == key:
+                del self._owner[tracked.server, ref]
         if notify and self._on_kinds is not None:
             self._on_kinds(self.watches())
 
@@ -139,10 +148,11 @@ class DriftWatcher:
 
     # -- events ---------------------------------------------------------------------------------
 
-    def handle(self, event_type: str, obj: dict[str, Any]) -> None:
-        """An informer event for any managed kind; cheap unless it is drift."""
+    def handle(self, event_type: str, obj: dict[str, Any], server: str) -> None:
+        """An informer event for any managed kind, from the cluster at ``server``; cheap unless
+        it is drift."""
         ref = ObjectRef.from_object(obj)
-        key = self._owner.get(ref)
+        key = self._owner.get((server, ref))
         if key is None:
             return
         tracked = self._apps[key]
@@ -163,7 +173,12 @@ class DriftWatcher:
         self, key: AppKey, tracked: _Tracked, ref: ObjectRef, event_type: str, live: dict[str, Any]
     ) -> None:
         desired = tracked.objects[ref]
-        client = self._client_for(key, tracked.spec)
+        try:
+            client = self._client_for(key, tracked.spec)
+        except ClusterError:  # its remote cluster was let go meanwhile
+            tracked.busy.discard(ref)
+            tracked.pending.pop(ref, None)
+            return
         seen = str((live.get("metadata") or {}).get("resourceVersion", ""))
         mine = str(((desired.get("metadata") or {}).get("labels") or {}).get(PART_OF, ""))
         taken = foreign_owner(live.get("metadata") or {}, mine)
@@ -195,7 +210,9 @@ class DriftWatcher:
             tracked.busy.discard(ref)
         later = tracked.pending.pop(ref, None)
         if later is not None:
-            self.handle(*later)  # ignored when it is the echo of the write just made
+            self.handle(
+                *later, tracked.server
+            )  # ignored when it is the echo of the write just made
 
     async def _heal(
         self,
