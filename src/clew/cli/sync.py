@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from clew.cli.durations import duration_option
-from clew.cli.local_source import Filename, SourceArg, default_name, pick
+from clew.cli.local_source import default_name, pick
 from clew.cli.options import (
     MAX_OBJECTS,
     MAX_RENDER_BYTES,
@@ -27,12 +27,14 @@ from clew.cli.options import (
     Chart,
     ChartVersion,
     Context,
+    Filename,
     HelmRepo,
     KnownHosts,
     Kubeconfig,
     MaxBytes,
     MaxObjects,
     PasswordEnv,
+    SourceArg,
     SshKey,
     Username,
     Values,
