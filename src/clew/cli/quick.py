@@ -1,13 +1,13 @@
-"""The fast path of ``clew render``: its flags read with the standard library, so a render
-starts without Typer, click, pydantic and rich (about 0.1 s, more than ``kubectl kustomize``
-takes to render a small tree; docs/benchmarks.md "CLI start-up").
+"""The fast path of ``clew render`` and ``clew apply``: their flags read with the standard
+library, so the command starts without Typer, click and pydantic (about 0.1 s, more than
+``kubectl kustomize`` takes to render a small tree; docs/benchmarks.md "CLI start-up").
 
 It takes an argument list only when every token is one it understands: the source as a
-positional, each of ``clew render``'s options (``--flag value`` or ``--flag=value``) with a
-value Typer would accept, ``--show-secrets``/``--no-show-secrets``. Anything else (``--help``,
-an unknown or misspelt flag, a missing or malformed value, a second source) returns None and
-Typer parses it, so usage errors and help read exactly as before.
-tests/unit/test_cli_quick.py keeps the table below equal to the Typer command's options.
+positional, each of the command's options (``--flag value`` or ``--flag=value``) with a value
+Typer would accept, its ``--switch``/``--no-switch`` flags. Anything else (``--help``, an unknown
+or misspelt flag, a missing or malformed value, a second source) returns None and Typer parses
+it, so usage errors and help read exactly as before. tests/unit/test_cli_quick.py keeps the
+tables below equal to the Typer commands' options.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 from clew.cli.render_inputs import parse_pair, parse_size
 
-__all__ = ["OPTIONS", "SWITCHES", "parse_render", "run"]
+__all__ = ["COMMANDS", "parse", "run"]
 
 # flag -> (parameter, kind); kinds: str, path, list (repeatable), pairs (repeatable
-# NAME=VALUE), size (64Mi), count (an integer >= 1).
-OPTIONS: dict[str, tuple[str, str]] = {
+# NAME=VALUE), size (64Mi), count (an integer >= 1), duration (90s, 5m).
+_SOURCE: dict[str, tuple[str, str]] = {
     "--filename": ("filename", "path"),
     "-f": ("filename", "path"),
     "--repo": ("repo", "str"),
@@ -45,9 +45,38 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "--ssh-key": ("ssh_key", "path"),
     "--known-hosts": ("known_hosts", "path"),
 }
-SWITCHES: dict[str, tuple[str, bool]] = {
-    "--show-secrets": ("show_secrets", True),
-    "--no-show-secrets": ("show_secrets", False),
+_APPLY = {
+    **_SOURCE,
+    "--name": ("name", "str"),
+    "--timeout": ("timeout", "duration"),
+    "--output": ("output", "str"),
+    "-o": ("output", "str"),
+    "--kubeconfig": ("kubeconfig", "path"),
+    "--context": ("context", "str"),
+}
+
+
+def _switches(*params: str) -> dict[str, tuple[str, bool]]:
+    """``--x-y``/``--no-x-y`` for each parameter ``x_y``; ``wait_`` is ``--wait`` alone (its
+    flag is named explicitly, so Typer declares no ``--no-wait``)."""
+    out: dict[str, tuple[str, bool]] = {}
+    for param in params:
+        flag = param.rstrip("_").replace("_", "-")
+        out[f"--{flag}"] = (param, True)
+        if not param.endswith("_"):
+            out[f"--no-{flag}"] = (param, False)
+    return out
+
+
+# command -> (its options, its switches)
+COMMANDS: dict[str, tuple[dict[str, tuple[str, str]], dict[str, tuple[str, bool]]]] = {
+    "render": (_SOURCE, _switches("show_secrets")),
+    "apply": (
+        _APPLY,
+        _switches(
+            "prune", "allow_empty", "wait_", "dry_run", "force_conflicts", "recreate", "adopt"
+        ),
+    ),
 }
 
 
@@ -63,25 +92,33 @@ def _value(kind: str, text: str) -> object | None:
         return int(text) if text.isascii() and text.isdigit() and int(text) >= 1 else None
     if kind == "pairs" and parse_pair(text) is None:
         return None
+    if kind == "duration":
+        from clew.model.duration import parse_duration
+
+        try:
+            return parse_duration(text.strip(), bare_seconds=True)
+        except ValueError:
+            return None
     return text
 
 
-def parse_render(argv: list[str]) -> dict[str, object] | None:
-    """The parameters ``argv`` (what follows ``clew render``) sets, or None when Typer should
+def parse(command: str, argv: list[str]) -> dict[str, object] | None:
+    """The parameters ``argv`` (what follows ``clew COMMAND``) sets, or None when Typer should
     parse it."""
+    options, switches = COMMANDS[command]
     params: dict[str, object] = {}
     sources: list[Path] = []
     words = iter(argv)
     for word in words:
-        if word in SWITCHES:
-            name, on = SWITCHES[word]
+        if word in switches:
+            name, on = switches[word]
             params[name] = on
             continue
         if not word.startswith("-") or word == "-":
             sources.append(Path(word))
             continue
         flag, eq, inline = word.partition("=")
-        spec = OPTIONS.get(flag)
+        spec = options.get(flag)
         if spec is None or (eq and not flag.startswith("--")):
             return None
         text = inline if eq else next(words, "")
@@ -103,13 +140,17 @@ def parse_render(argv: list[str]) -> dict[str, object] | None:
 
 
 def run(argv: list[str]) -> int | None:
-    """Run ``clew ARGV`` here when it is a render this path reads, and return its exit code;
-    None when Typer should run it."""
-    if not argv or argv[0] != "render":
+    """Run ``clew ARGV`` here when it is a command and flags this path reads, and return its
+    exit code; None when Typer should run it."""
+    if not argv or argv[0] not in COMMANDS:
         return None
-    params = parse_render(argv[1:])
+    params = parse(argv[0], argv[1:])
     if params is None:
         return None
+    if argv[0] == "apply":
+        from clew.cli import apply_run
+
+        return apply_run.run(apply_run.ApplyArgs(**params))  # type: ignore[arg-type]
     from clew.cli import render_run
     from clew.model import ClewError
 

@@ -92,7 +92,7 @@ def run(args: RenderArgs) -> None:
     )
 
 
-def print_error(exc: Exception) -> None:
+def print_error(exc: Exception | str) -> None:
     """``error: …`` on standard error, as every command prints one."""
     from rich.console import Console
 
