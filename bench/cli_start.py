@@ -5,7 +5,11 @@ start" section of docs/benchmarks.md: median and fastest wall time, and the medi
 (user + system, the command's children included), which a busy machine inflates less than wall
 time; the load average is written beside them.
 
-    .venv/bin/python -m bench.cli_start [--runs 15]
+    .venv/bin/python -m bench.cli_start [--runs 15] [--base REV]
+
+``--base REV`` also runs ``clew --help`` and ``clew render`` of commit REV (its ``src/``
+exported to a temporary directory and put first on ``PYTHONPATH``) in the same rounds: the
+before/after of a change on one machine in one run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -54,16 +59,33 @@ def commands(tree: Path) -> dict[str, list[str]]:
     }
 
 
-def measure_all(runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+def _export(rev: str, into: Path) -> Path:
+    """``src/`` of commit ``rev``, written under ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "src"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def measure_all(
+    runs: int, base: str | None = None
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     samples: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="clew-cli-") as work:
         cmds = commands(kustomization(Path(work) / "app"))
-        for argv in cmds.values():  # warm the page cache and the bytecode caches once
-            measure.run(argv, env=measure.user_env())
+        envs = dict.fromkeys(cmds, measure.user_env())
+        if base is not None:
+            old = dict(measure.user_env(), PYTHONPATH=str(_export(base, Path(work))))
+            for name in ("clew --help", "clew render (2 objects)"):
+                cmds[f"{name} at {base}"] = cmds[name]
+                envs[f"{name} at {base}"] = old
+        for name, argv in cmds.items():  # warm the page cache and the bytecode caches once
+            measure.run(argv, env=envs[name])
         for _ in range(runs):
             for name, argv in cmds.items():
-                run = measure.run(argv, env=measure.user_env())
+                run = measure.run(argv, env=envs[name])
                 if run.returncode != 0:
                     raise RuntimeError(f"{name} failed:\n{run.stderr[-2000:]}")
                 samples.setdefault(name, []).append(run.seconds)
@@ -102,6 +124,17 @@ def report(
         )
         for key, label in names.items()
     ]
+    for key in sorted(set(med) - set(names)):  # --base: the same commands at another commit
+        rows.append(
+            (
+                f"`{key}`",
+                f"{med[key]:.3f} s",
+                f"{fastest[key]:.3f} s",
+                f"{cpu_med[key]:.3f} s",
+                "",
+                None,
+            )
+        )
     lines = [
         BEGIN,
         "## CLI start-up",
@@ -125,11 +158,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks.md"))
+    parser.add_argument("--base", help="a commit to measure beside this tree (its src/)")
     args = parser.parse_args()
     before = os.getloadavg()[0]
-    samples, cpu = measure_all(args.runs)
+    samples, cpu = measure_all(args.runs, args.base)
     load = f"{before:.1f} before, {os.getloadavg()[0]:.1f} after"
     text = report(samples, cpu, args.runs, load)
+    if args.base:
+        text = text.replace(" --runs ", f" --base {args.base} --runs ", 1)
     doc.write_section(Path(args.output), text, BEGIN, END)
     print(text)
 
