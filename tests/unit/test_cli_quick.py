@@ -36,6 +36,7 @@ def test_the_tables_are_the_typer_commands_options(command: str, args: type) -> 
     for param in _params(command):
         assert param.name in fields, param.name
         assert param.default == fields[param.name], param.name
+        assert not getattr(param, "envvar", None), f"{param.name}: the fast path reads no env"
         if param.param_type_name == "argument":
             assert param.name == "src"
             continue
