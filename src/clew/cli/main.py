@@ -72,7 +72,11 @@ def __getattr__(name: str) -> typer.Typer:
 def main() -> None:
     from clew.cli import quick
 
-    code = quick.run(sys.argv[1:])
+    try:
+        code = quick.run(sys.argv[1:])
+    except KeyboardInterrupt:  # as click reports it on the Typer path
+        print("\nAborted!", file=sys.stderr)
+        sys.exit(1)
     if code is not None:
         sys.exit(code)
     import typer.main
