@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from importlib import resources
 from pathlib import Path
 
 __all__ = [
@@ -67,7 +66,9 @@ def cache_root() -> Path:
 
 def gomod_dir(module: str) -> Path:
     """The pinned Go module ``module`` (package data; importing ``clew`` alone, not the kit)."""
-    return Path(str(resources.files("clew") / "testing" / "gomod" / module))
+    # Beside this file, not through importlib.resources (which costs `clew render` a few ms of
+    # imports): clew is installed as plain files, never zipped.
+    return Path(__file__).resolve().parent / "testing" / "gomod" / module
 
 
 def module_files(module: str) -> list[Path]:

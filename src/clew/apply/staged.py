@@ -1,9 +1,11 @@
 """Staged server-side apply.
 
 Stages come in order (definitions, classes, the rest); within a stage objects are applied
-concurrently (bounded). After a stage that holds CRDs, clew waits until they are Established and
-refreshes discovery, so their custom resources can be applied next. A failed object is a value in
-the result, never a reason to stop reporting the others.
+concurrently (bounded). After a stage that holds CRDs, clew waits until those whose kinds a later
+stage applies are Established and refreshes discovery, so their custom resources can be applied
+next; a CRD nothing later uses is not waited for (kubectl waits for none; ``--wait`` still checks
+its health). A failed object is a value in the result, never a reason to stop reporting the
+others.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class ApplyOptions:
     recreate: bool = False  # delete and re-create on immutable-field rejections
     concurrency: int = 16
     establish_timeout: float = 60.0
+    # Wait for every CRD applied, used by a later stage or not: Helm hooks run after the
+    # stages and may create custom resources of a CRD the release installs.
+    establish_all: bool = False
 
 
 def _immutable(exc: ClusterError) -> bool:
@@ -174,6 +179,21 @@ async def wait_established(cluster: Cluster, names: Sequence[str], timeout: floa
     return sorted(pending)
 
 
+def _defines(crd: dict[str, Any]) -> tuple[str, str]:
+    spec = crd.get("spec") or {}
+    return str(spec.get("group") or ""), str((spec.get("names") or {}).get("kind") or "")
+
+
+def _used_later(stages: Sequence[Sequence[ApplyItem]]) -> list[set[tuple[str, str]]]:
+    """For each stage, the (group, kind) of every object a later stage applies."""
+    after: list[set[tuple[str, str]]] = []
+    seen: set[tuple[str, str]] = set()
+    for stage in reversed(stages):
+        after.append(set(seen))
+        seen |= {(item.ref.group, item.ref.kind) for item in stage}
+    return after[::-1]
+
+
 async def apply_stages(
     cluster: Cluster,
     stages: Sequence[Sequence[ApplyItem]],
@@ -188,6 +208,7 @@ async def apply_stages(
     options = options or ApplyOptions()
     result = ChangeSet()
     limit = asyncio.Semaphore(options.concurrency)
+    used_later = _used_later(stages)
 
     async def one(item: ApplyItem) -> Change:
         async with limit:
@@ -207,8 +228,10 @@ async def apply_stages(
                 result.add(change)
             crds = [
                 c.ref.name
-                for c in changes
-                if c.ref.kind == "CustomResourceDefinition" and c.action is not Action.FAILED
+                for item, c in zip(stage, changes, strict=True)
+                if c.ref.kind == "CustomResourceDefinition"
+                and c.action is not Action.FAILED
+                and (options.establish_all or _defines(item.obj) in used_later[number - 1])
             ]
             late: list[str] = []
             if crds:

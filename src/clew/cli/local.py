@@ -17,18 +17,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from clew.cli import lazy
 from clew.cli.durations import duration_option
-from clew.testing import tools
 
-if TYPE_CHECKING:
-    from clew.testing.controlplane import ControlPlane  # lazily: keeps `clew` start-up fast
+if TYPE_CHECKING:  # lazily: `clew --help` reads this module, these are for the commands
+    from rich.console import Console
+
+    from clew.testing import tools
+    from clew.testing.controlplane import ControlPlane
+else:
+    tools = lazy.module("clew.testing.tools")
 
 app = typer.Typer(help="Run a real local Kubernetes control plane.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
+
+
+def err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def out() -> Console:
+    from rich.console import Console
+
+    return Console()
+
 
 NameOption = Annotated[str, typer.Option("--name", help="Which local control plane.")]
 
@@ -48,7 +62,7 @@ def _load(name: str) -> ControlPlane | None:
 
 
 def _say(message: str) -> None:
-    err.print(f"[dim]·[/dim] {message}", highlight=False)
+    err().print(f"[dim]·[/dim] {message}", highlight=False)
 
 
 @app.command()
@@ -72,7 +86,7 @@ def up(
     """Start the local control plane (building its binaries first if needed)."""
     existing = _load(name)
     if existing is not None and all(existing.running().values()):
-        err.print(f"local control plane '{name}' is already running at {existing.server}")
+        err().print(f"local control plane '{name}' is already running at {existing.server}")
         typer.echo(existing.admin_kubeconfig)
         return
     if existing is not None:
@@ -81,7 +95,7 @@ def up(
     from clew.testing.controlplane import ControlPlane, StartupError
 
     if kubelet not in ("standin", "real"):
-        err.print(f"[red]error:[/red] --kubelet is standin or real, not {kubelet!r}")
+        err().print(f"[red]error:[/red] --kubelet is standin or real, not {kubelet!r}")
         raise typer.Exit(2)
     wanted = tools.CONTROL_PLANE + (tools.REAL_NODE if kubelet == "real" else ())
     if tools.missing(wanted):
@@ -97,15 +111,15 @@ def up(
     try:
         plane.start()
     except (StartupError, tools.ToolsMissing, PermissionError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err().print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     directory = state_dir(name)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "state.json").write_text(json.dumps(plane.to_state(), indent=2) + "\n")
-    err.print(f"[green]ready[/green]: {plane.server} (Kubernetes {tools.K8S_VERSION})")
-    err.print(f"  export KUBECONFIG={plane.admin_kubeconfig}")
-    err.print(f"  restricted ServiceAccount: {plane.restricted_kubeconfig}")
-    err.print(f"  stop with: clew local down{'' if name == 'default' else f' --name {name}'}")
+    err().print(f"[green]ready[/green]: {plane.server} (Kubernetes {tools.K8S_VERSION})")
+    err().print(f"  export KUBECONFIG={plane.admin_kubeconfig}")
+    err().print(f"  restricted ServiceAccount: {plane.restricted_kubeconfig}")
+    err().print(f"  stop with: clew local down{'' if name == 'default' else f' --name {name}'}")
     typer.echo(plane.admin_kubeconfig)
 
 
@@ -114,11 +128,11 @@ def down(name: NameOption = "default") -> None:
     """Stop every process of the local control plane and delete its data (unless persisted)."""
     plane = _load(name)
     if plane is None:
-        err.print(f"no local control plane '{name}' is running")
+        err().print(f"no local control plane '{name}' is running")
         return
     plane.stop()
     shutil.rmtree(state_dir(name), ignore_errors=True)
-    err.print(f"local control plane '{name}' stopped")
+    err().print(f"local control plane '{name}' stopped")
 
 
 @app.command()
@@ -126,9 +140,11 @@ def status(name: NameOption = "default") -> None:
     """Show whether each component runs; exits 1 when the control plane is not (fully) up."""
     plane = _load(name)
     if plane is None:
-        err.print(f"no local control plane '{name}'; start one with: clew local up")
+        err().print(f"no local control plane '{name}'; start one with: clew local up")
         raise typer.Exit(1)
     running = plane.running()
+    from rich.table import Table
+
     table = Table(title=f"clew local '{name}' at {plane.server}")
     table.add_column("component")
     table.add_column("pid", justify="right")
@@ -136,7 +152,7 @@ def status(name: NameOption = "default") -> None:
     for component, alive in running.items():
         pid = str(plane.components[component].pid)
         table.add_row(component, pid, "[green]running[/green]" if alive else "[red]stopped[/red]")
-    out.print(table)
+    out().print(table)
     if not all(running.values()):
         raise typer.Exit(1)
 
@@ -151,7 +167,7 @@ def kubeconfig(
     """Print the path of the kubeconfig for the local control plane."""
     plane = _load(name)
     if plane is None:
-        err.print(f"no local control plane '{name}'; start one with: clew local up")
+        err().print(f"no local control plane '{name}'; start one with: clew local up")
         raise typer.Exit(1)
     typer.echo(plane.restricted_kubeconfig if restricted else plane.admin_kubeconfig)
 
@@ -164,9 +180,9 @@ def import_image(
     """Load an image tarball into the real node's containerd (``up --kubelet real``)."""
     plane = _load(name)
     if plane is None or plane.kubelet != "real":
-        err.print(f"no local control plane '{name}' with --kubelet real is running")
+        err().print(f"no local control plane '{name}' with --kubelet real is running")
         raise typer.Exit(1)
     from clew.testing import node
 
     node.import_image(plane.dir, archive)
-    err.print(f"imported {archive} into '{name}'")
+    err().print(f"imported {archive} into '{name}'")

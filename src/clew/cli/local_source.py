@@ -3,7 +3,8 @@
 
 A file or standard input is copied into a private temporary directory (removed when the command
 exits), so the snapshot holds that one file and nothing of its neighbours. Standard input is read
-up to the per-file manifest limit.
+up to the per-file manifest limit. No Typer here (its flags are in :mod:`clew.cli.options`):
+``clew render`` runs this without it.
 """
 
 from __future__ import annotations
@@ -13,27 +14,15 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
-__all__ = ["STDIN", "Filename", "SourceArg", "as_directory", "default_name", "pick"]
+__all__ = ["STDIN", "as_directory", "default_name", "pick"]
 
 STDIN = Path("-")
-_HELP = "a directory, a manifest file, or - for standard input"
-
-SourceArg = Annotated[
-    Path | None, typer.Argument(help=f"What to sync: {_HELP} (or use --repo).", show_default=False)
-]
-Filename = Annotated[
-    Path | None,
-    typer.Option("--filename", "-f", help=f"As the first argument: {_HELP}.", show_default=False),
-]
 
 
 def pick(src: Path | None, filename: Path | None) -> Path | None:
     """The source given as the argument or with ``-f``; both at once is an error."""
-    from clew.model import ClewError  # here, not at the top: `clew --help` reads this module
+    from clew.model import ClewError  # here, not at the top: start-up time
 
     if src is not None and filename is not None:
         raise ClewError(

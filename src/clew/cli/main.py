@@ -1,22 +1,30 @@
 """Entry point of the ``clew`` command: one Typer app, one sub-app per noun.
 
 ``clew apply|diff|render`` (what CI runs, where start-up time counts) build an app with only
-those commands, so they skip importing the controller, the notifier and the other nouns.
+those commands, so they skip importing the controller, the notifier and the other nouns; and
+``clew render`` with flags the standard library can read skips Typer too (:mod:`clew.cli.quick`).
+``clew --help`` is printed by click's plain formatter: Typer's rich panels import rich's
+Markdown and table machinery, most of the time the help took (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import sys
-
-import typer
+from typing import TYPE_CHECKING
 
 from clew import __version__
-from clew.cli import render_cmd, sync
+
+if TYPE_CHECKING:
+    import typer
 
 _SYNC = ("apply", "diff", "render")
 
 
 def _app(only: str | None = None) -> typer.Typer:
+    import typer
+
+    from clew.cli import render_cmd, sync
+
     app = typer.Typer(
         name="clew",
         help="clew: a GitOps engine for Kubernetes.",
@@ -50,7 +58,7 @@ def _group() -> None:
 
 def version() -> None:
     """Print clew's version."""
-    typer.echo(__version__)
+    print(__version__)
 
 
 def __getattr__(name: str) -> typer.Typer:
@@ -62,8 +70,22 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
+    from clew.cli import quick
+
+    try:
+        code = quick.run(sys.argv[1:])
+    except KeyboardInterrupt:  # as click reports it on the Typer path
+        print("\nAborted!", file=sys.stderr)
+        sys.exit(1)
+    if code is not None:
+        sys.exit(code)
+    import typer.main
+
     first = sys.argv[1] if len(sys.argv) > 1 else ""
-    _app(first if first in _SYNC else None)(prog_name="clew")
+    group = typer.main.get_command(_app(first if first in _SYNC else None))
+    if first not in _SYNC:
+        group.rich_markup_mode = None  # type: ignore[attr-defined]
+    group(prog_name="clew")
 
 
 if __name__ == "__main__":

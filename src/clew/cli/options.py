@@ -10,14 +10,12 @@ command runs."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from clew import render
+from clew.cli.render_inputs import MAX_OBJECTS, MAX_RENDER_BYTES, PASSWORD_ENV
 
 __all__ = [
     "MAX_OBJECTS",
@@ -28,25 +26,32 @@ __all__ = [
     "Chart",
     "ChartVersion",
     "Context",
+    "Filename",
     "HelmRepo",
     "KnownHosts",
     "Kubeconfig",
     "MaxBytes",
     "MaxObjects",
     "PasswordEnv",
+    "SourceArg",
     "SshKey",
     "Username",
     "Values",
     "byte_size",
-    "render_options",
 ]
 
-PASSWORD_ENV = "CLEW_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret
+_SOURCES = "a directory, a manifest file, or - for standard input"
+SourceArg = Annotated[
+    Path | None,
+    typer.Argument(help=f"What to sync: {_SOURCES} (or use --repo).", show_default=False),
+]
+Filename = Annotated[
+    Path | None,
+    typer.Option(
+        "--filename", "-f", help=f"As the first argument: {_SOURCES}.", show_default=False
+    ),
+]
 
-# The defaults of clew.render.limits, written out: importing clew.render takes longer than the
-# rest of `clew --help` (tests/unit/test_cli_start.py keeps the two equal).
-MAX_RENDER_BYTES = 32 * 1024 * 1024
-MAX_OBJECTS = 10_000
 
 # Not bound to $KUBECONFIG by typer: that variable is a list of files, merged by clew.cluster.
 Kubeconfig = Annotated[
@@ -70,26 +75,17 @@ AllNamespaces = Annotated[
     bool, typer.Option("--all-namespaces", "-A", help="Applications in every namespace.")
 ]
 
-_SIZE = re.compile(r"([0-9]+)(Ki|Mi|Gi|k|M|G)?")
-_FACTORS = {
-    None: 1,
-    "Ki": 1024,
-    "Mi": 1024**2,
-    "Gi": 1024**3,
-    "k": 1000,
-    "M": 1000**2,
-    "G": 1000**3,
-}
-
 
 def byte_size(value: str | int) -> int:
     """A size in bytes, plain or as a Kubernetes quantity (``64Mi``, ``500k``)."""
     if isinstance(value, int):  # a default
         return value
-    match = _SIZE.fullmatch(value.strip())
-    if match is None or int(match[1]) == 0:
+    from clew.cli.render_inputs import parse_size
+
+    size = parse_size(value)
+    if size is None:
         raise typer.BadParameter(f"{value!r} is not a size such as 64Mi or 1000000")
-    return int(match[1]) * _FACTORS[match[2]]
+    return size
 
 
 HelmRepo = Annotated[
@@ -121,19 +117,3 @@ MaxBytes = Annotated[
     ),
 ]
 MaxObjects = Annotated[int, typer.Option(min=1, help="Most objects one render may produce.")]
-
-
-def render_options(
-    namespace: str, values: list[str] | None, max_bytes: int, max_objects: int
-) -> render.RenderOptions:
-    """Helm from clew's tools cache when it was built there; else $CLEW_HELM or PATH."""
-    from clew import render
-    from clew.tools import cached_helm
-
-    return render.RenderOptions(
-        namespace=namespace,
-        values_files=tuple(values or ()),
-        helm_binary=cached_helm(),
-        max_bytes=max_bytes,
-        max_objects=max_objects,
-    )

@@ -1,14 +1,14 @@
 """``clew render``: print the objects a source renders to, as YAML, without a cluster; Secret
-values masked unless asked for, and the render's warnings on standard error."""
+values masked unless asked for, and the render's warnings on standard error. The flags are
+declared here; what the command does is :func:`clew.cli.render_run.run`, which the fast path
+(:mod:`clew.cli.quick`) also calls without Typer."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
-from clew.cli.local_source import Filename, SourceArg, pick
 from clew.cli.options import (
     MAX_OBJECTS,
     MAX_RENDER_BYTES,
@@ -16,11 +16,13 @@ from clew.cli.options import (
     CaFile,
     Chart,
     ChartVersion,
+    Filename,
     HelmRepo,
     KnownHosts,
     MaxBytes,
     MaxObjects,
     PasswordEnv,
+    SourceArg,
     SshKey,
     Username,
     Values,
@@ -63,42 +65,35 @@ def render_command(
     known_hosts: KnownHosts = None,
 ) -> None:
     """Print the objects the source renders to, as YAML (no cluster needed)."""
-    import asyncio  # here, like clew's packages: start-up time (see clew.cli.sync)
-
-    from rich.console import Console
-
-    from clew import engine
-    from clew.cli import sources
+    from clew.cli import render_run
     from clew.model import ClewError
-    from clew.plan import mask, to_yaml
 
+    args = render_run.RenderArgs(
+        src=src,
+        filename=filename,
+        repo=repo,
+        helm_repo=helm_repo,
+        chart=chart,
+        version=version,
+        ca_file=ca_file,
+        ref=ref,
+        path=path,
+        namespace=namespace,
+        values=values,
+        release_name=release_name,
+        sops_age_key_file=sops_age_key_file,
+        substitute=substitute,
+        jsonnet_tla=jsonnet_tla,
+        jsonnet_ext_var=jsonnet_ext_var,
+        max_render_bytes=max_render_bytes,
+        max_objects=max_objects,
+        show_secrets=show_secrets,
+        username=username,
+        password_env=password_env,
+        ssh_key=ssh_key,
+        known_hosts=known_hosts,
+    )
     try:
-        fetch, options = sources.prepare(
-            src := pick(src, filename),
-            repo,
-            ref,
-            path,
-            login=(username, password_env, ssh_key, known_hosts),
-            charts=sources.Charts(helm_repo, chart, version, ca_file),
-            flags=sources.RenderFlags(
-                namespace,
-                values,
-                max_render_bytes,
-                max_objects,
-                sops_age_key_file,
-                substitute,
-                jsonnet_tla,
-                jsonnet_ext_var,
-                release_name,
-            ),
-        )
-        _, rendered = asyncio.run(engine.fetch_and_render(fetch, options))
+        render_run.run(args)
     except (ClewError, OSError) as exc:
         raise _fail(exc) from None
-    for warning in rendered.warnings:
-        Console(stderr=True).print(f"[yellow]warning:[/] {warning}", highlight=False)
-    manifests = rendered.manifests
-    docs = [to_yaml(m.obj if show_secrets else mask(m.obj)) for m in manifests]
-    sys.stdout.write(
-        "---\n".join(f"# Source: {m.origin}\n{d}" for m, d in zip(manifests, docs, strict=True))
-    )

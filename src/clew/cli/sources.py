@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clew import engine, source
+from clew import source
 from clew.cli.local_source import as_directory
 from clew.cli.paths import cache_dir
 from clew.model import ClewError, Snapshot
 
 if TYPE_CHECKING:
-    from clew import render
+    from clew import engine, render
     from clew.source.http import HttpAuth
 
-__all__ = ["Charts", "RenderFlags", "credentials", "fetcher", "http_auth", "prepare"]
+__all__ = ["Charts", "LocalFetch", "RenderFlags", "credentials", "fetcher", "http_auth", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,26 @@ class RenderFlags:
     release_name: str | None = None
 
 
+@dataclass(frozen=True)
+class LocalFetch:
+    """The fetch of a local directory; :meth:`now` takes it without an event loop."""
+
+    directory: Path
+    path: str
+    chart_repo: str | None = None
+    auth: HttpAuth | None = None
+
+    def now(self) -> Snapshot | None:
+        """The snapshot, when nothing has to be downloaded for it (no chart to complete with
+        its dependencies); None otherwise: await the fetch."""
+        snapshot = source.local(self.directory, self.path)
+        return None if (snapshot.path / "Chart.yaml").is_file() else snapshot
+
+    async def __call__(self) -> Snapshot:
+        snapshot = source.local(self.directory, self.path)
+        return await _dependencies(snapshot, self.chart_repo, self.auth)
+
+
 def prepare(
     src: Path | None,
     repo: str | None,
@@ -67,8 +87,7 @@ def prepare(
     """The fetch of the source the flags name and the render options with their inputs, as the
     three commands build them; ``login`` is --username, --password-env, --ssh-key,
     --known-hosts. Bad flags raise :class:`ClewError` (or ``OSError`` for unreadable files)."""
-    from clew.cli.options import render_options
-    from clew.cli.render_flags import with_inputs
+    from clew.cli.render_inputs import render_options, with_inputs
 
     fetch = fetcher(src, repo, ref, path, credentials(*login), charts)
     options = with_inputs(
@@ -103,11 +122,11 @@ def credentials(
 
 def http_auth(creds: source.Credentials | None, ca_file: Path | None) -> HttpAuth | None:
     """The HTTPS login of --username/--password-env and --ca-file, for charts and registries."""
-    from clew.source.http import HttpAuth
-
     ca = ca_file.read_text() if ca_file else None
     if creds is None and ca is None:
         return None
+    from clew.source.http import HttpAuth  # here: a local render needs no HTTP client
+
     user = creds.username if creds is not None else None
     password = creds.password if creds is not None else None
     return HttpAuth(username=user or None, password=password or None, ca_pem=ca)
@@ -144,15 +163,10 @@ def fetcher(
     auth = http_auth(creds, charts.ca_file)
     if chart or oci:
         return _artifact(repo if oci else None, path, charts, auth)
-    cache = source.SnapshotCache(cache_dir() / "sources")
     if src is not None:
-        directory = as_directory(src)
-
-        async def from_local() -> Snapshot:
-            return await _dependencies(cache.local(directory, path), charts.repo, auth)
-
-        return from_local
+        return LocalFetch(as_directory(src), path, charts.repo, auth)
     assert repo is not None
+    cache = source.SnapshotCache(cache_dir() / "sources")
     git = source.GitSource(url=repo, ref=ref, credentials=creds)
 
     async def from_git() -> Snapshot:

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from clew.cli.durations import duration_option
-from clew.cli.local_source import Filename, SourceArg, default_name, pick
+from clew.cli.local_source import default_name, pick
 from clew.cli.options import (
     MAX_OBJECTS,
     MAX_RENDER_BYTES,
@@ -27,12 +27,14 @@ from clew.cli.options import (
     Chart,
     ChartVersion,
     Context,
+    Filename,
     HelmRepo,
     KnownHosts,
     Kubeconfig,
     MaxBytes,
     MaxObjects,
     PasswordEnv,
+    SourceArg,
     SshKey,
     Username,
     Values,
@@ -133,71 +135,45 @@ def apply_command(
     known_hosts: KnownHosts = None,
 ) -> None:
     """Sync a directory or a Git repository to the cluster, once (push-based GitOps)."""
-    from clew import engine
-    from clew.cli import sources
-    from clew.cli.sync_output import EARLY, err, result_json, run, summary_line, summary_table
-    from clew.cluster import ClusterError
-    from clew.model import Action, ClewError, Reason
+    from clew.cli import apply_run
 
-    try:
-        fetch, inputs = sources.prepare(
-            src := pick(src, filename),
-            repo,
-            ref,
-            path,
-            login=(username, password_env, ssh_key, known_hosts),
-            charts=sources.Charts(helm_repo, chart, version, ca_file),
-            flags=sources.RenderFlags(
-                namespace,
-                values,
-                max_render_bytes,
-                max_objects,
-                sops_age_key_file,
-                substitute,
-                jsonnet_tla,
-                jsonnet_ext_var,
-                release_name,
-            ),
-        )
-    except (ClewError, OSError) as exc:
-        raise _fail(exc) from None
-    options = engine.SyncOptions(
-        name=name or default_name(src, repo or chart),
+    args = apply_run.ApplyArgs(
+        src=src,
+        filename=filename,
+        repo=repo,
+        helm_repo=helm_repo,
+        chart=chart,
+        version=version,
+        ca_file=ca_file,
+        ref=ref,
+        path=path,
+        name=name,
         namespace=namespace,
         prune=prune,
         allow_empty=allow_empty,
+        wait_=wait_,
+        timeout=timeout,
         dry_run=dry_run,
-        force=force_conflicts,
+        force_conflicts=force_conflicts,
         recreate=recreate,
         adopt=adopt,
-        wait=wait_,
-        timeout=timeout,
-        render=inputs,
+        values=values,
+        release_name=release_name,
+        sops_age_key_file=sops_age_key_file,
+        substitute=substitute,
+        jsonnet_tla=jsonnet_tla,
+        jsonnet_ext_var=jsonnet_ext_var,
+        max_render_bytes=max_render_bytes,
+        max_objects=max_objects,
+        output=output,
+        kubeconfig=kubeconfig,
+        context=context,
+        username=username,
+        password_env=password_env,
+        ssh_key=ssh_key,
+        known_hosts=known_hosts,
     )
-    try:
-        result = run(kubeconfig, context, fetch, options, quiet=output == "json")
-    except ClusterError as exc:
-        raise _fail(
-            f"{exc}; check --kubeconfig/--context and that the cluster is reachable"
-        ) from None
-    if output == "json":
-        import json
-
-        sys.stdout.write(json.dumps(result_json(result), indent=2) + "\n")
-    else:
-        changes = result.changes()
-        counts = ", ".join(f"{n} {a}" for a, n in engine.count(changes).items()) or "nothing"
-        revision = result.snapshot.revision[:12] if result.snapshot else "?"
-        if any(c.action is not Action.UNCHANGED for c in changes.changes):
-            err().print(summary_table(changes, f"{options.name} @ {revision}"))
-        err().print(summary_line(changes, counts, dry_run=dry_run, ok=result.ok))
-        if not result.ok:
-            err().print(f"[red]sync failed: {result.reason}[/]: {result.error}")
-    if result.ok:
-        raise typer.Exit(EXIT_OK)
-    # Exit 2 when nothing was applied: fetch, render, or the cluster unreachable before apply.
-    nothing = result.reason == Reason.APPLY_FAILED and not result.changes().changes
-    raise typer.Exit(EXIT_ERROR if result.reason in EARLY or nothing else EXIT_FAILED)
+    raise typer.Exit(apply_run.run(args))
 
 
 def diff_command(

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from clew import engine
-from clew.cluster import Cluster
+from clew.cli.paths import cache_dir
+from clew.cluster import Cluster, DiscoveryCache
 from clew.model import Action, Change, ChangeSet, Reason
 from clew.report import tracing
 
@@ -116,7 +117,9 @@ def run(
     quiet: bool,
 ) -> engine.SyncResult:
     async def go() -> engine.SyncResult:
-        async with Cluster.from_kubeconfig(kubeconfig, context=context) as cluster:
+        # Discovery kept on disk between runs, as kubectl keeps it (clew.cluster.discocache).
+        disk = DiscoveryCache(cache_dir() / "discovery")
+        async with disk.attach(Cluster.from_kubeconfig(kubeconfig, context=context)) as cluster:
             result = await engine.sync(cluster, fetch, options, _Printer(quiet))
             result.requests = dict(cluster.requests)
             return result

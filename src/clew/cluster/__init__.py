@@ -5,6 +5,7 @@ Everything else in clew talks to API servers through :class:`Cluster` and catche
 """
 
 from clew.cluster.client import FIELD_MANAGER, Cluster
+from clew.cluster.discocache import DiscoveryCache
 from clew.cluster.discovery import Discovery, Resource
 from clew.cluster.errors import (
     AlreadyExists,
@@ -33,6 +34,7 @@ __all__ = [
     "Conflict",
     "ConnectionFailed",
     "Discovery",
+    "DiscoveryCache",
     "Forbidden",
     "Gone",
     "Invalid",

@@ -2,8 +2,7 @@
 
 lightkube supplies kubeconfig parsing, TLS and authentication (its httpx transport); everything
 above that is ours: discovery, URLs, JSON with msgspec, the error tree, and watches with bookmarks.
-Objects stay plain ``dict``s from JSON end to end, because typed models drop fields they do not
-know.
+Objects stay plain ``dict``s from JSON end to end: typed models drop fields they do not know.
 """
 
 from __future__ import annotations
@@ -48,14 +47,15 @@ class Cluster:
         namespace: str = "default",
         extra_headers: tuple[tuple[str, str], ...] = (),
         reconnect: Callable[[str | None], httpx.AsyncClient] | None = None,
+        server_key: str = "",
     ) -> None:
         self._http = http
+        self.server_key = server_key  # the server's key in a discovery cache on disk
         self.namespace = namespace
         self.discovery = Discovery(self)
         self._extra_headers = extra_headers
         self._reconnect = reconnect
-        # Calls by verb (get, list, watch, apply, create, patch, delete): cheap to keep, and how
-        # tests prove claims such as "prune makes no LIST call".
+        # Calls by verb (get, list, watch, apply, …): how tests prove "prune makes no LIST call".
         self.calls: Counter[str] = Counter()
         # Every HTTP request sent, by method (discovery, pages and retries included): what a
         # run costs the API server, as ``-o json`` reports it.
@@ -67,8 +67,8 @@ class Cluster:
     ) -> Cluster:
         """Connect with a kubeconfig file (default: in a Pod its ServiceAccount, else
         ``$KUBECONFIG`` merged as kubectl does, else ``~/.kube/config``)."""
-        connect, namespace = kubeconfig.connector(path, context=context, timeout=timeout)
-        return cls(connect(None), namespace=namespace, reconnect=connect)
+        connect, namespace, key = kubeconfig.connector(path, context=context, timeout=timeout)
+        return cls(connect(None), namespace=namespace, reconnect=connect, server_key=key)
 
     def as_bearer(self, token: str) -> Cluster:
         """The same server, authenticated by ``token`` alone (a ``clew ui`` user's): their RBAC."""

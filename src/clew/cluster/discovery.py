@@ -2,7 +2,9 @@
 
 Uses aggregated discovery (``apidiscovery.k8s.io/v2``, GA in Kubernetes 1.30): two requests
 describe every group, instead of one request per group version. The table is cached and refreshed
-once when a kind is missing, because a CRD applied earlier in the same run adds kinds.
+once when a kind is missing, because a CRD applied earlier in the same run adds kinds. The CLI
+also keeps it on disk between runs (:mod:`clew.cluster.discocache`); a kind missing from a table
+read from disk is asked of the server too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from clew.cluster.errors import UnknownKind
 
 if TYPE_CHECKING:
     from clew.cluster.client import Cluster
+    from clew.cluster.discocache import DiscoveryCache
 
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 
@@ -70,24 +73,47 @@ def parse_aggregated(doc: dict[str, Any]) -> dict[tuple[str, str], Resource]:
 
 
 class Discovery:
-    """A cached view of the server's resources, refreshed on a miss."""
+    """A cached view of the server's resources, refreshed on a miss; with ``disk`` (and the
+    server's ``key`` in it), first read from there when the entry may be trusted."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def __init__(self, cluster: Cluster, disk: DiscoveryCache | None = None, key: str = "") -> None:
         self._cluster = cluster
+        self._disk = disk if key else None
+        self._key = key
         self._table: dict[tuple[str, str], Resource] | None = None
+        self._version: str | None = None
         self._capabilities: tuple[tuple[str, ...], str] | None = None
 
+    async def server_version(self) -> str:
+        """The server's ``gitVersion``, read once per client."""
+        if self._version is None:
+            info = await self._cluster.request("GET", "/version")
+            self._version = str(info.get("gitVersion", ""))
+        return self._version
+
     async def refresh(self) -> None:
+        """Read the table from the server (and write it to disk, when there is a disk cache)."""
         table: dict[tuple[str, str], Resource] = {}
         for root in ("/api", "/apis"):
             doc = await self._cluster.request("GET", root, accept=AGGREGATED)
             table.update(parse_aggregated(doc))
         self._table = table
+        if self._disk is not None:
+            self._disk.save(self._key, await self.server_version(), table)
+
+    async def _first(self) -> None:
+        if self._disk is not None:
+            self._table = self._disk.load(self._key, await self.server_version())
+        if self._table is None:
+            await self.refresh()
 
     async def resource(self, api_version: str, kind: str) -> Resource:
         """The resource for ``apiVersion``/``kind``; raises :class:`UnknownKind` if not served."""
         key = (api_version, kind)
-        if self._table is None or key not in self._table:
+        if self._table is None:
+            await self._first()
+        assert self._table is not None
+        if key not in self._table:  # never trusted for a kind it lacks: ask the server
             await self.refresh()
         assert self._table is not None
         found = self._table.get(key)
@@ -106,12 +132,11 @@ class Discovery:
             resources = await self.all()
             versions = {r.api_version for r in resources}
             versions |= {f"{r.api_version}/{r.kind}" for r in resources}
-            info = await self._cluster.request("GET", "/version")
-            self._capabilities = (tuple(sorted(versions)), str(info.get("gitVersion", "")))
+            self._capabilities = (tuple(sorted(versions)), await self.server_version())
         return self._capabilities
 
     async def all(self) -> list[Resource]:
         if self._table is None:
-            await self.refresh()
+            await self._first()
         assert self._table is not None
         return list(self._table.values())

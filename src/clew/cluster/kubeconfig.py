@@ -131,10 +131,11 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
 
 def connector(
     path: str | Path | None, *, context: str | None, timeout: float
-) -> tuple[Callable[[str | None], httpx.AsyncClient], str]:
+) -> tuple[Callable[[str | None], httpx.AsyncClient], str, str]:
     """How to open a connection with ``path``'s ``context`` (lightkube does TLS and the
-    authentication) or, given a bearer token, as that token's owner to the same server; and that
-    context's namespace. Raises PermanentError naming the file."""
+    authentication) or, given a bearer token, as that token's owner to the same server; that
+    context's namespace; and the server's key in the discovery cache (its URL and the CA the
+    kubeconfig trusts for it). Raises PermanentError naming the file."""
     where = describe(path)
     try:
         single = load(path).get(context)
@@ -150,7 +151,19 @@ def connector(
         config = single if token is None else single._replace(user=User(token=token))
         return client_adapter.AsyncClient(config, params)
 
-    return connect, single.namespace
+    return connect, single.namespace, _server_key(single.cluster)
+
+
+def _server_key(cluster: Any) -> str:
+    from clew.cluster.discocache import cache_key
+
+    ca = cluster.certificate_auth_data or ""
+    if not ca and cluster.certificate_auth:
+        try:
+            ca = Path(cluster.certificate_auth).read_text()
+        except OSError:
+            ca = str(cluster.certificate_auth)
+    return cache_key(str(cluster.server), f"{ca}\0{bool(cluster.insecure)}")
 
 
 # What a kubeconfig from a Secret may not use: each would make the controller read its own files

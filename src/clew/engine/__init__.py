@@ -5,22 +5,48 @@
 - :mod:`clew.engine.stages`: fetch and render (also ``clew render``);
 - :mod:`clew.engine.planning`: from rendered objects to a typed :class:`clew.apply.SyncPlan`;
 - :mod:`clew.engine.hooks` and :mod:`clew.engine.uninstall`: Helm hooks, deleting an application.
+
+Each name is imported from its module on first use: ``clew render`` runs
+:func:`fetch_and_render` alone and must not pay for the cluster client, the apply stage and
+the metrics that :func:`sync` needs (start-up time, tests/unit/test_cli_start.py).
 """
 
-from clew.engine.orchestrator import sync
-from clew.engine.result import (
-    FetchSnapshot,
-    PlannedHook,
-    Progress,
-    RenderInputs,
-    SyncOptions,
-    SyncResult,
-    ValuesFrom,
-    count,
-)
-from clew.engine.stages import fetch_and_render
-from clew.engine.uninstall import delete_all, uninstall
-from clew.model import Action
+from __future__ import annotations
+
+import importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from clew.engine.orchestrator import sync
+    from clew.engine.result import (
+        FetchSnapshot,
+        PlannedHook,
+        Progress,
+        RenderInputs,
+        SyncOptions,
+        SyncResult,
+        ValuesFrom,
+        count,
+    )
+    from clew.engine.stages import fetch_and_render
+    from clew.engine.uninstall import delete_all, uninstall
+    from clew.model import Action
+
+_HOME = {
+    "Action": "clew.model",
+    "FetchSnapshot": "clew.engine.result",
+    "PlannedHook": "clew.engine.result",
+    "Progress": "clew.engine.result",
+    "RenderInputs": "clew.engine.result",
+    "SyncOptions": "clew.engine.result",
+    "SyncResult": "clew.engine.result",
+    "ValuesFrom": "clew.engine.result",
+    "count": "clew.engine.result",
+    "delete_all": "clew.engine.uninstall",
+    "fetch_and_render": "clew.engine.stages",
+    "sync": "clew.engine.orchestrator",
+    "uninstall": "clew.engine.uninstall",
+}
 
 __all__ = [
     "Action",
@@ -37,3 +63,12 @@ __all__ = [
     "sync",
     "uninstall",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'clew.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

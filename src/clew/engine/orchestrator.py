@@ -171,7 +171,10 @@ async def _plan_apply_prune_wait(
             todo,
             transaction,
             apply.ApplyOptions(
-                force=options.force, recreate=options.recreate, concurrency=options.concurrency
+                force=options.force,
+                recreate=options.recreate,
+                concurrency=options.concurrency,
+                establish_all=run is not None,  # post hooks may create custom resources
             ),
             on_change=progress.change,
         )

@@ -4,22 +4,37 @@ parsing is CPU work), and split Helm hooks from the release."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from clew import render
-from clew.cluster import Cluster
-from clew.engine.result import FetchSnapshot, SyncOptions
-from clew.model import Hooks, Manifest, Snapshot
 
-__all__ = ["fetch_and_render", "render_options", "render_snapshot", "render_split", "values"]
+if TYPE_CHECKING:  # `clew render` imports this module: no cluster client, no apply stage
+    from clew.cluster import Cluster
+    from clew.engine.result import FetchSnapshot, SyncOptions
+    from clew.model import Hooks, Manifest, Snapshot
+
+__all__ = [
+    "fetch_and_render",
+    "render_here",
+    "render_options",
+    "render_snapshot",
+    "render_split",
+    "values",
+]
+
+
+def render_here(snapshot: Snapshot, options: render.RenderOptions) -> render.Rendered:
+    """Every object ``snapshot``'s path renders to, in this thread: ``clew render`` of a local
+    directory, which has nothing else to do meanwhile and so needs no event loop."""
+    return render.render_all(snapshot.root, str(snapshot.path.relative_to(snapshot.root)), options)
 
 
 async def render_snapshot(snapshot: Snapshot, options: render.RenderOptions) -> render.Rendered:
     """Every object ``snapshot``'s path renders to, hooks included, and the render's warnings."""
-    return await asyncio.to_thread(
-        render.render_all, snapshot.root, str(snapshot.path.relative_to(snapshot.root)), options
-    )
+    import asyncio  # here, not at the top: see render_here
+
+    return await asyncio.to_thread(render_here, snapshot, options)
 
 
 async def render_split(

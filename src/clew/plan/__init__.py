@@ -4,15 +4,40 @@
 - :func:`make_plan` dry-runs server-side apply per object and diffs it against the live object;
 - :func:`stages` / :func:`reverse_order` give the apply and prune order;
 - :func:`unified_diff` prints a change with Secret values masked.
+
+The modules that talk to the cluster (``fast``, ``planner``, ``scope``) are imported on the
+first use of one of their names: ``clew render`` needs :func:`mask` and :func:`to_yaml` alone,
+not the cluster client (start-up time, tests/unit/test_cli_start.py).
 """
 
+from __future__ import annotations
+
+import importlib
+import typing as _typing
+
 from clew.plan.diff import to_yaml, unified_diff
-from clew.plan.fast import fingerprint, live_metadata, live_versions, needs_apply
 from clew.plan.mask import mask
 from clew.plan.normalize import normalize
 from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages, waves
-from clew.plan.planner import Plan, PlannedObject, conflict_reason, is_immutable, make_plan
-from clew.plan.scope import Prepared, prepare
+
+if _typing.TYPE_CHECKING:
+    from clew.plan.fast import fingerprint, live_metadata, live_versions, needs_apply
+    from clew.plan.planner import Plan, PlannedObject, conflict_reason, is_immutable, make_plan
+    from clew.plan.scope import Prepared, prepare
+
+_HOME = {
+    "Plan": "planner",
+    "PlannedObject": "planner",
+    "Prepared": "scope",
+    "conflict_reason": "planner",
+    "fingerprint": "fast",
+    "is_immutable": "planner",
+    "live_metadata": "fast",
+    "live_versions": "fast",
+    "make_plan": "planner",
+    "needs_apply": "fast",
+    "prepare": "scope",
+}
 
 __all__ = [
     "Plan",
@@ -38,3 +63,12 @@ __all__ = [
     "unified_diff",
     "waves",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'clew.plan' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"clew.plan.{home}"), name)
+    globals()[name] = value
+    return value

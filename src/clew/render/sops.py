@@ -15,7 +15,6 @@ value: errors name the file and the key path at most.
 from __future__ import annotations
 
 import base64
-import configparser
 import hashlib
 import hmac
 import itertools
@@ -24,10 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-
-import pyrage
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from clew.render.errors import DecryptionError
 from clew.render.sops_pgp import decrypt_pgp_data_key
@@ -82,6 +77,8 @@ def parse_age_keys(text: str, source: str) -> tuple[str, ...]:
             raise DecryptionError(
                 f"{source} line {number} is not an age identity (AGE-SECRET-KEY-1…)"
             )
+        import pyrage  # the crypto libraries load when a key is read: every render imports this
+
         try:
             pyrage.x25519.Identity.from_str(line)
         except Exception:  # pyrage raises its own exception types, none of which carry the key
@@ -103,6 +100,8 @@ def is_encrypted(data: Any) -> bool:
 def _age_data_key(stanzas: list[Any], keys: SopsKeys) -> bytes | None:
     if not keys.age:
         return None
+    import pyrage
+
     identities = [pyrage.x25519.Identity.from_str(k) for k in keys.age]
     for stanza in stanzas:
         enc = stanza.get("enc") if isinstance(stanza, dict) else None
@@ -164,6 +163,9 @@ def _decrypt_value(token: str, key: bytes, aad: str, file: str) -> Any:
             f"the value at {aad.rstrip(':') or '(top)'} should be SOPS-encrypted but is not",
             file=file,
         )
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         data, iv, tag = (base64.b64decode(match.group(i)) for i in (1, 2, 3))
         plain = AESGCM(key).decrypt(iv, data + tag, aad.encode())
@@ -372,6 +374,8 @@ def _comment(text: str, key: bytes) -> str:
 
 def decrypt_ini(text: str, keys: SopsKeys, file: str) -> str:
     """A SOPS-encrypted INI file as cleartext INI (sections and keys in file order)."""
+    import configparser
+
     parser = configparser.RawConfigParser(delimiters=("=",), interpolation=None, strict=True)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keys keep their case
     try:

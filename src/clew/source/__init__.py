@@ -10,10 +10,17 @@
     snapshot = local(Path("."), "deploy/prod")            # CI: the directory in place
 
 Errors are :class:`clew.model.SourceError` subclasses from :mod:`clew.source.errors`.
+
+The Git cache, credentials and signature policies are imported on the first use of one of
+their names: ``clew render`` of a local directory needs :func:`local` alone (start-up time,
+tests/unit/test_cli_start.py).
 """
 
-from clew.source.cache import GitSource, SnapshotCache
-from clew.source.credentials import Credentials
+from __future__ import annotations
+
+import importlib
+import typing as _typing
+
 from clew.source.errors import (
     AuthenticationFailed,
     HostNotTrusted,
@@ -25,8 +32,19 @@ from clew.source.errors import (
     Unreachable,
 )
 from clew.source.local import local
-from clew.source.signature import SignaturePolicy
 from clew.source.tree import digest_tree
+
+if _typing.TYPE_CHECKING:
+    from clew.source.cache import GitSource, SnapshotCache
+    from clew.source.credentials import Credentials
+    from clew.source.signature import SignaturePolicy
+
+_HOME = {
+    "Credentials": "credentials",
+    "GitSource": "cache",
+    "SignaturePolicy": "signature",
+    "SnapshotCache": "cache",
+}
 
 __all__ = [
     "AuthenticationFailed",
@@ -44,3 +62,12 @@ __all__ = [
     "digest_tree",
     "local",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'clew.source' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"clew.source.{home}"), name)
+    globals()[name] = value
+    return value

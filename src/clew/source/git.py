@@ -8,7 +8,6 @@ timeout or a cancellation kills ssh and git-remote-http with it, and on failure 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -16,8 +15,12 @@ import signal
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clew.model import CommitInfo
+
+if TYPE_CHECKING:
+    import asyncio
 from clew.source.errors import (
     AuthenticationFailed,
     HostNotTrusted,
@@ -215,6 +218,8 @@ async def run(
 
     On a timeout or a cancellation the whole process group is killed and reaped.
     """
+    import asyncio  # here: `clew render` of a local directory reads this module, runs no loop
+
     proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -263,6 +268,8 @@ async def run_git(
 
 
 async def _kill(proc: asyncio.subprocess.Process) -> None:
+    import asyncio
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     # Reap it, even if we are being cancelled, so no zombie and no "loop closed" warning.
