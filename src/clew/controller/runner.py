@@ -233,7 +233,6 @@ class Controller:
             unsubscribe()
             if self.notifier is not None:
                 unsubscribe_policies()
-                await self.notifier.aclose()
             self.queue.shutdown()
             for task in workers:
                 task.cancel()
@@ -241,6 +240,8 @@ class Controller:
                 appsets.cancel()
             await asyncio.gather(*workers, *([appsets] if appsets else []), return_exceptions=True)
             await self.drift.aclose()
+            if self.notifier is not None:  # last: a cancelled sync or a drift check may notify
+                await self.notifier.aclose()
             await self.factory.stop_all()
             await self.drift_informers.aclose()
             log.info("stopped leading")

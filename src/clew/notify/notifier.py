@@ -302,12 +302,13 @@ class Notifier:
 
     async def aclose(self) -> None:
         """Stop sending: queued notices are dropped, status not yet written is lost."""
-        lanes, self._lanes = list(self._lanes.values()), {}
-        tasks = [lane.task for lane in lanes if lane.task is not None]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        while self._lanes:  # a notice handed over while we wait starts a lane: stop it too
+            lanes, self._lanes = list(self._lanes.values()), {}
+            tasks = [lane.task for lane in lanes if lane.task is not None]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
         await self.status.aclose()
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
