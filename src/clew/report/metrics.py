@@ -43,6 +43,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "clew_application_objects",
     "clew_application_objects_out_of_sync",
     "clew_application_last_sync_timestamp_seconds",
+    "clew_shard_members",
+    "clew_shard_applications",
 )
 
 _APPLIED = (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED)
@@ -118,6 +120,12 @@ class Metrics:
             registry=r,
         )
         self._leader = Gauge("clew_leader", "1 while this replica holds the lease.", registry=r)
+        self._shard_members = Gauge(
+            "clew_shard_members", "Live replicas this replica shards over.", registry=r
+        )
+        self._shard_apps = Gauge(
+            "clew_shard_applications", "Applications this replica's shard owns.", registry=r
+        )
         self._notifications = Counter(
             "clew_notifications_total",
             "Notifications, by target type and outcome.",
@@ -217,6 +225,10 @@ class Metrics:
 
     def set_leader(self, leading: bool) -> None:
         self._leader.set(1 if leading else 0)
+
+    def set_shard(self, members: int, owned: int) -> None:
+        self._shard_members.set(members)
+        self._shard_apps.set(owned)
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The registry in the format ``accept`` asks for (OpenMetrics or Prometheus text), and
