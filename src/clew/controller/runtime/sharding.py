@@ -155,9 +155,8 @@ class Shard(Generic[K]):
         if not self.may_start(key):
             raise NotOwned(self.owns(key))
         self._held.add(key)
-        task: asyncio.Task[R] = asyncio.create_task(
-            work()
-        )  # a task of its own, so a move can cancel it alone
+        # A task of its own, so that a move can cancel this work alone.
+        task: asyncio.Task[R] = asyncio.create_task(work())
         self._acting[key] = task
         try:
             await asyncio.wait({task})
