@@ -95,6 +95,7 @@ async def poll(check: Callable[[], bool], seconds: float, what: str) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.timeout(240)  # about 60 s; three controllers on a loaded 2-core machine take longer
 async def test_three_replicas_share_applications_and_hand_over_safely(
     kube_cluster: KubeCluster,
     kube_admin: Cluster,
