@@ -167,8 +167,8 @@ class Shard(Generic[K]):
         finally:
             if self._acting.get(key) is task:
                 del self._acting[key]
-        if task.cancelled():
-            raise NotOwned(False)
+        if task.cancelled():  # moved away, or cancelled from inside: still ours, try again
+            raise NotOwned(self.owns(key))
         return task.result()
 
     # -- membership rounds ----------------------------------------------------------------------
