@@ -192,6 +192,12 @@ async def test_three_replicas_share_applications_and_hand_over_safely(
         # moves it): the receiver asks through the API, its owner reconciles it.
         who = owners[f"{ns}/hooked"]
         receiver = next(identity for identity in MEMBERS if identity != who)
+
+        def hooked_idle() -> bool:  # taken back by its owner and done: only a webhook moves it
+            last = spans(logs)[f"{ns}/hooked"][-1]
+            return last.identity == who and last.end is not None
+
+        await poll(hooked_idle, TAKEOVER, "hooked idle at its owner")
         changed = files["apps/hooked/cm.yaml"] + "data:\n  v: '2'\n"
         newer = repo.commit({"apps/hooked/cm.yaml": changed}, "hooked changes")
         pushed = time.time()
