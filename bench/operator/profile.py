@@ -41,8 +41,9 @@ from clew.apply import PART_OF
 from clew.cluster import Cluster
 from clew.cluster.client import Cluster as ClientCluster
 from clew.controller.api.spec import API_VERSION, KIND
+from clew.controller.config import ControllerConfig
 from clew.controller.reconcile.reconciler import Reconciler
-from clew.controller.runner import Controller, ControllerConfig
+from clew.controller.runner import Controller
 from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.operator import RunningController
 from clew.testing.waiting import until

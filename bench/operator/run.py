@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.operator import report, s3, s5, s7
+from bench.operator import report, s3, s5, s7, s9
 from bench.operator.env import environment, say
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,12 @@ def main() -> None:
     if args.samples:
         Path(args.samples).write_text(json.dumps(rows, indent=1))
     text = report.render(rows, notes, args, command, time.monotonic() - started)
-    Path(args.output).write_text(text)
+    output = Path(args.output)
+    old = output.read_text() if output.exists() else ""
+    if s9.BEGIN in old and s9.END in old:  # S9 has its own command: keep its section
+        text = text.rstrip("\n") + "\n\n" + s9.BEGIN + old.split(s9.BEGIN, 1)[1].split(s9.END, 1)[0]
+        text += s9.END + "\n"
+    output.write_text(text)
     say(text)
 
 

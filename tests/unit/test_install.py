@@ -101,7 +101,7 @@ def test_leader_election_is_granted_in_the_own_namespace_only(
         {
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],
-            "verbs": ["get", "create", "update", "patch"],
+            "verbs": ["get", "list", "create", "update", "patch"],  # list: shard members
         }
     ]
     binding = objects[("RoleBinding", "clew-controller")]

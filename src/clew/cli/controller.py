@@ -25,10 +25,18 @@ def controller_command(
     leader_elect: Annotated[
         bool, typer.Option(help="Campaign for a Lease; only the leader reconciles.")
     ] = False,
+    sharding: Annotated[
+        bool,
+        typer.Option(
+            help="Spread Applications over the replicas, each with a membership Lease; one "
+            "leader still runs ApplicationSets (docs/sharding.md)."
+        ),
+    ] = False,
     lease_namespace: Annotated[
         str,
         typer.Option(
-            envvar="POD_NAMESPACE", help="Namespace of the leader Lease (in a Pod: its own)."
+            envvar="POD_NAMESPACE",
+            help="Namespace of the leader (and shard) Leases (in a Pod: its own).",
         ),
     ] = "clew-system",
     lease_duration: Annotated[
@@ -102,7 +110,8 @@ def controller_command(
     from clew.cluster import Cluster
     from clew.controller.api.rules import DNS_LABEL_RE
     from clew.controller.api.tenancy import Tenancy
-    from clew.controller.runner import Controller, ControllerConfig
+    from clew.controller.config import ControllerConfig
+    from clew.controller.runner import Controller
     from clew.controller.triggers.receivers import ReceiverSecrets
     from clew.report import logs, tracing
     from clew.tools import cached_helm
@@ -130,6 +139,7 @@ def controller_command(
         namespace=namespace,
         workers=workers,
         leader_elect=leader_elect,
+        sharding=sharding,
         lease_namespace=lease_namespace,
         lease_duration=lease_duration,
         renew_deadline=renew_deadline,

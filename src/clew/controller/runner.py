@@ -1,7 +1,6 @@
 """The controller process: informers feed a work queue, workers reconcile, drift is watched,
-webhooks trigger, and only the elected leader reconciles.
-
-ApplicationSets (:mod:`clew.controller.appsets`) run in their own loop while this process leads.
+webhooks trigger, and only the elected leader reconciles (with sharding: each replica its share,
+docs/sharding.md). ApplicationSets (:mod:`clew.controller.appsets`) run while this process leads.
 
 ``Controller.run()`` serves HTTP at once (webhooks and probes on the public port, ``/metrics`` on
 its own, localhost unless secured), then campaigns for the Lease and, once leading, starts the
@@ -9,8 +8,8 @@ informers and workers. Losing the lease stops them; SIGTERM releases the lease.
 
 Every replica is ready as soon as it serves, leader or not: a Deployment's rollout and a node
 drain must not wait for leadership. So any replica may receive a webhook. The leader queues the
-Applications it concerns at once; a standby asks the leader through the API, setting the same
-reconcile-request annotation as ``clew reconcile`` on each of them.
+Applications it concerns at once; a standby (or any shard) asks their owner through the API,
+setting the same reconcile-request annotation as ``clew reconcile`` on each of them.
 """
 
 from __future__ import annotations
@@ -18,19 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from opentelemetry import trace
 
 from clew.cluster import Cluster, ClusterError
 from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION, AppKey
-from clew.controller.api.tenancy import Tenancy
 from clew.controller.appsets import AppSetController
+from clew.controller.config import ControllerConfig
 from clew.controller.reconcile import Outcome, Reconciler
 from clew.controller.reconcile.clients import Clients
 from clew.controller.reconcile.driftrecord import DriftReporter
@@ -40,10 +36,12 @@ from clew.controller.runtime.leader import LeaderElector
 from clew.controller.runtime.metrics_auth import serve_metrics
 from clew.controller.runtime.queue import QueueShutdown, WorkQueue
 from clew.controller.runtime.server import RunningServer, serve
+from clew.controller.runtime.sharding import NotOwned, Shard
+from clew.controller.triggers.depends import dependants
 from clew.controller.triggers.drift import DriftWatcher
 from clew.controller.triggers.driftinformers import DriftInformers
 from clew.controller.triggers.push import follows, request_reconciles
-from clew.controller.triggers.receivers import ReceiverSecrets, create_app
+from clew.controller.triggers.receivers import create_app
 from clew.controller.triggers.webhooks import PushEvent
 from clew.model import ObjectRef, Reason
 from clew.notify import API_VERSION as POLICY_API_VERSION
@@ -58,35 +56,6 @@ from clew.source.urls import normalize_repo_url
 
 log = logging.getLogger("clew.controller")
 _tracer = trace.get_tracer(tracing.TRACER)
-
-
-@dataclass
-class ControllerConfig:
-    namespace: str | None = None  # watch Applications in one namespace; None: all
-    workers: int = 4
-    leader_elect: bool = False
-    lease_namespace: str = "clew-system"
-    lease_name: str = "clew-controller"
-    identity: str = field(default_factory=lambda: f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}")
-    # A successor takes over at most lease_duration + retry_period after a leader dies.
-    lease_duration: float = 10.0
-    renew_deadline: float = 7.0
-    retry_period: float = 2.0
-    host: str = "0.0.0.0"  # noqa: S104 - in a Pod the Service must reach it
-    port: int = 8080  # webhooks and probes: the only public port
-    # /metrics: localhost unless secured (TokenReview + SubjectAccessReview, over HTTPS); a port
-    # of None serves no metrics at all.
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int | None = 8081
-    metrics_secure: bool = False
-    metrics_cert_dir: Path | None = None  # tls.crt and tls.key; None: self-signed at start
-    cache_dir: Path = field(default_factory=lambda: Path("/tmp/clew-cache"))  # noqa: S108
-    cache_max_bytes: int = 2 << 30
-    helm_binary: str | None = None
-    secrets: ReceiverSecrets = field(default_factory=ReceiverSecrets)
-    notifications: bool = True  # send what NotificationPolicies ask for (docs/notifications.md)
-    tenancy: Tenancy = field(default_factory=Tenancy)  # docs/operator.md, multi-tenancy
-    applicationsets: bool = True  # run the ApplicationSet controller (docs/applicationsets.md)
 
 
 class Controller:
@@ -159,6 +128,19 @@ class Controller:
             if config.applicationsets
             else None
         )
+        self.shard: Shard[AppKey] | None = None
+        if config.sharding:
+            self.shard = Shard(
+                cluster,
+                config.lease_namespace,
+                config.identity,
+                name=str,
+                keys=lambda: (AppKey.of(app) for app in self._apps.items()),
+                on_gained=lambda key: self.queue.add(key),
+                on_dropped=self._dropped,
+                timing=(config.lease_duration, config.renew_deadline, config.retry_period),
+                metrics=self.metrics,
+            )
         # The queue carries keys only: a webhook's W3C traceparent waits here for the next
         # reconcile of its key, whose root span continues the caller's trace (latest push wins).
         self._traceparents: dict[AppKey, str] = {}
@@ -188,20 +170,17 @@ class Controller:
                 )
                 log.info("serving /metrics at %s", self.metrics_server.url)
             self.serving = True
-            if self.config.leader_elect:
-                elector = LeaderElector(
-                    self.cluster,
-                    self.config.lease_namespace,
-                    self.config.lease_name,
-                    self.config.identity,
-                    self.config.lease_duration,
-                    self.config.renew_deadline,
-                    self.config.retry_period,
-                )
-                while True:  # a lost lease means campaigning again, not exiting
-                    await elector.run(self._lead)
+            if self.shard is not None:
+                # Each replica works on its share; one leader runs the cluster-wide chores.
+                sets = self.appsets.run if self.appsets is not None else asyncio.Event().wait
+                chores = asyncio.create_task(self._campaign(sets))
+                try:
+                    await self.shard.run(self._lead)
+                finally:
+                    chores.cancel()
+                    await asyncio.gather(chores, return_exceptions=True)
             else:
-                await self._lead()
+                await self._campaign(self._lead, elect=self.config.leader_elect)
         finally:
             self.serving = False
             if self.metrics_server is not None:
@@ -209,16 +188,33 @@ class Controller:
             await self.server.stop()
             await self.reconciler.aclose()
 
+    async def _campaign(self, lead: Callable[[], Awaitable[object]], elect: bool = True) -> None:
+        async def leading() -> None:
+            self.metrics.set_leader(True)
+            try:
+                await lead()
+            finally:
+                self.metrics.set_leader(False)
+
+        if not elect:
+            return await leading()
+        c = self.config
+        timing = (c.lease_duration, c.renew_deadline, c.retry_period)
+        elector = LeaderElector(self.cluster, c.lease_namespace, c.lease_name, c.identity, *timing)
+        while True:  # a lost lease means campaigning again, not exiting
+            await elector.run(leading)
+
     async def _lead(self) -> None:
         log.info("leading: %s", self.config.identity)
         self.queue = WorkQueue(max_delay=300.0)
         self._traceparents.clear()
-        self.metrics.set_leader(True)
         unsubscribe = self._apps.on_event(self._on_application)
         if self.notifier is not None:
             unsubscribe_policies = self._policies.on_event(self.notifier.on_policy)
         workers: list[asyncio.Task[None]] = []
-        appsets = asyncio.create_task(self.appsets.run()) if self.appsets is not None else None
+        appsets = None
+        if self.appsets is not None and self.shard is None:
+            appsets = asyncio.create_task(self.appsets.run())
         try:
             await self.factory.start_all()
             await self._apps.has_synced.wait()
@@ -229,7 +225,6 @@ class Controller:
         finally:
             self.leading = False
             self.became_leader.clear()
-            self.metrics.set_leader(False)
             unsubscribe()
             if self.notifier is not None:
                 unsubscribe_policies()
@@ -251,7 +246,7 @@ class Controller:
     def _on_application(self, kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         key = AppKey.of(obj)
         if kind in ("ADDED", "DELETED") or old is None:
-            self.queue.add(key)
+            self._queue(key)
             return
         meta, old_meta = obj.get("metadata") or {}, old.get("metadata") or {}
         annotations = meta.get("annotations") or {}
@@ -263,19 +258,14 @@ class Controller:
         ):
             if annotations.get(RECONCILE_ANNOTATION) != old_annotations.get(RECONCILE_ANNOTATION):
                 self._invalidate(obj)  # `clew reconcile`: look at Git again, now
-            self.queue.add(key)
+            self._queue(key)
         if conditions.is_ready(obj) and not conditions.is_ready(old):
-            for dependant in self._dependants(key):
-                self.queue.add(dependant)
+            for dependant in dependants(self._apps.items(), key):
+                self._queue(dependant)
 
-    def _dependants(self, key: AppKey) -> list[AppKey]:
-        out = []
-        for app in self._apps.items():
-            for dep in (app.get("spec") or {}).get("dependsOn") or []:
-                namespace = dep.get("namespace") or app["metadata"]["namespace"]
-                if (namespace, dep.get("name")) == (key.namespace, key.name):
-                    out.append(AppKey.of(app))
-        return out
+    def _queue(self, key: AppKey) -> None:  # unless another shard owns it: its owner will
+        if self.shard is None or self.shard.owns(key):
+            self.queue.add(key)
 
     def _invalidate(self, app: dict[str, Any]) -> None:
         url = ((app.get("spec") or {}).get("source") or {}).get("repoURL")
@@ -287,9 +277,9 @@ class Controller:
         """A webhook push: forget cached revisions of the repository, reconcile its followers
         (Applications, and ApplicationSets whose Git generators read it).
 
-        The leader queues them; a standby (no informers, no queue) asks through the API, for
-        Applications only: sets then follow at their interval."""
-        if not self.leading:
+        The leader queues them; a standby (no informers, no queue) or a shard asks their owner
+        through the API, for Applications only: sets then follow at their interval."""
+        if not self.leading or self.shard is not None:
             return await request_reconciles(self.cluster, self.config.namespace, event)
         for url in event.repo_urls:
             self.revisions.invalidate(url)
@@ -314,6 +304,10 @@ class Controller:
             except QueueShutdown:
                 return
             self.metrics.set_queue_depth(len(self.queue))
+            if self.shard is not None and not self.shard.may_start(key):
+                self.queue.done(key)
+                self._not_ours(key, self.shard.owns(key))
+                continue
             parent = tracing.remote_parent(self._traceparents.pop(key, None))
             with (
                 logs.bound(
@@ -324,7 +318,10 @@ class Controller:
                 ) as span,
             ):
                 try:
-                    outcome = await self.reconciler.reconcile(key)
+                    outcome = await self._reconcile(key)
+                except NotOwned as exc:  # moved to another shard while it ran: cancelled
+                    outcome = Outcome(None, True, str(exc))
+                    self._not_ours(key, exc.still_owned)
                 except ClusterError as exc:  # the API server before any status was written
                     log.warning("reconcile failed: %s", exc)
                     outcome = Outcome(None, False, Reason.RECONCILE_ERROR)
@@ -348,6 +345,21 @@ class Controller:
                 )
             if outcome.requeue_after is not None:
                 self.queue.add_after(key, outcome.requeue_after)
+
+    def _not_ours(self, key: AppKey, still_owned: bool) -> None:  # or not yet: try again soon
+        self.queue.forget(key)
+        if still_owned:
+            self.queue.add_after(key, self.config.retry_period)
+
+    def _dropped(self, key: AppKey) -> None:  # another shard's now: its drift, its series
+        self.drift.untrack(key, notify=False)
+        self.metrics.forget_application(key.namespace, key.name)
+
+    async def _reconcile(self, key: AppKey) -> Outcome:
+        if self.shard is None:
+            return await self.reconciler.reconcile(key)
+        log.info("reconciling as %s", self.config.identity)  # who acted, for a shard's audit
+        return await self.shard.act(key, lambda: self.reconciler.reconcile(key))
 
     # -- drift ----------------------------------------------------------------------------------
 

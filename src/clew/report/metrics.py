@@ -44,6 +44,8 @@ METRIC_NAMES: tuple[str, ...] = (
     "clew_application_objects",
     "clew_application_objects_out_of_sync",
     "clew_application_last_sync_timestamp_seconds",
+    "clew_shard_members",
+    "clew_shard_applications",
 )
 
 _APPLIED = (Action.CREATED, Action.CONFIGURED, Action.UNCHANGED)
@@ -124,6 +126,12 @@ class Metrics:
             "Drift informers running, by API server (0 series: none left on that cluster).",
             ["cluster"],
             registry=r,
+        )
+        self._shard_members = Gauge(
+            "clew_shard_members", "Live replicas this replica shards over.", registry=r
+        )
+        self._shard_apps = Gauge(
+            "clew_shard_applications", "Applications this replica's shard owns.", registry=r
         )
         self._notifications = Counter(
             "clew_notifications_total",
@@ -229,6 +237,10 @@ class Metrics:
 
     def set_leader(self, leading: bool) -> None:
         self._leader.set(1 if leading else 0)
+
+    def set_shard(self, members: int, owned: int) -> None:
+        self._shard_members.set(members)
+        self._shard_apps.set(owned)
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The registry in the format ``accept`` asks for (OpenMetrics or Prometheus text), and

@@ -29,7 +29,8 @@ from clew.controller.api.notification_crd import (
     NOTIFICATION_POLICY_CRD_NAME,
 )
 from clew.controller.appsets import APPLICATION_SET_CRD, APPLICATION_SET_CRD_NAME
-from clew.controller.runner import Controller, ControllerConfig
+from clew.controller.config import ControllerConfig
+from clew.controller.runner import Controller
 from clew.controller.triggers.receivers import ReceiverSecrets
 from clew.testing.gitserver import GitHttpServer
 from clew.testing.processes import free_port

@@ -250,7 +250,8 @@ def _lease_role(namespace: str) -> Obj:
         **_meta("rbac.authorization.k8s.io/v1", "Role", CONTROLLER, namespace),
         "rules": [
             # Leader election: one Lease in this namespace, not cluster-wide.
-            _rule(["coordination.k8s.io"], ["leases"], ["get", "create", "update", "patch"])
+            # list: shard members find each other's Leases (--sharding)
+            _rule(["coordination.k8s.io"], ["leases"], ["get", "list", "create", "update", "patch"])
         ],
     }
 

@@ -21,7 +21,7 @@ class RevisionCache:
         self._cache = cache
         self._clock = clock
         self._entries: dict[tuple[str, str, str], tuple[str, float]] = {}
-        self._inflight: dict[tuple[str, str, str], asyncio.Future[str]] = {}
+        self._inflight: dict[tuple[str, str, str], asyncio.Task[str]] = {}
 
     @staticmethod
     def _key(source: GitSource) -> tuple[str, str, str]:
@@ -35,25 +35,28 @@ class RevisionCache:
         if hit is not None and self._clock() < hit[1]:
             return hit[0]
         pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
+        if pending is None:
+            pending = asyncio.create_task(self._resolve(source, key, ttl))
+            pending.add_done_callback(_retrieved)
+            self._inflight[key] = pending
+        # Shielded: a caller that is cancelled (a reconcile moved to another shard) leaves the
+        # question running for the others, who would otherwise see its cancellation.
+        return await asyncio.shield(pending)
+
+    async def _resolve(self, source: GitSource, key: tuple[str, str, str], ttl: float) -> str:
         try:
-            asked = (
-                self._clock()
-            )  # the answer is as fresh as the question: its age counts from here
+            asked = self._clock()  # the answer is as fresh as the question: its age counts here
             revision = await self._cache.resolve(source)
             self._entries[key] = (revision, asked + ttl)
-            future.set_result(revision)
             return revision
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: the waiters re-raise it themselves
-            raise
         finally:
             del self._inflight[key]
 
     def invalidate(self, normalized_url: str) -> None:
         for key in [k for k in self._entries if k[0] == normalized_url]:
             del self._entries[key]
+
+
+def _retrieved(task: asyncio.Task[str]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: no "never retrieved" noise when every waiter has left

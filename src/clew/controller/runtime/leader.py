@@ -30,7 +30,13 @@ from clew.cluster import AlreadyExists, Cluster, ClusterError, Conflict, NotFoun
 from clew.controller.runtime.queue import jittered
 from clew.model.refs import ObjectRef
 
-__all__ = ["LEASE_API_VERSION", "LeaderElector", "format_micro_time", "parse_micro_time"]
+__all__ = [
+    "LEASE_API_VERSION",
+    "LeaderElector",
+    "format_micro_time",
+    "lease_expired",
+    "parse_micro_time",
+]
 
 LEASE_API_VERSION = "coordination.k8s.io/v1"
 _JITTER = 0.2  # retries spread ±20% so candidates started together do not collide for ever
@@ -314,13 +320,7 @@ class LeaderElector:
             self._observed_at = at
 
     def _expired(self, spec: dict[str, Any], now: datetime, now_monotonic: float) -> bool:
-        duration = float(spec.get("leaseDurationSeconds") or self.lease_duration)
-        renewed = parse_micro_time(spec.get("renewTime")) or parse_micro_time(
-            spec.get("acquireTime")
-        )
-        stale_by_stamp = renewed is None or renewed + timedelta(seconds=duration) < now
-        stale_by_watch = self._observed_at + duration < now_monotonic
-        return stale_by_stamp and stale_by_watch
+        return lease_expired(spec, now, now_monotonic - self._observed_at, self.lease_duration)
 
     def _stopping(self) -> bool:
         return self._stop is not None and self._stop.done()
@@ -329,6 +329,18 @@ class LeaderElector:
         """Wait ``seconds`` or until ``release()``, whichever comes first."""
         if self._stop is not None:
             await asyncio.wait({self._stop}, timeout=seconds)
+
+
+def lease_expired(
+    spec: dict[str, Any], now: datetime, unchanged_for: float, default_duration: float
+) -> bool:
+    """Whether a Lease's holder has stopped by client-go's rule: its ``renewTime`` is more than
+    ``leaseDurationSeconds`` old by our wall clock *and* we have seen the lease unchanged for that
+    long (``unchanged_for``, by our monotonic clock), so neither clock alone decides."""
+    duration = float(spec.get("leaseDurationSeconds") or default_duration)
+    renewed = parse_micro_time(spec.get("renewTime")) or parse_micro_time(spec.get("acquireTime"))
+    stale_by_stamp = renewed is None or renewed + timedelta(seconds=duration) < now
+    return stale_by_stamp and unchanged_for > duration
 
 
 async def _call(fn: Callable[[], Awaitable[None]]) -> None:

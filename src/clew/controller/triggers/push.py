@@ -4,7 +4,7 @@ the leader's informer turns into a reconcile that looks at Git again."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,8 @@ from clew.controller.runtime.leader import format_micro_time
 from clew.controller.triggers.webhooks import PushEvent
 
 __all__ = ["follows", "request_reconciles"]
+
+_CONCURRENT_PATCHES = 8
 
 
 def follows(app: dict[str, Any], event: PushEvent) -> bool:
@@ -34,18 +36,22 @@ def _may_follow(ref: str) -> bool:
 
 async def request_reconciles(cluster: Cluster, namespace: str | None, event: PushEvent) -> int:
     """Annotate each follower of ``event`` (in ``namespace``, or all) as ``clew reconcile`` does;
-    returns how many. One LIST, one PATCH per follower; an API error propagates, so the webhook
-    answers 500 and the sender delivers again."""
+    returns how many. One LIST, one PATCH per follower (a few at once, so that the sender gets
+    its answer within its timeout); an API error propagates, so the webhook answers 500 and the
+    sender delivers again."""
     resource = await cluster.resource_for(API_VERSION, KIND)
     listed = await cluster.request("GET", resource.path(namespace))
     stamp = format_micro_time(datetime.now(UTC))  # unique per push: each one counts
     patch = {"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}}
-    triggered = 0
-    for app in listed.get("items") or []:
-        if not follows(app, event):
-            continue
-        key = AppKey.of(app)
-        with contextlib.suppress(NotFound):  # deleted meanwhile: nothing to reconcile
-            await cluster.patch(API_VERSION, KIND, key.name, patch, namespace=key.namespace)
-            triggered += 1
-    return triggered
+    limit = asyncio.Semaphore(_CONCURRENT_PATCHES)
+
+    async def annotate(key: AppKey) -> int:
+        async with limit:
+            try:
+                await cluster.patch(API_VERSION, KIND, key.name, patch, namespace=key.namespace)
+            except NotFound:  # deleted meanwhile: nothing to reconcile
+                return 0
+            return 1
+
+    keys = [AppKey.of(app) for app in listed.get("items") or [] if follows(app, event)]
+    return sum(await asyncio.gather(*(annotate(key) for key in keys)))
