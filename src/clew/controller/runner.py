@@ -35,8 +35,9 @@ from clew.controller.appsets import AppSetController
 from clew.controller.reconcile import Outcome, Reconciler
 from clew.controller.reconcile.clients import Clients
 from clew.controller.reconcile.driftrecord import DriftReporter
+from clew.controller.reconcile.livecache import InformerCache
 from clew.controller.reconcile.revisions import RevisionCache
-from clew.controller.runtime.informer import InformerFactory
+from clew.controller.runtime.informer import Informer, InformerFactory
 from clew.controller.runtime.leader import LeaderElector
 from clew.controller.runtime.metrics_auth import serve_metrics
 from clew.controller.runtime.queue import QueueShutdown, WorkQueue
@@ -138,6 +139,7 @@ class Controller:
             helm_binary=config.helm_binary,
             observers=self.observers,
             clients=self.clients,
+            live=InformerCache(self._drift_informer),
         )
         self.drift_reporter = DriftReporter(
             self.reconciler.status, self.clients, self.events, self.observers
@@ -369,6 +371,15 @@ class Controller:
             factory = self.factory if own else self._drift_factory(client)
             informer = factory.informer(api_version, kind, where, label_selector=PART_OF)
             informer.on_event(lambda t, obj, _old: self.drift.handle(t, obj))
+
+    def _drift_informer(self, client: Cluster, version: str, kind: str, ns: str) -> Informer | None:
+        """The drift informer :meth:`_watch_kinds` started for these objects, if any."""
+        own = client is self.cluster
+        where = None if own or not ns else ns
+        factory = self.factory if own else self._drift_factories.get(id(client))
+        if factory is None or (id(client), version, kind, where) not in self._drift_watches:
+            return None
+        return factory.informer(version, kind, where, label_selector=PART_OF)
 
     def _drift_factory(self, client: Cluster) -> InformerFactory:
         factory = self._drift_factories.get(id(client))

@@ -64,14 +64,17 @@ async def draft(cluster: Cluster, options: SyncOptions, result: SyncResult) -> D
 async def compare(
     cluster: Cluster, options: SyncOptions, result: SyncResult, d: Draft
 ) -> apply.SyncPlan:
-    """The plan: one LIST of live metadata per kind; an object whose fingerprint, generation
-    and resourceVersion match what the inventory recorded is unchanged and not applied."""
+    """The plan: live metadata per kind (from the controller's watch caches when they have
+    seen clew's last apply, else one LIST); an object whose fingerprint, generation and
+    resourceVersion match what the inventory recorded is unchanged and not applied."""
     inventory, labelled = d.inventory, d.labelled
     metas = await plan.live_metadata(
         cluster,
         labelled,
         label_selector=f"{apply.PART_OF}={inventory.id}",
         skip_kinds=d.prepared.pending_kinds,
+        cache=options.live,
+        floors=_floors(inventory.members) if options.live is not None else None,
     )
     live = {ref: str(meta.get("resourceVersion", "")) for ref, meta in metas.items()}
     if not options.adopt:  # another inventory's objects are conflicts, left untouched
@@ -109,6 +112,18 @@ async def compare(
         live=metas,
         failures=list(d.prepared.failures),
     )
+
+
+def _floors(members: list[apply.Member]) -> dict[tuple[str, str], int]:
+    """Per (group, kind), the newest resourceVersion clew's applies produced: a watch cache
+    that has not seen it yet lags clew's own last sync, and the plan lists instead."""
+    floors: dict[tuple[str, str], int] = {}
+    for m in members:
+        key = (m.ref.group, m.ref.kind)
+        number = plan.version_number(m.version) if m.version else 0
+        # A version that is not a number cannot be compared: no cache can be shown to hold it.
+        floors[key] = max(floors.get(key, 0), number if number is not None else 1 << 62)
+    return floors
 
 
 async def dry_run(

@@ -7,7 +7,15 @@
 """
 
 from clew.plan.diff import to_yaml, unified_diff
-from clew.plan.fast import fingerprint, live_metadata, live_versions, needs_apply
+from clew.plan.fast import (
+    LiveCache,
+    fingerprint,
+    live_metadata,
+    live_versions,
+    needs_apply,
+    only_status_changed,
+    version_number,
+)
 from clew.plan.mask import mask
 from clew.plan.normalize import normalize
 from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages, waves
@@ -15,6 +23,7 @@ from clew.plan.planner import Plan, PlannedObject, conflict_reason, is_immutable
 from clew.plan.scope import Prepared, prepare
 
 __all__ = [
+    "LiveCache",
     "Plan",
     "PlannedObject",
     "Prepared",
@@ -28,6 +37,7 @@ __all__ = [
     "mask",
     "needs_apply",
     "normalize",
+    "only_status_changed",
     "ordered",
     "prepare",
     "reverse_order",
@@ -36,5 +46,6 @@ __all__ = [
     "stages",
     "to_yaml",
     "unified_diff",
+    "version_number",
     "waves",
 ]

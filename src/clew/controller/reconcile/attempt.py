@@ -59,6 +59,10 @@ class Attempt(engine.Progress):
             if spec.kube_config is not None:  # its objects here, if any, are no longer its
                 r.drift.untrack(key)
             r.drift.resume(key)
+            if r.live is not None and spec.kube_config is None and result.desired:
+                # What changed while checks were paused, and the plan may have read too early.
+                client = r.clients.for_app(key, spec)
+                r.live.replay(client, result.desired, result.applied.changes, r.drift.handle)
         elapsed = time.monotonic() - self.started
         if self.root.is_recording():  # the runner records the result
             if result.snapshot is not None:
