@@ -90,7 +90,7 @@ async def edit(cluster: Cluster, ns: str, name: str, color: str) -> dict[str, An
     live = await cluster.get("v1", "ConfigMap", name, ns)
     live["data"]["c"] = color
     path = f"/api/v1/namespaces/{ns}/configmaps/{name}"
-    return await cluster.request("PUT", path, body=live)  # type: ignore[no-any-return]
+    return await cluster.request("PUT", path, body=live)
 
 
 async def test_a_hand_change_between_syncs_is_seen_from_the_cache(
