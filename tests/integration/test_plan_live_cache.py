@@ -4,7 +4,9 @@
 - a cache that has not seen clew's last apply (the version floor) is not trusted: the plan lists,
   so a hand change the stale cache cannot show is still applied over;
 - a hand change the cache had not received when the plan ran is handed to the drift watcher
-  when the sync ends (replay), while a write of clew's own is not.
+  when the sync ends (replay), while a write of clew's own is not;
+- the wait for health reads the cache for objects it shows healthy at this sync's version,
+  and watches (a LIST) only those the cache has not seen at that version.
 
 Real informers on the real API server; the controller's drift informers are the same class."""
 
@@ -35,12 +37,14 @@ def write(directory: Path, **colors: str) -> None:
         (directory / f"{name}.yaml").write_text(yaml.safe_dump({**obj, "data": {"c": color}}))
 
 
-async def sync(cluster: Cluster, directory: Path, ns: str, cache: InformerCache) -> Any:
+async def sync(
+    cluster: Cluster, directory: Path, ns: str, cache: InformerCache, *, wait: bool = False
+) -> Any:
     async def fetch() -> Snapshot:
         return source.local(directory, ".")
 
     # force: a PUT by hand takes the field over, and Git must win it back
-    options = engine.SyncOptions(name="cached", namespace=ns, force=True, live=cache)
+    options = engine.SyncOptions(name="cached", namespace=ns, force=True, wait=wait, live=cache)
     before = cluster.calls["list"]
     result = await engine.sync(cluster, fetch, options)
     assert result.ok, result.error
@@ -168,3 +172,23 @@ async def test_a_change_the_cache_had_not_received_is_replayed_to_drift(
         )
         assert count == 1
         assert handed == [("MODIFIED", "a", version(hacked))]  # not "b": clew's own write
+
+
+async def test_health_from_the_cache_only_at_this_syncs_version(
+    kube_admin: Cluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    ns = kube_namespace
+    write(tmp_path, a="blue", b="blue")
+    async with informer(kube_admin, ns) as inf:
+        cache = InformerCache(lambda _c, _v, kind, where: inf if where == ns else None)
+        first, _ = await sync(kube_admin, tmp_path, ns, cache, wait=True)
+        await caught_up(inf, first)
+        noop, lists = await sync(kube_admin, tmp_path, ns, cache, wait=True)
+        assert lists == 0  # neither the plan nor the wait listed
+        assert noop.health.ok
+        assert sorted(r.name for r in noop.health.results) == ["a", "b"]
+    write(tmp_path, b="green")  # the stopped cache cannot show this sync's write of "b"
+    changed, lists = await sync(kube_admin, tmp_path, ns, cache, wait=True)
+    assert lists == 1  # the watcher's LIST of ConfigMaps, for "b" alone
+    assert changed.health.ok
+    assert sorted(r.name for r in changed.health.results) == ["a", "b"]
