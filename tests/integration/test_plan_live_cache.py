@@ -5,6 +5,7 @@
   so a hand change the stale cache cannot show is still applied over;
 - a hand change the cache had not received when the plan ran is handed to the drift watcher
   when the sync ends (replay), while a write of clew's own is not;
+- another inventory's claim on a desired object is found in the cache, without a LIST;
 - the wait for health reads the cache for objects it shows healthy at this sync's version,
   and watches (a LIST) only those the cache has not seen at that version.
 
@@ -192,3 +193,32 @@ async def test_health_from_the_cache_only_at_this_syncs_version(
     assert lists == 1  # the watcher's LIST of ConfigMaps, for "b" alone
     assert changed.health.ok
     assert sorted(r.name for r in changed.health.results) == ["a", "b"]
+
+
+async def test_another_inventorys_claim_is_found_in_the_cache(
+    kube_admin: Cluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    ns = kube_namespace
+    claimed = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": ns, "labels": {PART_OF: "applyset-other-v1"}},
+        "data": {"c": "theirs"},
+    }
+    await kube_admin.create(claimed)
+    write(tmp_path, c="blue")
+    async with informer(kube_admin, ns) as inf:
+        await seen(inf, "c", lambda o: True)
+        cache = InformerCache(lambda _c, _v, kind, where: inf if where == ns else None)
+
+        async def fetch() -> Snapshot:
+            return source.local(tmp_path, ".")
+
+        before = kube_admin.calls["list"]
+        options = engine.SyncOptions(name="cached", namespace=ns, live=cache)
+        result = await engine.sync(kube_admin, fetch, options)
+        assert kube_admin.calls["list"] == before
+    assert not result.ok
+    assert "owned by another ApplySet applyset-other-v1" in result.error
+    live = await kube_admin.get("v1", "ConfigMap", "c", ns)
+    assert live["data"]["c"] == "theirs"

@@ -78,8 +78,11 @@ async def compare(
     )
     live = {ref: str(meta.get("resourceVersion", "")) for ref, meta in metas.items()}
     if not options.adopt:  # another inventory's objects are conflicts, left untouched
-        owners = await apply.foreign_owners(
-            cluster, labelled, inventory.id, known=live, skip_kinds=d.prepared.pending_kinds
+        owners, known = _cached_owners(cluster, labelled, inventory.id, set(live), options.live)
+        owners.update(
+            await apply.foreign_owners(
+                cluster, labelled, inventory.id, known=known, skip_kinds=d.prepared.pending_kinds
+            )
         )
         d.prepared.failures.extend(apply.conflict(ref, o) for ref, o in owners.items())
         labelled = result.desired = [m for m in labelled if m.ref not in owners]
@@ -112,6 +115,42 @@ async def compare(
         live=metas,
         failures=list(d.prepared.failures),
     )
+
+
+def _cached_owners(
+    cluster: Cluster,
+    labelled: list[Manifest],
+    set_id: str,
+    mine: set[ObjectRef],
+    cache: plan.LiveCache | None,
+) -> tuple[dict[ObjectRef, apply.Owner], set[ObjectRef]]:
+    """Other inventories' claims on desired objects that are not ours, from the watch caches
+    (they hold every object carrying a part-of label), and the objects they answered for: the
+    rest are looked up with LISTs. As with a LIST, a claim made a moment ago may not show yet."""
+    kinds: dict[tuple[str, str], list[Manifest]] = {}
+    for m in labelled:
+        if m.ref not in mine:
+            kinds.setdefault((str(m.obj["apiVersion"]), m.ref.kind), []).append(m)
+    owners: dict[ObjectRef, apply.Owner] = {}
+    known = set(mine)
+    if cache is None:
+        return owners, known
+    for (api_version, kind), manifests in kinds.items():
+        namespaces = {m.ref.namespace for m in manifests}
+        cached = cache.objects(cluster, api_version, kind, namespaces, 0)
+        if cached is None:
+            continue
+        wanted = {m.ref for m in manifests}
+        names = {ref.name for ref in wanted}
+        known |= wanted
+        for obj in cached:
+            if (obj.get("metadata") or {}).get("name") not in names:
+                continue  # a watch across namespaces holds every inventory's objects
+            ref = ObjectRef.from_object(obj)
+            owner = apply.foreign_owner(obj.get("metadata") or {}, set_id)
+            if ref in wanted and owner is not None:
+                owners[ref] = owner
+    return owners, known
 
 
 def _floors(members: list[apply.Member]) -> dict[tuple[str, str], int]:

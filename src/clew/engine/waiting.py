@@ -49,7 +49,12 @@ def _from_cache(
         cached = cache.objects(cluster, api_version, kind, namespaces, 0)
         if not cached:
             continue
-        by_ref = {ObjectRef.from_object(obj): obj for obj in cached}
+        names = {m.ref.name for m in manifests}  # a watch may hold other inventories' objects
+        by_ref = {
+            ObjectRef.from_object(obj): obj
+            for obj in cached
+            if (obj.get("metadata") or {}).get("name") in names
+        }
         for m in manifests:
             live, mine = by_ref.get(m.ref), versions.get(m.ref)
             if live is None or mine is None:
