@@ -9,6 +9,8 @@ left to the watcher. Without a cache (``clew apply``) every object is watched, a
 
 from __future__ import annotations
 
+from typing import Any
+
 from clew import plan, wait
 from clew.cluster import Cluster
 from clew.engine.result import SyncOptions
@@ -49,20 +51,36 @@ def _from_cache(
         cached = cache.objects(cluster, api_version, kind, namespaces, 0)
         if not cached:
             continue
-        names = {m.ref.name for m in manifests}  # a watch may hold other inventories' objects
-        by_ref = {
-            ObjectRef.from_object(obj): obj
-            for obj in cached
-            if (obj.get("metadata") or {}).get("name") in names
-        }
+        by_name: dict[tuple[str, str], dict[str, Any]] = {}
+        for obj in cached:  # same kind: namespace and name say which object
+            meta = obj.get("metadata") or {}
+            by_name[(str(meta.get("namespace") or ""), str(meta.get("name") or ""))] = obj
         for m in manifests:
-            live, mine = by_ref.get(m.ref), versions.get(m.ref)
+            live, mine = by_name.get((m.ref.namespace, m.ref.name)), versions.get(m.ref)
             if live is None or mine is None:
                 continue
-            seen = plan.version_number((live.get("metadata") or {}).get("resourceVersion"))
+            meta = live.get("metadata") or {}
+            seen = plan.version_number(meta.get("resourceVersion"))
             if seen is None or seen < mine:
                 continue  # the cache has not seen this sync's write yet
-            health = wait.compute(live)
+            health = _health(live, str(meta.get("uid") or ""), seen)
             if health.health is Health.CURRENT:
                 settled[m.ref] = health
     return settled
+
+
+# The health of one object state, by (uid, resourceVersion): a state never changes, and a sync
+# of 5,000 unchanged objects would compute the same 5,000 results again on every push.
+_HEALTH: dict[tuple[str, int], HealthResult] = {}
+_HEALTH_MAX = 100_000
+
+
+def _health(obj: dict[str, Any], uid: str, version: int) -> HealthResult:
+    key = (uid, version)
+    found = _HEALTH.get(key)
+    if found is None:
+        found = _HEALTH[key] = wait.compute(obj)
+        if len(_HEALTH) > _HEALTH_MAX:  # forget the oldest half
+            for old in list(_HEALTH)[: _HEALTH_MAX // 2]:
+                del _HEALTH[old]
+    return found

@@ -71,13 +71,17 @@ class InformerCache:
         newer than the version the sync recorded for it and more than a status write, or that
         the cache saw deleted after it; returns how many."""
         recorded = {c.ref: c for c in changes if c.version}
+        informers: dict[tuple[str, str, str], Informer | None] = {}
         replayed = 0
         for m in desired:
             change = recorded.get(m.ref)
             if change is None:
                 continue
             ref = m.ref
-            informer = self._lookup(cluster, str(m.obj["apiVersion"]), ref.kind, ref.namespace)
+            where = (str(m.obj["apiVersion"]), ref.kind, ref.namespace)
+            if where not in informers:  # one lookup per kind and namespace, not per object
+                informers[where] = self._lookup(cluster, *where)
+            informer = informers[where]
             mine = version_number(change.version)
             if informer is None or not informer.has_synced.is_set() or mine is None:
                 continue  # a new informer's first list reaches drift as ADDED events anyway
