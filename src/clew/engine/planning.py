@@ -137,19 +137,15 @@ def _cached_owners(
         return owners, known
     for (api_version, kind), manifests in kinds.items():
         namespaces = {m.ref.namespace for m in manifests}
-        cached = cache.objects(cluster, api_version, kind, namespaces, 0)
-        if cached is None:
+        get = cache.reader(cluster, api_version, kind, namespaces, 0)
+        if get is None:
             continue
-        wanted = {m.ref for m in manifests}
-        names = {ref.name for ref in wanted}
-        known |= wanted
-        for obj in cached:
-            if (obj.get("metadata") or {}).get("name") not in names:
-                continue  # a watch across namespaces holds every inventory's objects
-            ref = ObjectRef.from_object(obj)
-            owner = apply.foreign_owner(obj.get("metadata") or {}, set_id)
-            if ref in wanted and owner is not None:
-                owners[ref] = owner
+        for m in manifests:
+            known.add(m.ref)
+            obj = get(m.ref.namespace, m.ref.name)
+            owner = apply.foreign_owner(obj.get("metadata") or {}, set_id) if obj else None
+            if owner is not None:
+                owners[m.ref] = owner
     return owners, known
 
 

@@ -48,15 +48,11 @@ def _from_cache(
     settled: dict[ObjectRef, HealthResult] = {}
     for (api_version, kind), manifests in kinds.items():
         namespaces = {m.ref.namespace for m in manifests}
-        cached = cache.objects(cluster, api_version, kind, namespaces, 0)
-        if not cached:
+        get = cache.reader(cluster, api_version, kind, namespaces, 0)
+        if get is None:
             continue
-        by_name: dict[tuple[str, str], dict[str, Any]] = {}
-        for obj in cached:  # same kind: namespace and name say which object
-            meta = obj.get("metadata") or {}
-            by_name[(str(meta.get("namespace") or ""), str(meta.get("name") or ""))] = obj
         for m in manifests:
-            live, mine = by_name.get((m.ref.namespace, m.ref.name)), versions.get(m.ref)
+            live, mine = get(m.ref.namespace, m.ref.name), versions.get(m.ref)
             if live is None or mine is None:
                 continue
             meta = live.get("metadata") or {}

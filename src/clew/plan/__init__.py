@@ -8,6 +8,7 @@
 
 from clew.plan.diff import to_yaml, unified_diff
 from clew.plan.fast import (
+    CachedObject,
     LiveCache,
     fingerprint,
     live_metadata,
@@ -23,6 +24,7 @@ from clew.plan.planner import Plan, PlannedObject, conflict_reason, is_immutable
 from clew.plan.scope import Prepared, prepare
 
 __all__ = [
+    "CachedObject",
     "LiveCache",
     "Plan",
     "PlannedObject",

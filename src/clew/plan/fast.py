@@ -20,7 +20,7 @@ import asyncio
 import hashlib
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import msgspec
@@ -39,19 +39,24 @@ _cluster_wide_forbidden: weakref.WeakKeyDictionary[Cluster, dict[tuple[str, str]
 )
 
 
+CachedObject = Callable[[str, str], "dict[str, Any] | None"]
+"""``get(namespace, name)``: the cached object ("" namespace when cluster-scoped), or None."""
+
+
 class LiveCache(Protocol):
     """Live objects a watch already holds (the controller's informers), so the plan need not
     list them.
 
-    ``objects`` returns the cached objects of one kind in ``namespaces`` ("" for cluster-scoped;
-    a watch across namespaces may return more), or None when the cache cannot stand in for a
-    LIST: no synced watch of that kind there for ``cluster``, or one that has not yet seen
-    ``floor``, the newest resourceVersion clew's own applies produced for that kind (0: no
-    floor). Cached dicts are shared: read only."""
+    ``reader`` returns a lookup of one kind's cached objects in ``namespaces`` ("" for
+    cluster-scoped), or None when the cache cannot stand in for a LIST: no synced watch of that
+    kind there for ``cluster``, or one that has not yet seen ``floor``, the newest
+    resourceVersion clew's own applies produced for that kind (0: no floor). Objects are looked
+    up one by one: a watch across namespaces holds every inventory's objects. Cached dicts are
+    shared: read only."""
 
-    def objects(
+    def reader(
         self, cluster: Cluster, api_version: str, kind: str, namespaces: set[str], floor: int
-    ) -> list[dict[str, Any]] | None: ...
+    ) -> CachedObject | None: ...
 
 
 def version_number(version: object) -> int | None:
@@ -100,13 +105,13 @@ async def live_metadata(
     this client and kind).
     """
     kinds: dict[tuple[str, str], set[str]] = {}
-    groups: dict[tuple[str, str], str] = {}
+    refs: dict[tuple[str, str], list[ObjectRef]] = {}
     for m in manifests:
         ref = m.ref
         if skip_kinds and (ref.group, ref.kind) in skip_kinds:
             continue
         kinds.setdefault((str(m.obj["apiVersion"]), ref.kind), set()).add(ref.namespace)
-        groups[(str(m.obj["apiVersion"]), ref.kind)] = ref.group
+        refs.setdefault((str(m.obj["apiVersion"]), ref.kind), []).append(ref)
 
     forbidden = _cluster_wide_forbidden.setdefault(cluster, {})
     label = label_selector.partition("=")
@@ -114,14 +119,17 @@ async def live_metadata(
 
     async def one(api_version: str, kind: str, namespaces: set[str]) -> list[dict[str, Any]]:
         if cache is not None and cacheable:
-            floor = (floors or {}).get((groups[(api_version, kind)], kind), 0)
-            cached = cache.objects(cluster, api_version, kind, namespaces, floor)
-            if cached is not None:
+            wanted = refs[(api_version, kind)]
+            floor = (floors or {}).get((wanted[0].group, kind), 0)
+            get = cache.reader(cluster, api_version, kind, namespaces, floor)
+            if get is not None:  # the desired objects only: stale members are read by prune
                 key, _, value = label
+                found = (get(ref.namespace, ref.name) for ref in wanted)
                 return [
                     obj
-                    for obj in cached
-                    if ((obj.get("metadata") or {}).get("labels") or {}).get(key) == value
+                    for obj in found
+                    if obj is not None
+                    and ((obj.get("metadata") or {}).get("labels") or {}).get(key) == value
                 ]
         since = forbidden.get((api_version, kind))
         if since is None or time.monotonic() - since >= _FORBIDDEN_TTL:

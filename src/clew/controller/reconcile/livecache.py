@@ -25,7 +25,7 @@ from typing import Any
 from clew.cluster import Cluster
 from clew.controller.runtime.informer import Informer
 from clew.model import Change, Manifest
-from clew.plan import only_status_changed, version_number
+from clew.plan import CachedObject, only_status_changed, version_number
 
 __all__ = ["InformerCache", "Lookup"]
 
@@ -42,23 +42,27 @@ class InformerCache:
         self.hits = 0  # kinds answered from a cache, and LISTs left to the plan: for tests
         self.misses = 0
 
-    def objects(
+    def reader(
         self, cluster: Cluster, api_version: str, kind: str, namespaces: set[str], floor: int
-    ) -> list[dict[str, Any]] | None:
-        informers: dict[int, Informer] = {}
+    ) -> CachedObject | None:
+        informers: dict[str, Informer] = {}
         for namespace in namespaces:
             informer = self._lookup(cluster, api_version, kind, namespace)
             if informer is None or not informer.has_synced.is_set():
                 self.misses += 1
                 return None
-            informers[id(informer)] = informer
-        for informer in informers.values():
             seen = version_number(informer.resource_version)
             if seen is None or seen < floor:
                 self.misses += 1
                 return None
+            informers[namespace] = informer
         self.hits += 1
-        return [obj for informer in informers.values() for obj in informer.items()]
+
+        def get(namespace: str, name: str) -> dict[str, Any] | None:
+            informer = informers.get(namespace)
+            return informer.get(namespace, name) if informer is not None else None
+
+        return get
 
     def replay(
         self,
