@@ -5,6 +5,7 @@ ServiceAccount; then the controller's path: ``engine.sync`` in-process on a kept
 the reconciler calls it, no-op. Writes the "S10" section of docs/benchmarks.md.
 
     .venv/bin/python -m bench.s10 [--runs 3] [--shapes crds12,crds22,app50,app130]
+    .venv/bin/python -m bench.s10 --controller-only [--runs 3]   (prints; the doc stays)
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench import doc, measure, s10_sets
-from clew import engine, source
+from bench.s10_controller import controller_noop
 from clew.cluster import Cluster, NotFound
-from clew.model import Snapshot
 from clew.testing.controlplane import RESTRICTED_NAMESPACE, RESTRICTED_SA, ControlPlane
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,33 +140,6 @@ async def one(
     return run.seconds, own, sum(counted.values())
 
 
-async def controller_noop(
-    kubeconfig: Path,
-    directory: Path,
-    prefix: str,
-    objects: int,
-    rows: dict[str, list[float]],
-    key: str,
-) -> None:
-    """The reconciler's call, on a client kept alive as the controller keeps it: one warm-up,
-    then five no-op syncs, each timed and its HTTP requests counted by the client."""
-    options = engine.SyncOptions(name=f"s10-{prefix}", namespace="default")
-
-    async def fetch() -> Snapshot:
-        return source.local(directory, ".")
-
-    async with Cluster.from_kubeconfig(kubeconfig) as cluster:
-        await engine.sync(cluster, fetch, options)
-        for _ in range(5):
-            calls = sum(cluster.requests.values())
-            started = time.perf_counter()
-            result = await engine.sync(cluster, fetch, options)
-            rows[f"{key}/ctl_noop_s"].append(time.perf_counter() - started)
-            rows[f"{key}/ctl_noop_req"].append(sum(cluster.requests.values()) - calls)
-            if not result.ok or engine.count(result.changes()) != {"unchanged": objects}:
-                raise RuntimeError(f"controller no-op of {key}: {result.reason} {result.error}")
-
-
 async def cleanup(admin: Cluster, shape: str, prefix: str) -> None:
     refs = s10_sets.definitions(shape, prefix)
     for api_version, kind, name in refs:
@@ -191,7 +164,12 @@ async def cleanup(admin: Cluster, shape: str, prefix: str) -> None:
 
 
 async def one_round(
-    plane: ControlPlane, admin: Cluster, shape: str, r: int, rows: dict[str, list[float]]
+    plane: ControlPlane,
+    admin: Cluster,
+    shape: str,
+    r: int,
+    rows: dict[str, list[float]],
+    controller_only: bool = False,
 ) -> None:
     kubeconfig = plane.restricted_kubeconfig
     work = Path(tempfile.mkdtemp(prefix="clew-s10-"))
@@ -206,7 +184,7 @@ async def one_round(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
                 field_manager="bench",
             )
-        for phase in PHASES:
+        for phase in () if controller_only else PHASES:
             for tool in tools:
                 directory = work / prefixes[tool]
                 if phase == "change":
@@ -287,7 +265,7 @@ def report(rows: dict[str, list[float]], shapes: list[str], runs: int, seconds: 
             "clew cold <= kubectl",
             "clew no-op <= kubectl",
             "change <= 1.2x no-op",
-            "controller no-op",
+            "controller no-op (informers)",
             "<= 0.2 s and <= 3 requests",
         ),
         "|---|---|---|---|---|---|",
@@ -296,6 +274,8 @@ def report(rows: dict[str, list[float]], shapes: list[str], runs: int, seconds: 
         k = {p: med(rows, f"{shape}/kubectl/{p}_s") for p in PHASES}
         c = {p: med(rows, f"{shape}/clew/{p}_s") for p in PHASES}
         ctl_s, ctl_n = med(rows, f"{shape}/ctl_noop_s"), med(rows, f"{shape}/ctl_noop_req")
+        list_s = med(rows, f"{shape}/ctl_noop_list_s")
+        list_n = med(rows, f"{shape}/ctl_noop_list_req")
 
         def met(ok: bool) -> str:
             return "yes" if ok else "**no**"
@@ -306,7 +286,7 @@ def report(rows: dict[str, list[float]], shapes: list[str], runs: int, seconds: 
                 f"{met(c['cold'] <= k['cold'])} ({c['cold'] / k['cold']:.2f}x)",
                 f"{met(c['noop'] <= k['noop'])} ({c['noop'] / k['noop']:.2f}x)",
                 f"{met(c['change'] <= 1.2 * c['noop'])} ({c['change'] / c['noop']:.2f}x)",
-                f"{ctl_s:.3f} s / {ctl_n:.0f}",
+                f"{ctl_s:.3f} s / {ctl_n:.0f} (LIST way: {list_s:.3f} s / {list_n:.0f})",
                 met(ctl_s <= 0.2 and ctl_n <= 3),
             )
         )
@@ -325,7 +305,24 @@ def report(rows: dict[str, list[float]], shapes: list[str], runs: int, seconds: 
     return "\n".join(lines)
 
 
-async def main_async(shapes: list[str], runs: int) -> str:
+def controller_report(rows: dict[str, list[float]], shapes: list[str], runs: int) -> str:
+    """``--controller-only``: the controller's no-op, fed by informers and the LIST way."""
+    lines = [
+        f"S10 controller no-op, medians of {runs} x 5 (`bench.s10 --controller-only`)",
+        _row("set", "informers", "LIST per kind", "<= 0.2 s and <= 3 requests"),
+        "|---|---:|---:|---|",
+    ]
+    for shape in shapes:
+        fed = (med(rows, f"{shape}/ctl_noop_s"), med(rows, f"{shape}/ctl_noop_req"))
+        listed = (med(rows, f"{shape}/ctl_noop_list_s"), med(rows, f"{shape}/ctl_noop_list_req"))
+        ok = "yes" if fed[0] <= 0.2 and fed[1] <= 3 else "**no**"
+        cells = [f"{s:.3f} s / {n:.0f}" for s, n in (fed, listed)]
+        lines.append(_row(shape, *cells, ok))
+    samples = {k: [round(x, 4) for x in v] for k, v in sorted(rows.items())}
+    return "\n".join([*lines, "", json.dumps(samples)])
+
+
+async def main_async(shapes: list[str], runs: int, controller_only: bool = False) -> str:
     started = time.monotonic()
     plane = ControlPlane(say=lambda msg: print(msg, file=sys.stderr, flush=True))
     plane.start()
@@ -336,9 +333,11 @@ async def main_async(shapes: list[str], runs: int) -> str:
             for r in range(runs):
                 for shape in shapes:
                     print(f"{shape} round {r + 1}/{runs}", file=sys.stderr, flush=True)
-                    await one_round(plane, admin, shape, r, rows)
+                    await one_round(plane, admin, shape, r, rows, controller_only)
     finally:
         plane.stop()
+    if controller_only:
+        return controller_report(rows, shapes, runs)
     return report(rows, shapes, runs, time.monotonic() - started)
 
 
@@ -347,10 +346,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--shapes", default=",".join(s10_sets.SHAPES))
     parser.add_argument("--output", default=str(DOC))
+    parser.add_argument(
+        "--controller-only", action="store_true", help="only the controller's no-op; prints"
+    )
     args = parser.parse_args()
     shapes = args.shapes.split(",")
-    text = asyncio.run(main_async(shapes, args.runs))
-    doc.write_section(Path(args.output), text, BEGIN, END)
+    text = asyncio.run(main_async(shapes, args.runs, args.controller_only))
+    if not args.controller_only:
+        doc.write_section(Path(args.output), text, BEGIN, END)
     print(text)
 
 

@@ -30,6 +30,7 @@ from clew.controller.config import ControllerConfig
 from clew.controller.reconcile import Outcome, Reconciler
 from clew.controller.reconcile.clients import Clients
 from clew.controller.reconcile.driftrecord import DriftReporter
+from clew.controller.reconcile.livecache import InformerCache
 from clew.controller.reconcile.revisions import RevisionCache
 from clew.controller.runtime.informer import InformerFactory
 from clew.controller.runtime.leader import LeaderElector
@@ -111,6 +112,7 @@ class Controller:
             helm_binary=config.helm_binary,
             observers=self.observers,
             clients=self.clients,
+            live=InformerCache(self.drift_informers.informer),
         )
         self.drift_reporter = DriftReporter(
             self.reconciler.status, self.clients, self.events, self.observers

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from opentelemetry import trace
 
-from clew import apply, plan, wait
+from clew import apply, plan
 from clew.cluster import Cluster, ClusterError
 from clew.engine import planning, stages
 from clew.engine.hooks import hook_run, planned_hooks, run_hooks
@@ -30,6 +30,7 @@ from clew.engine.result import (
     count,
     summary,
 )
+from clew.engine.waiting import wait_for_health
 from clew.model import ClewError, HookEvent, Reason
 from clew.report import tracing
 
@@ -193,9 +194,7 @@ async def _plan_apply_prune_wait(
         started = time.monotonic()
         progress.stage("wait", f"waiting up to {options.timeout:.0f}s for health")
         with _tracer.start_as_current_span("wait", attributes={"clew.timeout": options.timeout}):
-            result.health = await wait.wait_for(
-                cluster, [m.obj for m in todo.desired], timeout=options.timeout
-            )
+            result.health = await wait_for_health(cluster, todo.desired, result.applied, options)
             timed("wait", started)
             if not result.health.ok:
                 return fail(Reason.HEALTH_CHECK_FAILED, result.health.summary())

@@ -66,19 +66,25 @@ async def draft(cluster: Cluster, options: SyncOptions, result: SyncResult) -> D
 async def compare(
     cluster: Cluster, options: SyncOptions, result: SyncResult, d: Draft
 ) -> apply.SyncPlan:
-    """The plan: one LIST of live metadata per kind; an object whose fingerprint, generation
-    and resourceVersion match what the inventory recorded is unchanged and not applied."""
+    """The plan: live metadata per kind (from the controller's watch caches when they have
+    seen clew's last apply, else one LIST); an object whose fingerprint, generation and
+    resourceVersion match what the inventory recorded is unchanged and not applied."""
     inventory, labelled = d.inventory, d.labelled
     metas = await plan.live_metadata(
         cluster,
         labelled,
         label_selector=f"{apply.PART_OF}={inventory.id}",
         skip_kinds=d.prepared.pending_kinds,
+        cache=options.live,
+        floors=_floors(inventory.members) if options.live is not None else None,
     )
     live = {ref: str(meta.get("resourceVersion", "")) for ref, meta in metas.items()}
     if not options.adopt:  # another inventory's objects are conflicts, left untouched
-        owners = await apply.foreign_owners(
-            cluster, labelled, inventory.id, known=live, skip_kinds=d.prepared.pending_kinds
+        owners, known = _cached_owners(cluster, labelled, inventory.id, set(live), options.live)
+        owners.update(
+            await apply.foreign_owners(
+                cluster, labelled, inventory.id, known=known, skip_kinds=d.prepared.pending_kinds
+            )
         )
         d.prepared.failures.extend(apply.conflict(ref, o) for ref, o in owners.items())
         labelled = result.desired = [m for m in labelled if m.ref not in owners]
@@ -111,6 +117,50 @@ async def compare(
         live=metas,
         failures=list(d.prepared.failures),
     )
+
+
+def _cached_owners(
+    cluster: Cluster,
+    labelled: list[Manifest],
+    set_id: str,
+    mine: set[ObjectRef],
+    cache: plan.LiveCache | None,
+) -> tuple[dict[ObjectRef, apply.Owner], set[ObjectRef]]:
+    """Other inventories' claims on desired objects that are not ours, from the watch caches
+    (they hold every object carrying a part-of label), and the objects they answered for: the
+    rest are looked up with LISTs. As with a LIST, a claim made a moment ago may not show yet."""
+    kinds: dict[tuple[str, str], list[Manifest]] = {}
+    for m in labelled:
+        if m.ref not in mine:
+            kinds.setdefault((str(m.obj["apiVersion"]), m.ref.kind), []).append(m)
+    owners: dict[ObjectRef, apply.Owner] = {}
+    known = set(mine)
+    if cache is None:
+        return owners, known
+    for (api_version, kind), manifests in kinds.items():
+        namespaces = {m.ref.namespace for m in manifests}
+        get = cache.reader(cluster, api_version, kind, namespaces, 0)
+        if get is None:
+            continue
+        for m in manifests:
+            known.add(m.ref)
+            obj = get(m.ref.namespace, m.ref.name)
+            owner = apply.foreign_owner(obj.get("metadata") or {}, set_id) if obj else None
+            if owner is not None:
+                owners[m.ref] = owner
+    return owners, known
+
+
+def _floors(members: list[apply.Member]) -> dict[tuple[str, str], int]:
+    """Per (group, kind), the newest resourceVersion clew's applies produced: a watch cache
+    that has not seen it yet lags clew's own last sync, and the plan lists instead."""
+    floors: dict[tuple[str, str], int] = {}
+    for m in members:
+        key = (m.ref.group, m.ref.kind)
+        number = plan.version_number(m.version) if m.version else 0
+        # A version that is not a number cannot be compared: no cache can be shown to hold it.
+        floors[key] = max(floors.get(key, 0), number if number is not None else 1 << 62)
+    return floors
 
 
 async def dry_run(

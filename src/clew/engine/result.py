@@ -54,6 +54,9 @@ class SyncOptions:
     admit: Callable[[list[ObjectRef]], str | None] | None = None
     # Helm values read at sync time (an Application's valuesFrom): replace render.values.
     values_from: ValuesFrom | None = None
+    # Live objects a watch already holds (the controller's drift informers): the plan reads
+    # their versions there instead of a LIST per kind, once they have seen clew's last apply.
+    live: plan.LiveCache | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,24 @@ from clew.plan.normalize import normalize
 from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages, waves
 
 if _typing.TYPE_CHECKING:
-    from clew.plan.fast import fingerprint, live_metadata, live_versions, needs_apply
+    from clew.plan.fast import (
+        CachedObject,
+        LiveCache,
+        fingerprint,
+        live_metadata,
+        live_versions,
+        needs_apply,
+        only_status_changed,
+        version_number,
+    )
     from clew.plan.planner import Plan, PlannedObject, conflict_reason, is_immutable, make_plan
     from clew.plan.scope import Prepared, prepare
 
 _HOME = {
+    "CachedObject": "fast",
+    "LiveCache": "fast",
+    "only_status_changed": "fast",
+    "version_number": "fast",
     "Plan": "planner",
     "PlannedObject": "planner",
     "Prepared": "scope",
@@ -40,6 +53,8 @@ _HOME = {
 }
 
 __all__ = [
+    "CachedObject",
+    "LiveCache",
     "Plan",
     "PlannedObject",
     "Prepared",
@@ -53,6 +68,7 @@ __all__ = [
     "mask",
     "needs_apply",
     "normalize",
+    "only_status_changed",
     "ordered",
     "prepare",
     "reverse_order",
@@ -61,6 +77,7 @@ __all__ = [
     "stages",
     "to_yaml",
     "unified_diff",
+    "version_number",
     "waves",
 ]
 

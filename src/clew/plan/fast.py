@@ -3,7 +3,8 @@
 An object whose desired content is byte-for-byte what clew last applied (same fingerprint) and
 whose live resourceVersion is still the one that apply produced has not changed on either side:
 it needs no request. Live versions come from one metadata-only LIST per kind (label-selected to
-the inventory's members), not from a GET per object.
+the inventory's members), not from a GET per object, or, in the controller, from the watch
+caches it already keeps (:class:`LiveCache`) when they have caught up with clew's last apply.
 
 A new resourceVersion alone does not mean drift: controllers write status (a CRD becomes
 Established, a Deployment counts its replicas) right after every apply. For kinds that keep a
@@ -19,8 +20,8 @@ import asyncio
 import hashlib
 import time
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 import msgspec
 
@@ -36,6 +37,36 @@ _FORBIDDEN_TTL = 600.0
 _cluster_wide_forbidden: weakref.WeakKeyDictionary[Cluster, dict[tuple[str, str], float]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+CachedObject = Callable[[str, str], "dict[str, Any] | None"]
+"""``get(namespace, name)``: the cached object ("" namespace when cluster-scoped), or None."""
+
+
+class LiveCache(Protocol):
+    """Live objects a watch already holds (the controller's informers), so the plan need not
+    list them.
+
+    ``reader`` returns a lookup of one kind's cached objects in ``namespaces`` ("" for
+    cluster-scoped), or None when the cache cannot stand in for a LIST: no synced watch of that
+    kind there for ``cluster``, or one that has not yet seen ``floor``, the newest
+    resourceVersion clew's own applies produced for that kind (0: no floor). Objects are looked
+    up one by one: a watch across namespaces holds every inventory's objects. Cached dicts are
+    shared: read only."""
+
+    def reader(
+        self, cluster: Cluster, api_version: str, kind: str, namespaces: set[str], floor: int
+    ) -> CachedObject | None: ...
+
+
+def version_number(version: object) -> int | None:
+    """A resourceVersion as a number, or None. Kubernetes calls them opaque, but every API
+    server backed by etcd hands out etcd revisions, which only grow; a version that is not a
+    number makes the caller distrust its cache, never trust it."""
+    try:
+        return int(str(version))
+    except ValueError:
+        return None
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
@@ -63,22 +94,43 @@ async def live_metadata(
     *,
     label_selector: str,
     skip_kinds: set[tuple[str, str]] | None = None,
+    cache: LiveCache | None = None,
+    floors: Mapping[tuple[str, str], int] | None = None,
 ) -> dict[ObjectRef, dict[str, Any]]:
     """The metadata of every live object carrying ``label_selector``, for the desired kinds.
 
-    One LIST per kind across namespaces; if RBAC forbids that, one per namespace instead (and
-    straight away for the next 10 minutes, for this client and kind).
+    From ``cache`` where it can stand in (see :class:`LiveCache`; ``floors`` by (group, kind),
+    and only for a ``key=value`` selector), else one LIST per kind across namespaces; if RBAC
+    forbids that, one per namespace instead (and straight away for the next 10 minutes, for
+    this client and kind).
     """
     kinds: dict[tuple[str, str], set[str]] = {}
+    refs: dict[tuple[str, str], list[ObjectRef]] = {}
     for m in manifests:
         ref = m.ref
         if skip_kinds and (ref.group, ref.kind) in skip_kinds:
             continue
         kinds.setdefault((str(m.obj["apiVersion"]), ref.kind), set()).add(ref.namespace)
+        refs.setdefault((str(m.obj["apiVersion"]), ref.kind), []).append(ref)
 
     forbidden = _cluster_wide_forbidden.setdefault(cluster, {})
+    label = label_selector.partition("=")
+    cacheable = cache is not None and label[1] == "=" and not set("=!,()") & set(label[2])
 
     async def one(api_version: str, kind: str, namespaces: set[str]) -> list[dict[str, Any]]:
+        if cache is not None and cacheable:
+            wanted = refs[(api_version, kind)]
+            floor = (floors or {}).get((wanted[0].group, kind), 0)
+            get = cache.reader(cluster, api_version, kind, namespaces, floor)
+            if get is not None:  # the desired objects only: stale members are read by prune
+                key, _, value = label
+                found = (get(ref.namespace, ref.name) for ref in wanted)
+                return [
+                    obj
+                    for obj in found
+                    if obj is not None
+                    and ((obj.get("metadata") or {}).get("labels") or {}).get(key) == value
+                ]
         since = forbidden.get((api_version, kind))
         if since is None or time.monotonic() - since >= _FORBIDDEN_TTL:
             try:
@@ -100,7 +152,7 @@ async def live_metadata(
 _PLAIN_METADATA = frozenset({"name", "namespace", "labels", "annotations"})
 
 
-def _only_status_changed(
+def only_status_changed(
     desired: dict[str, Any], live: Mapping[str, Any], generation: int, uid: str
 ) -> bool:
     """The live object moved on only by writes to its status (see the module docstring)."""
@@ -138,4 +190,4 @@ def needs_apply(
         return True
     if not correct_drift or str(meta.get("resourceVersion", "")) == last_version:
         return False
-    return not _only_status_changed(manifest.obj, meta, last_generation, last_uid)
+    return not only_status_changed(manifest.obj, meta, last_generation, last_uid)

@@ -57,6 +57,15 @@ class Attempt(engine.Progress):
             r.drift.track(key, spec, result.desired, versions)
         if r.drift is not None:
             r.drift.resume(key)
+            if r.live is not None and spec.kube_config is None and result.desired:
+                # What changed while checks were paused, and the plan may have read too early.
+                client = r.clients.for_app(key, spec)
+                drift = r.drift
+
+                def handle(event_type: str, obj: dict[str, Any]) -> None:
+                    drift.handle(event_type, obj, client.server)  # as its informers do
+
+                r.live.replay(client, result.desired, result.applied.changes, handle)
         elapsed = time.monotonic() - self.started
         if self.root.is_recording():  # the runner records the result
             if result.snapshot is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from clew import engine, render
+from clew import engine, plan, render
 from clew.cluster import Cluster
 from clew.controller.api import postbuild
 from clew.controller.api.spec import AppKey, AppSpec
@@ -37,10 +37,12 @@ def sync_options(
     allowed: Destinations | None = None,
     dry_run: bool = False,
     cluster: Cluster | None = None,
+    live: plan.LiveCache | None = None,
 ) -> engine.SyncOptions:
     """The engine's options for ``spec``. ``dry_run`` (``clew diff app``) also forces: a field
     someone else took over by hand is a difference to show, not a conflict that hides the diff
-    (the drift watcher's own dry runs force too)."""
+    (the drift watcher's own dry runs force too). ``live``: the controller's watch caches,
+    for the plan's live versions."""
     helm = spec.render.helm
     return engine.SyncOptions(
         name=inventory_name(spec.key),
@@ -65,6 +67,7 @@ def sync_options(
         render_inputs=postbuild.render_inputs(spec.key.namespace, spec.decryption, spec.post_build),
         admit=allowed.admit if allowed is not None and allowed.restricted else None,
         values_from=_values_from(cluster, spec),
+        live=live if spec.kube_config is None else None,  # another cluster: LISTs (not tried yet)
     )
 
 

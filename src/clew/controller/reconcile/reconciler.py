@@ -40,6 +40,7 @@ from clew.controller.api.tenancy import Destinations, Tenancy, destinations
 from clew.controller.reconcile import finalizer, inputs, outcomes
 from clew.controller.reconcile.attempt import Attempt
 from clew.controller.reconcile.clients import Clients, DestinationUnavailable
+from clew.controller.reconcile.livecache import InformerCache
 from clew.controller.reconcile.outcomes import Outcome
 from clew.controller.reconcile.revisions import RevisionCache
 from clew.controller.reconcile.status import StatusWriter
@@ -67,6 +68,7 @@ class DriftSink(Protocol):
     def untrack(self, key: AppKey) -> None: ...
     def pause(self, key: AppKey) -> None: ...
     def resume(self, key: AppKey) -> None: ...
+    def handle(self, event_type: str, obj: dict[str, Any], server: str) -> None: ...
 
 
 class Reconciler:
@@ -84,6 +86,7 @@ class Reconciler:
         rng: Callable[[], float] = random.random,
         tenancy: Tenancy | None = None,
         clients: Clients | None = None,
+        live: InformerCache | None = None,
     ) -> None:
         self.cluster = cluster
         self.snapshots = snapshots
@@ -96,6 +99,7 @@ class Reconciler:
         self.clients = clients or Clients(cluster, tenancy)
         self.tenancy = self.clients.tenancy
         self.status = StatusWriter(cluster)  # the one writer of Application status
+        self.live = live  # the drift informers' caches: the plan's live versions
         self._rng = rng
         self._failures: dict[AppKey, int] = {}
         # The Application of each attempt under way, and whether its Reconciling was written.
@@ -264,7 +268,11 @@ class Reconciler:
         self, key: AppKey, spec: AppSpec, allowed: Destinations | None = None
     ) -> engine.SyncOptions:
         return inputs.sync_options(
-            spec, helm_binary=self.helm_binary, allowed=allowed, cluster=self.cluster
+            spec,
+            helm_binary=self.helm_binary,
+            allowed=allowed,
+            cluster=self.cluster,
+            live=self.live,
         )
 
     async def _unready_dependencies(self, spec: AppSpec) -> list[str]:

@@ -209,10 +209,8 @@ class DriftWatcher:
         finally:
             tracked.busy.discard(ref)
         later = tracked.pending.pop(ref, None)
-        if later is not None:
-            self.handle(
-                *later, tracked.server
-            )  # ignored when it is the echo of the write just made
+        if later is not None:  # ignored when it is the echo of the write just made
+            self.handle(*later, tracked.server)
 
     async def _heal(
         self,

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from clew.apply import PART_OF
 from clew.cluster import Cluster
-from clew.controller.runtime.informer import EventType, Handler, InformerFactory
+from clew.controller.runtime.informer import EventType, Handler, Informer, InformerFactory
 from clew.controller.triggers.drift import Watch
 
 __all__ = ["DriftInformers", "server_label"]
@@ -76,6 +76,16 @@ class DriftInformers:
             self._later(self._stop(factory))
         if self._metrics is not None:
             self._metrics.set_drift_informers(self.counts())
+
+    def informer(self, client: Cluster, api_version: str, kind: str, ns: str) -> Informer | None:
+        """The drift informer :meth:`update` started for these objects, if any (the engine's
+        plan reads live versions from it: :mod:`clew.controller.reconcile.livecache`)."""
+        own = id(client) == id(self._own.cluster)
+        where = None if own or not ns else ns
+        factory = self._own if own else self._factories.get(id(client))
+        if factory is None or (id(client), api_version, kind, where) not in self._watches:
+            return None
+        return factory.informer(api_version, kind, where, label_selector=PART_OF)
 
     def _handler(self, server: str) -> Handler:
         def handler(kind: EventType, obj: dict[str, Any], _old: dict[str, Any] | None) -> None:
