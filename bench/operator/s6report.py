@@ -77,7 +77,7 @@ def section(rows: Rows, args: argparse.Namespace) -> list[str]:
             _met(cores < CPU_GOAL),
         ),
         _row(
-            "… reconciles in the window (interval 10m)",
+            "… reconciles finished in the window (interval 10m)",
             f"{_m(rows, 's6_base_reconciles'):.0f}",
             f"{_m(rows, 's6_big_reconciles'):.0f}",
             "",
@@ -146,6 +146,7 @@ def section(rows: Rows, args: argparse.Namespace) -> list[str]:
             "controller peak RSS (VmHWM) over the scenario",
             f"{_m(rows, 's6_controller_hwm'):.0f} MiB",
         ),
+        _row("times the controller lost its Lease (its log)", f"{_m(rows, 's6_lease_lost'):.0f}"),
         _row("deleting the scenario's namespaces", f"{_m(rows, 's6_teardown_seconds'):.0f} s"),
         "",
     ]
