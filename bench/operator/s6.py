@@ -58,7 +58,7 @@ class Config:
     unmanaged: int = 100_000
     unmanaged_namespaces: int = 4
     idle: float = 300.0  # seconds of each idle window
-    drifts: int = 50  # changes to managed objects, per phase
+    drifts: int = 100  # changes to managed objects, per phase
     drift_rate: float = 2.5  # changes per second
     # The Application's, as S3's and S7's: a periodic reconcile of 5,000 objects pauses drift
     # checks while it runs (seconds on a loaded machine), so it must not meet the drift phases.
