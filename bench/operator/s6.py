@@ -296,7 +296,10 @@ async def _with_unmanaged(
 
     await idle_window(env, ctl, cfg, "s6_big", rows)
     _record_drift(rows, "s6_big_drift", await drifts(env, ctl, cfg, "big", rows))
-    growth = (median(rows["s6_big_rss"]) - median(rows["s6_base_rss"])) * MIB
+    # Against the RSS just before the creation, not the baseline window's: the drift phase in
+    # between raises the RSS by itself (its peak stays resident).
+    rows["s6_before_create_rss"].append(rss_before)
+    growth = (median(rows["s6_big_rss"]) - rss_before) * MIB
     rows["s6_rss_bytes_per_unmanaged"].append(growth / cfg.unmanaged)
     requests, returned = await configmap_lists(env.admin)
     rows["s6_configmap_lists"].append(requests - lists[0])

@@ -56,7 +56,14 @@ def section(rows: Rows, args: argparse.Namespace) -> list[str]:
             "",
         ),
         _row(
-            "… growth per unmanaged object",
+            "controller RSS just before the unmanaged objects were created (after a drift phase)",
+            "",
+            f"{_m(rows, 's6_before_create_rss'):.1f} MiB",
+            "",
+            "",
+        ),
+        _row(
+            "… growth per unmanaged object, from there to the end of the idle window",
             "",
             f"{per:.0f} bytes",
             f"≤ {RSS_GOAL} bytes",
