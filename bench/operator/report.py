@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from bench import measure
-from bench.operator import rbac
+from bench.operator import rbac, s6report
 from bench.operator.env import COMPONENTS
 from bench.operator.s7 import SETTLE
 from bench.operator.stats import median, percentile
@@ -344,6 +344,7 @@ def figures(
         "",
         *_s3(rows, args),
         *_s5(rows, args),
+        *s6report.section(rows, args),
         *_s7(rows, args),
         *_notes(notes),
         "<details><summary>Raw samples (per run or per push; latency samples pooled above)"

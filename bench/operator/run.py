@@ -1,10 +1,11 @@
-"""The operator benchmarks (S3 commit → applied, S5 1,000 Applications, S7 drift churn) with
-their floors, against one fresh local control plane and a real Git server; writes
-docs/benchmarks-operator.md.
+"""The operator benchmarks (S3 commit → applied, S5 1,000 Applications, S6 100,000 unmanaged
+objects, S7 drift churn) with their floors or baselines, against one fresh local control plane
+and a real Git server; writes docs/benchmarks-operator.md.
 
     .venv/bin/python -m bench.operator.run [--runs 5] [--s3-size 5000] [--s3-pushes 20]
         [--poll-runs 10] [--s5-apps 1000] [--s5-workers 32] [--s5-sweep 4,16]
-        [--s7-seconds 60] [--workers 4] [--kcm-qps 500] [--only s3,s5,s7]
+        [--s7-seconds 60] [--s6-unmanaged 100000] [--s6-idle 300] [--s6-drifts 100]
+        [--workers 4] [--kcm-qps 500] [--only s3,s5,s6,s7]
 
 Where the controller is slow, ``python -m bench.operator.profile`` runs the same scenarios with
 the controller in-process and says where its time goes.
@@ -20,7 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.operator import report, s3, s5, s7, s9
+from bench.operator import report, s3, s5, s6, s7, s9
 from bench.operator.env import environment, say
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,14 @@ async def main_async(args: argparse.Namespace) -> tuple[dict[str, list[float]], 
                 apps=args.s5_apps, runs=args.runs, workers=args.s5_workers, sweep=sweep
             )
             await s5.run(env, cfg5, rows)
+        if "s6" in only:  # last: its 100,000 objects are deleted, but etcd stays bigger
+            cfg6 = s6.Config(
+                unmanaged=args.s6_unmanaged,
+                idle=args.s6_idle,
+                drifts=args.s6_drifts,
+                workers=args.workers,
+            )
+            await s6.run(env, cfg6, rows)
         rows["api_server_peak_rss"].append(
             report.peak_rss(env.plane.components["kube-apiserver"].pid)
         )
@@ -67,8 +76,13 @@ def main() -> None:
         "--s5-sweep", default="", help="also one S5 run at each of these worker counts, e.g. 4,16"
     )
     parser.add_argument("--s7-seconds", type=float, default=60.0)
-    parser.add_argument("--workers", type=int, default=4, help="controller workers in S3 and S7")
-    parser.add_argument("--only", default="s3,s5,s7")
+    parser.add_argument("--s6-unmanaged", type=int, default=100_000)
+    parser.add_argument("--s6-idle", type=float, default=300.0, help="S6 idle window, seconds")
+    parser.add_argument("--s6-drifts", type=int, default=100, help="S6 drift reverts per phase")
+    parser.add_argument(
+        "--workers", type=int, default=4, help="controller workers in S3, S6 and S7"
+    )
+    parser.add_argument("--only", default="s3,s5,s6,s7")
     parser.add_argument("--output", default=str(ROOT / "docs" / "benchmarks-operator.md"))
     parser.add_argument(
         "--kcm-qps",
