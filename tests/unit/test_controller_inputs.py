@@ -2,7 +2,8 @@
 
 It proves that the options follow the spec field by field (inventory, namespace, prune, wait,
 drift, adopt, Helm render settings), that a dry run (the diff) differs from the reconcile only in
-dry-run, force and wait, and that tenancy's admission is attached only for a restricted tenant.
+dry-run, force and wait, that a sync forces field ownership exactly when selfHeal is on, and
+that tenancy's admission is attached only for a restricted tenant.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def test_options_follow_the_spec() -> None:
     assert (options.prune, options.wait, options.timeout) == (spec.prune, spec.wait, spec.timeout)
     assert (options.correct_drift, options.adopt) == (spec.self_heal, spec.adopt)
     assert not options.dry_run
-    assert not options.force
+    assert options.force == spec.self_heal  # Git wins a conflict, as a revert does
     assert options.admit is None
     rendered = options.render
     assert rendered.kind == spec.render.kind.value
@@ -53,8 +54,18 @@ def test_the_diff_is_the_reconcile_as_a_dry_run() -> None:
     assert diff.dry_run
     assert diff.force
     assert not diff.wait
-    same = dataclasses.replace(diff, dry_run=False, force=False, wait=reconcile.wait)
+    same = dataclasses.replace(diff, dry_run=False, force=reconcile.force, wait=reconcile.wait)
     assert same == reconcile
+
+
+def test_a_sync_forces_ownership_only_with_self_heal() -> None:
+    app = _full()
+    forced = []
+    for heal in (True, False):
+        app["spec"]["selfHeal"] = heal
+        spec = parse(app, namespace=app["metadata"].get("namespace", "team-a"))
+        forced.append(sync_options(spec, helm_binary=None).force)
+    assert forced == [True, False]
 
 
 def test_inventory_names_keep_namespaces_apart() -> None:

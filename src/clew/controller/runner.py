@@ -237,6 +237,7 @@ class Controller:
                 appsets.cancel()
             await asyncio.gather(*workers, *([appsets] if appsets else []), return_exceptions=True)
             await self.drift.aclose()
+            await self.drift_reporter.aclose()
             if self.notifier is not None:  # last: a cancelled sync or a drift check may notify
                 await self.notifier.aclose()
             await self.factory.stop_all()

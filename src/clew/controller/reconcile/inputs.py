@@ -41,7 +41,9 @@ def sync_options(
 ) -> engine.SyncOptions:
     """The engine's options for ``spec``. ``dry_run`` (``clew diff app``) also forces: a field
     someone else took over by hand is a difference to show, not a conflict that hides the diff
-    (the drift watcher's own dry runs force too). ``live``: the controller's watch caches,
+    (the drift watcher's own dry runs force too). With ``selfHeal`` a sync forces ownership as
+    a revert does: a field taken over by hand while drift checks paused is taken back, not an
+    ApplyFailed conflict that no revert would ever clear. ``live``: the controller's watch caches,
     for the plan's live versions."""
     helm = spec.render.helm
     return engine.SyncOptions(
@@ -49,7 +51,7 @@ def sync_options(
         namespace=spec.destination_namespace,
         prune=spec.prune,
         dry_run=dry_run,
-        force=dry_run,
+        force=dry_run or spec.self_heal,  # Git wins, as a revert does (and Flux always does)
         wait=spec.wait and not dry_run,
         timeout=spec.timeout,
         correct_drift=spec.self_heal,
