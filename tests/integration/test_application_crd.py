@@ -333,6 +333,8 @@ OWN = [  # what the controller's own ClusterRole and Role must allow
         "namespace": "team-a",
     },
     {"verb": "get", "resource": "secrets", "namespace": "team-a"},
+    # The ApplicationSet clusters generator lists cluster Secrets by label (never watches).
+    {"verb": "list", "resource": "secrets", "namespace": "team-a"},
     {"verb": "get", "resource": "namespaces", "name": "team-a"},
     {"verb": "create", "resource": "events", "namespace": "team-a"},
     {"verb": "create", "group": "events.k8s.io", "resource": "events", "namespace": "team-a"},
@@ -347,7 +349,6 @@ NEVER = [  # not even with the apply role bound
     {"verb": "impersonate", "resource": "groups", "name": "system:serviceaccounts"},
 ]
 APPLY = [  # only with the apply role bound (clew install --cluster-admin)
-    {"verb": "list", "resource": "secrets"},
     {"verb": "watch", "resource": "secrets", "namespace": "team-a"},
     {"verb": "create", "resource": "configmaps", "namespace": "team-a"},
     {"verb": "patch", "group": "apps", "resource": "deployments", "namespace": "team-a"},
