@@ -19,6 +19,7 @@ the controllers' ServiceAccount flow (all replicas together) per Application.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import json
 import sys
@@ -229,7 +230,7 @@ def report(base: Rows, shard: Rows, cfg: Config, command: str, seconds: float) -
         f"### S9 {cfg.apps:,} Applications of 4 objects over {cfg.replicas} sharded replicas",
         "",
         f"`{command}` ({seconds / 60:.0f} min; `--workers {cfg.workers}` per replica; one run of",
-        "each, taken on a loaded machine: 2 cores shared with other jobs).",
+        f"each, on {os.cpu_count()} CPUs shared by the control plane and every replica).",
         "",
         f"| measure | 1 replica (baseline) | {cfg.replicas} replicas, `--sharding` |",
         "|---|---:|---:|",
