@@ -19,9 +19,9 @@ the controllers' ServiceAccount flow (all replicas together) per Application.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import Counter
