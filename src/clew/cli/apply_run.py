@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from clew.cli.render_inputs import MAX_OBJECTS, MAX_RENDER_BYTES, PASSWORD_ENV
+from clew.cli.render_inputs import SourceArgs
 
 __all__ = ["ApplyArgs", "run"]
 
@@ -17,20 +17,10 @@ EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class ApplyArgs:
+class ApplyArgs(SourceArgs):
     """The flags of ``clew apply``, by their parameter names, with the same defaults."""
 
-    src: Path | None = None
-    filename: Path | None = None
-    repo: str | None = None
-    helm_repo: str | None = None
-    chart: str | None = None
-    version: str | None = None
-    ca_file: Path | None = None
-    ref: str = "main"
-    path: str = "."
     name: str | None = None
-    namespace: str = "default"
     prune: bool = False
     allow_empty: bool = False
     wait_: bool = False
@@ -39,28 +29,15 @@ class ApplyArgs:
     force_conflicts: bool = False
     recreate: bool = False
     adopt: bool = False
-    values: list[str] | None = None
-    release_name: str | None = None
-    sops_age_key_file: Path | None = None
-    substitute: list[str] | None = None
-    jsonnet_tla: list[str] | None = None
-    jsonnet_ext_var: list[str] | None = None
-    max_render_bytes: int = MAX_RENDER_BYTES
-    max_objects: int = MAX_OBJECTS
     output: str = "text"
     kubeconfig: Path | None = None
     context: str | None = None
-    username: str | None = None
-    password_env: str = PASSWORD_ENV
-    ssh_key: Path | None = None
-    known_hosts: Path | None = None
 
 
 def run(args: ApplyArgs) -> int:
     """Sync what ``args`` name; errors are printed, and the exit code returned."""
     from clew import engine
-    from clew.cli import sources
-    from clew.cli.local_source import default_name, pick
+    from clew.cli.local_source import default_name
     from clew.cli.render_run import print_error
     from clew.cli.sync_output import EARLY, err, result_json, summary_line, summary_table
     from clew.cli.sync_output import run as sync
@@ -68,25 +45,7 @@ def run(args: ApplyArgs) -> int:
     from clew.model import Action, ClewError, Reason
 
     try:
-        fetch, inputs = sources.prepare(
-            src := pick(args.src, args.filename),
-            args.repo,
-            args.ref,
-            args.path,
-            login=(args.username, args.password_env, args.ssh_key, args.known_hosts),
-            charts=sources.Charts(args.helm_repo, args.chart, args.version, args.ca_file),
-            flags=sources.RenderFlags(
-                args.namespace,
-                args.values,
-                args.max_render_bytes,
-                args.max_objects,
-                args.sops_age_key_file,
-                args.substitute,
-                args.jsonnet_tla,
-                args.jsonnet_ext_var,
-                args.release_name,
-            ),
-        )
+        src, fetch, inputs = args.prepare()
     except (ClewError, OSError) as exc:
         print_error(exc)
         return EXIT_ERROR

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from clew import render
+    from clew import engine, render
 
 __all__ = [
     "MAX_OBJECTS",
     "MAX_RENDER_BYTES",
     "PASSWORD_ENV",
+    "SourceArgs",
     "parse_pair",
     "parse_size",
     "render_options",
@@ -108,3 +109,60 @@ def with_inputs(
         jsonnet_ext_vars=_pairs(jsonnet_ext_var, "--jsonnet-ext-var"),
         release_name=release_name or options.release_name,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceArgs:
+    """The source and render flags ``clew render`` and ``clew apply`` share, by their parameter
+    names, with the same defaults (each command's own flags extend it)."""
+
+    src: Path | None = None
+    filename: Path | None = None
+    repo: str | None = None
+    helm_repo: str | None = None
+    chart: str | None = None
+    version: str | None = None
+    ca_file: Path | None = None
+    ref: str = "main"
+    path: str = "."
+    namespace: str = "default"
+    values: list[str] | None = None
+    release_name: str | None = None
+    sops_age_key_file: Path | None = None
+    substitute: list[str] | None = None
+    jsonnet_tla: list[str] | None = None
+    jsonnet_ext_var: list[str] | None = None
+    max_render_bytes: int = MAX_RENDER_BYTES
+    max_objects: int = MAX_OBJECTS
+    username: str | None = None
+    password_env: str = PASSWORD_ENV
+    ssh_key: Path | None = None
+    known_hosts: Path | None = None
+
+    def prepare(self) -> tuple[Path | None, engine.FetchSnapshot, render.RenderOptions]:
+        """The local source given (if any), its fetch and the render options with their inputs
+        (:func:`clew.cli.sources.prepare`); raises ``ClewError`` or ``OSError`` for bad flags."""
+        from clew.cli import sources
+        from clew.cli.local_source import pick
+
+        src = pick(self.src, self.filename)
+        fetch, options = sources.prepare(
+            src,
+            self.repo,
+            self.ref,
+            self.path,
+            login=(self.username, self.password_env, self.ssh_key, self.known_hosts),
+            charts=sources.Charts(self.helm_repo, self.chart, self.version, self.ca_file),
+            flags=sources.RenderFlags(
+                self.namespace,
+                self.values,
+                self.max_render_bytes,
+                self.max_objects,
+                self.sops_age_key_file,
+                self.substitute,
+                self.jsonnet_tla,
+                self.jsonnet_ext_var,
+                self.release_name,
+            ),
+        )
+        return src, fetch, options
