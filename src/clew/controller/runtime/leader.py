@@ -200,9 +200,12 @@ class LeaderElector:
         ``release()`` was called."""
         assert self._stop is not None
         while True:
+            # Wake at the renew deadline at the latest, not a retry period past it: a leader cut
+            # off stops then, as client-go's does, whatever the retries' rhythm.
+            left = self._renewed_at + self.renew_deadline - time.monotonic()
             done, _ = await asyncio.wait(
                 {task, self._stop},
-                timeout=jittered(self.retry_period, _JITTER),
+                timeout=max(0.0, min(jittered(self.retry_period, _JITTER), left)),
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if done:
