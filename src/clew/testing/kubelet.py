@@ -25,7 +25,7 @@ import logging
 import signal
 from typing import Any
 
-from clew.cluster import Cluster, ClusterError, Conflict, Gone, NotFound, RetryableError
+from clew.cluster import Cluster, ClusterError, Conflict, Gone, NotFound, PermanentError
 
 log = logging.getLogger("clew.kubelet")
 
@@ -225,21 +225,31 @@ class Kubelet:
                 subresource="status",
             )
 
+    async def handle_one(self, pod: dict[str, Any]) -> None:
+        """:meth:`handle`, where one Pod's refusal never stops the node. A Pod left unbound in
+        a namespace being deleted gets 403 on its binding; had that ended the watch loop, every
+        later Pod of the session would stay Pending."""
+        try:
+            await self.handle(pod)
+        except PermanentError as exc:
+            meta = pod.get("metadata") or {}
+            log.warning("pod %s/%s: %s", meta.get("namespace"), meta.get("name"), exc)
+
     async def run_pods(self) -> None:
         """List then watch every Pod; re-list when the watch expires (410) or breaks."""
         while True:
             try:
                 pods, version = await self.cluster.list_objects("v1", "Pod")
                 for pod in pods:
-                    await self.handle(pod)
+                    await self.handle_one(pod)
                 while True:
                     async for event in self.cluster.watch("v1", "Pod", resource_version=version):
                         version = event.object["metadata"].get("resourceVersion", version)
                         if event.type in ("ADDED", "MODIFIED"):
-                            await self.handle(event.object)
+                            await self.handle_one(event.object)
             except Gone:
                 continue
-            except RetryableError as exc:
+            except ClusterError as exc:  # retryable or not: a node never gives up its Pods
                 log.warning("pod watch interrupted, re-listing: %s", exc)
                 await asyncio.sleep(1)
 
