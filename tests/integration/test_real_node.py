@@ -6,6 +6,7 @@ readable through the API server; deleting it stops the container and removes it 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import subprocess
 import sys
@@ -98,6 +99,21 @@ def _ready(obj: dict[str, Any] | None) -> bool:
     return bool(_status(obj).get("ready"))
 
 
+async def unhealthy(cluster: Cluster, namespace: str) -> str:
+    """The message of the first ``Unhealthy`` Event in ``namespace``, once the kubelet posts one."""
+    selector = "reason=Unhealthy"
+    events, version = await cluster.list_objects("v1", "Event", namespace, field_selector=selector)
+    while not events:
+        async for change in cluster.watch(
+            "v1", "Event", namespace, resource_version=version, field_selector=selector
+        ):
+            if change.type in ("ADDED", "MODIFIED"):
+                events = [change.object]
+                break
+            version = change.object.get("metadata", {}).get("resourceVersion", version)
+    return str(events[0].get("message", ""))
+
+
 async def test_a_pod_of_the_clew_image_runs_is_probed_logs_and_goes(
     kube_node_cluster: KubeCluster, node_admin: Cluster, node_clew_image: Image
 ) -> None:
@@ -112,6 +128,9 @@ async def test_a_pod_of_the_clew_image_runs_is_probed_logs_and_goes(
     assert running["spec"]["nodeName"] == "clew-node"  # bound by the real kube-scheduler
     assert running["status"]["podIP"].startswith("10.244.")  # an address from the CNI bridge
     # The probe runs and fails (404) until the file exists: nothing else makes the Pod ready.
+    # Wait for the kubelet's Event before making the file, or the first probe may already pass.
+    failed = await asyncio.wait_for(unhealthy(node_admin, namespace), 60)
+    assert "Readiness probe failed" in failed
     unready = await node_admin.get("v1", "Pod", "clew", namespace)
     assert not _ready(unready)
 
@@ -120,11 +139,6 @@ async def test_a_pod_of_the_clew_image_runs_is_probed_logs_and_goes(
     )
     assert touched.returncode == 0, touched.stderr
     await until(node_admin, "v1", "Pod", "clew", namespace, _ready, seconds=30)
-    failures = kubectl(
-        kube_node_cluster, "get", "events", "-n", namespace,
-        "--field-selector", "reason=Unhealthy", "-o", "jsonpath={.items[*].message}",
-    )  # fmt: skip
-    assert "Readiness probe failed" in failures.stdout
 
     logs = kubectl(kube_node_cluster, "logs", "-n", namespace, "clew")
     assert logs.returncode == 0, logs.stderr
