@@ -29,9 +29,9 @@ from clew.report import audit
 from clew.report.notices import SyncNotice
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, ready_at
 from clew.testing.pytest_plugin import KubeCluster
-from clew.testing.waiting import condition, until
+from clew.testing.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -88,18 +88,6 @@ async def create_app(cluster: Cluster, ns: str, server: GitHttpServer, repo: Rep
 async def request_reconcile(cluster: Cluster, ns: str, stamp: str) -> None:
     patch = {"metadata": {"annotations": {RECONCILE_ANNOTATION: stamp}}}
     await cluster.patch(API_VERSION, KIND, "shop", patch, namespace=ns)
-
-
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        return bool(
-            ready
-            and ready["status"] == "True"
-            and ((app or {}).get("status") or {}).get("lastAppliedRevision") == revision
-        )
-
-    return check
 
 
 def records_of(cm: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from clew.cluster import Cluster
 from clew.controller.api.spec import API_VERSION, KIND, RECONCILE_ANNOTATION
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, ready_at
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.waiting import condition, until
 
@@ -97,19 +97,6 @@ async def create_app(
             "spec": {"source": source, "interval": "10m", **spec},
         }
     )
-
-
-def ready_at(revision: str) -> Any:
-    def check(app: dict[str, Any] | None) -> bool:
-        ready = condition(app, "Ready")
-        return bool(
-            app
-            and ready
-            and ready["status"] == "True"
-            and (app.get("status") or {}).get("lastAppliedRevision") == revision
-        )
-
-    return check
 
 
 def reason_is(reason: str) -> Any:

@@ -37,9 +37,15 @@ from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
 from clew.testing.helmrepo import HelmRepoServer
 from clew.testing.objects import user_configmaps
-from clew.testing.operator import RunningController, secret, start_controller, stop_controller
+from clew.testing.operator import (
+    RunningController,
+    secret,
+    start_controller,
+    status_is,
+    stop_controller,
+)
 from clew.testing.pytest_plugin import KubeCluster
-from clew.testing.waiting import condition, until
+from clew.testing.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -229,17 +235,6 @@ def application(
             "timeout": "60s",
         },
     }
-
-
-def status_is(reason: str, revision_prefix: str = "", message: str = "") -> Any:
-    def check(obj: dict[str, Any] | None) -> bool:
-        ready = condition(obj, "Ready")
-        if ready is None or ready["reason"] != reason or message not in ready["message"]:
-            return False
-        applied = str(((obj or {}).get("status") or {}).get("lastAppliedRevision") or "")
-        return applied.startswith(revision_prefix)
-
-    return check
 
 
 async def test_operator_renders_a_repository_chart_with_values_from(

@@ -47,7 +47,7 @@ from clew.report.metrics import Metrics
 from clew.report.notices import NoticeKind, SyncNotice
 from clew.testing.git_fixtures import HTTP_USER
 from clew.testing.gitserver import GitHttpServer, Repo
-from clew.testing.operator import RunningController
+from clew.testing.operator import RunningController, ready_at
 from clew.testing.processes import free_port
 from clew.testing.waiting import condition, until
 
@@ -291,19 +291,6 @@ def succeeded(*targets: str) -> Callable[[dict[str, Any] | None], bool]:
             return False
         entries = ((policy or {}).get("status") or {}).get("targets") or []
         return {t["name"] for t in entries if t.get("lastSuccessTime")} >= set(targets)
-
-    return check
-
-
-def ready_at(revision: str) -> Callable[[dict[str, Any] | None], bool]:
-    def check(app: dict[str, Any] | None) -> bool:
-        found = condition(app, "Ready")
-        return bool(
-            app
-            and found
-            and found["status"] == "True"
-            and (app.get("status") or {}).get("lastAppliedRevision") == revision
-        )
 
     return check
 

@@ -33,10 +33,10 @@ from clew.testing import tools
 from clew.testing.artifact_fixtures import REGISTRY_USER
 from clew.testing.helmrepo import package_chart
 from clew.testing.objects import user_configmaps
-from clew.testing.operator import RunningController, start_controller, stop_controller
+from clew.testing.operator import RunningController, start_controller, status_is, stop_controller
 from clew.testing.pytest_plugin import KubeCluster
 from clew.testing.registry import Registry
-from clew.testing.waiting import condition, until
+from clew.testing.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -292,17 +292,6 @@ def application(name: str, ns: str, source: dict[str, Any]) -> dict[str, Any]:
             "timeout": "60s",
         },
     }
-
-
-def status_is(reason: str, revision_prefix: str, message: str = "") -> Any:
-    def check(obj: dict[str, Any] | None) -> bool:
-        ready = condition(obj, "Ready")
-        if ready is None or ready["reason"] != reason or message not in ready["message"]:
-            return False
-        applied = str(((obj or {}).get("status") or {}).get("lastAppliedRevision") or "")
-        return applied.startswith(revision_prefix)
-
-    return check
 
 
 async def test_operator_applies_an_artifact_and_an_oci_chart(

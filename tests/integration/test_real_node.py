@@ -104,13 +104,15 @@ async def unhealthy(cluster: Cluster, namespace: str) -> str:
     selector = "reason=Unhealthy"
     events, version = await cluster.list_objects("v1", "Event", namespace, field_selector=selector)
     while not events:
-        async for change in cluster.watch(
+        changes = cluster.watch(
             "v1", "Event", namespace, resource_version=version, field_selector=selector
-        ):
-            if change.type in ("ADDED", "MODIFIED"):
-                events = [change.object]
-                break
-            version = change.object.get("metadata", {}).get("resourceVersion", version)
+        )
+        async with contextlib.aclosing(changes):  # closed at once on break, not by the GC
+            async for change in changes:
+                if change.type in ("ADDED", "MODIFIED"):
+                    events = [change.object]
+                    break
+                version = change.object.get("metadata", {}).get("resourceVersion", version)
     return str(events[0].get("message", ""))
 
 

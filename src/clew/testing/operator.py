@@ -84,6 +84,20 @@ def ready_at(revision: str) -> Predicate:
     return check
 
 
+def status_is(reason: str, revision_prefix: str = "", message: str = "") -> Predicate:
+    """For ``until``: Ready has ``reason`` and a message containing ``message``, and the applied
+    revision starts with ``revision_prefix``."""
+
+    def check(app: dict[str, Any] | None) -> bool:
+        ready = condition(app, "Ready")
+        if ready is None or ready["reason"] != reason or message not in ready["message"]:
+            return False
+        applied = str(((app or {}).get("status") or {}).get("lastAppliedRevision") or "")
+        return applied.startswith(revision_prefix)
+
+    return check
+
+
 @dataclass
 class RunningController:
     controller: Controller
