@@ -101,7 +101,8 @@ def test_leader_election_is_granted_in_the_own_namespace_only(
         {
             "apiGroups": ["coordination.k8s.io"],
             "resources": ["leases"],
-            "verbs": ["get", "list", "create", "update", "patch"],  # list: shard members
+            # list: shard members; delete: the member Leases of replicas long gone
+            "verbs": ["get", "list", "create", "update", "patch", "delete"],
         }
     ]
     binding = objects[("RoleBinding", "clew-controller")]

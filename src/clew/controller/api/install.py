@@ -251,7 +251,11 @@ def _lease_role(namespace: str) -> Obj:
         "rules": [
             # Leader election: one Lease in this namespace, not cluster-wide.
             # list: shard members find each other's Leases (--sharding)
-            _rule(["coordination.k8s.io"], ["leases"], ["get", "list", "create", "update", "patch"])
+            _rule(
+                ["coordination.k8s.io"],
+                ["leases"],
+                ["get", "list", "create", "update", "patch", "delete"],
+            )
         ],
     }
 

@@ -20,14 +20,20 @@ explains the protocol and compares Argo CD's and Flux's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from clew.cluster import Cluster, ClusterError
-from clew.controller.runtime.leader import LEASE_API_VERSION, LeaderElector, lease_expired
+from clew.cluster import Cluster, ClusterError, Conflict, NotFound
+from clew.controller.runtime.leader import (
+    LEASE_API_VERSION,
+    LeaderElector,
+    lease_expired,
+    parse_micro_time,
+)
 from clew.controller.runtime.queue import jittered
 from clew.controller.runtime.shards import owner, view_digest
 
@@ -35,6 +41,12 @@ __all__ = ["SHARD_LABEL", "VIEW_ANNOTATION", "NotOwned", "Shard", "ShardMetrics"
 
 SHARD_LABEL = "clew.dev/shard-member"
 VIEW_ANNOTATION = "clew.dev/shard-view"
+
+LONG_DEAD_SECONDS = 300.0
+"""A member Lease not renewed for this long by our wall clock is dead at first sight, without
+waiting a lease duration on our own clock: no cluster runs with clocks minutes apart (tokens and
+certificates fail first). Such Leases, and cleared ones (SIGTERM), are deleted: Pod names change
+on every rollout, and each left a Lease behind that delayed every later replica's start."""
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -187,6 +199,7 @@ class Shard(Generic[K]):
             LEASE_API_VERSION, "Lease", self.namespace, label_selector=f"{SHARD_LABEL}=true"
         )
         published = self._live(leases)
+        await self._delete_dead(leases)
         view = tuple(sorted({self.identity, *published}))
         if view != self._view:
             self._agreed = False
@@ -221,12 +234,36 @@ class Shard(Generic[K]):
             if not holder or holder == self.identity or name == self.lease_name:
                 continue
             duration = self.elector.lease_duration
-            if lease_expired(spec, now, now_monotonic - seen[1], duration):
+            if _long_dead(spec, now) or lease_expired(spec, now, now_monotonic - seen[1], duration):
                 continue
             live[holder] = (meta.get("annotations") or {}).get(VIEW_ANNOTATION)
         for gone in set(self._seen) - names:
             del self._seen[gone]
         return live
+
+    async def _delete_dead(self, leases: list[dict[str, Any]]) -> None:
+        """Delete the member Leases of replicas long dead, or cleared and left unchanged for a
+        lease duration; only as read (a resourceVersion precondition), so a replica that comes
+        back meanwhile keeps its Lease."""
+        now, now_monotonic = datetime.now(UTC), time.monotonic()
+        for lease in leases:
+            meta, spec = lease.get("metadata") or {}, lease.get("spec") or {}
+            name = str(meta.get("name"))
+            seen = self._seen.get(name)
+            if name == self.lease_name or seen is None:
+                continue
+            cleared = not spec.get("holderIdentity")
+            quiet = now_monotonic - seen[1] > self.elector.lease_duration
+            if (cleared and quiet) or _long_dead(spec, now):
+                with contextlib.suppress(Conflict, NotFound):
+                    await self.cluster.delete(
+                        LEASE_API_VERSION,
+                        "Lease",
+                        name,
+                        self.namespace,
+                        resource_version=str(meta.get("resourceVersion") or "") or None,
+                    )
+                    _log.info("deleted the member Lease %s of a replica gone", name)
 
     async def _drop_moved(self, view: tuple[str, ...]) -> None:
         """Stop acting on every key that ``view`` gives to another member: cancel its work and
@@ -264,3 +301,8 @@ class Shard(Generic[K]):
             if self.owns(key) and key not in self._held:
                 self._held.add(key)
                 self._on_gained(key)
+
+
+def _long_dead(spec: dict[str, Any], now: datetime) -> bool:
+    renewed = parse_micro_time(spec.get("renewTime")) or parse_micro_time(spec.get("acquireTime"))
+    return renewed is not None and (now - renewed).total_seconds() > LONG_DEAD_SECONDS
