@@ -169,3 +169,51 @@ def test_lazy_names_are_not_their_namesake_modules() -> None:
         check=True,
     )
     assert done.stdout.split() == ["True", "True", "True"]
+
+
+APPLY_PROBE = """
+import sys
+loaded = []
+def first_connect(event, args):
+    if event == "socket.connect" and not loaded:
+        loaded.extend(m for m, mod in list(sys.modules.items()) if mod is not None)
+sys.addaudithook(first_connect)
+sys.argv = ["clew", "apply", sys.argv[1], "--kubeconfig", sys.argv[2]]
+from clew.cli import main
+try:
+    main.main()
+except SystemExit as exc:
+    assert exc.code == 2, exc.code  # nothing applied: the API server is not there
+heavy = ("trio", "prometheus_client", "clew.report.metrics", "clew.wait.watcher",
+         "clew.wait.livetree", "clew.wait.tree", "rich.table", "clew.controller", "clew.notify",
+         "typer", "pydantic", "fastapi")
+print("CONNECTED", bool(loaded), file=sys.stderr)
+print("HEAVY", sorted(m for m in loaded if m.startswith(heavy)), file=sys.stderr)
+print("TRIO BLOCKED", "trio" in sys.modules and sys.modules["trio"] is None, file=sys.stderr)
+"""
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+
+
+def test_apply_imports_before_its_first_request_only_what_it_uses(tmp_path: Path) -> None:
+    """Up to its first connection (here to a port nothing listens on): no metrics, no
+    watcher, no result table, not the trio that the HTTP pool imports when installed; and trio
+    is importable again once the run is over."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "cm.yaml").write_text(CM)
+    (tmp_path / "kubeconfig").write_text(KUBECONFIG)
+    done = subprocess.run(
+        [sys.executable, "-c", APPLY_PROBE, str(tmp_path / "app"), str(tmp_path / "kubeconfig")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, CLEW_CACHE_DIR=str(tmp_path / "cache")),
+    )
+    assert "CONNECTED True" in done.stderr, done.stderr
+    assert "HEAVY []" in done.stderr, done.stderr
+    assert "TRIO BLOCKED False" in done.stderr, done.stderr
