@@ -1,6 +1,9 @@
 """The CLI's fixed start-up cost (issue 14): ``clew --help`` and ``clew render`` of a 2-object
 kustomization, beside ``kubectl kustomize`` of the same directory and the bare interpreter
-(``python -c pass``, the floor no Python CLI goes under), alternated run by run. Writes the "CLI
+(``python -c pass``, the floor no Python CLI goes under), alternated run by run; and ``clew
+apply`` of the same tree against an API server address that refuses connections: the start-up
+and everything up to its first request (issue 16's S10 misses are bounded by it), then the
+error, with no control plane needed. Writes the "CLI
 start" section of docs/benchmarks.md: median and fastest wall time, and the median CPU time
 (user + system, the command's children included), which a busy machine inflates less than wall
 time; the load average is written beside them.
@@ -50,12 +53,29 @@ def kustomization(directory: Path) -> Path:
     return directory
 
 
+# Port 1 on loopback: nothing listens there, so the first connection is refused at once.
+REFUSED = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+"""
+APPLY = "clew apply (to its first request)"
+# Exit 2 is the expected one here (nothing applied: no API server); measure.run takes 0 or 1,
+# so a shell (about 1 ms more) turns 2 into 0 and anything else into 1.
+EXPECT_2 = ["sh", "-c", '"$@"; [ $? -eq 2 ]', "sh"]
+
+
 def commands(tree: Path) -> dict[str, list[str]]:
+    kubeconfig = tree.parent / "refused.kubeconfig"
+    kubeconfig.write_text(REFUSED)
     return {
         "python -c pass": [sys.executable, "-c", "pass"],
         "clew --help": [str(BIN / "clew"), "--help"],
         "clew render (2 objects)": [str(BIN / "clew"), "render", str(tree)],
         "kubectl kustomize (2 objects)": [str(BIN / "kubectl"), "kustomize", str(tree)],
+        APPLY: [*EXPECT_2, str(BIN / "clew"), "apply", str(tree), "--kubeconfig", str(kubeconfig)],
     }
 
 
@@ -78,7 +98,7 @@ def measure_all(
         envs = dict.fromkeys(cmds, measure.user_env())
         if base is not None:
             old = dict(measure.user_env(), PYTHONPATH=str(_export(base, Path(work))))
-            for name in ("clew --help", "clew render (2 objects)"):
+            for name in ("clew --help", "clew render (2 objects)", APPLY):
                 cmds[f"{name} at {base}"] = cmds[name]
                 envs[f"{name} at {base}"] = old
         for name, argv in cmds.items():  # warm the page cache and the bytecode caches once
@@ -106,6 +126,7 @@ def report(
         "clew render (2 objects)": "`clew render`",
         "kubectl kustomize (2 objects)": "`kubectl kustomize`",
         "python -c pass": "`python -c pass` (the interpreter's floor)",
+        APPLY: "`clew apply` to its first request (refused)",
     }
     goals = {
         "clew --help": ("<= 0.15 s", helps <= 0.15),

@@ -3,17 +3,21 @@
 ``clew apply|diff|render`` (what CI runs, where start-up time counts) build an app with only
 those commands, so they skip importing the controller, the notifier and the other nouns; and
 ``clew render`` with flags the standard library can read skips Typer too (:mod:`clew.cli.quick`).
-``clew --help`` is printed by click's plain formatter: Typer's rich panels import rich's
-Markdown and table machinery, most of the time the help took (docs/benchmarks.md).
+``clew --help`` on a terminal 80 columns wide (or none) is printed from a constant equal to
+Typer's text (:mod:`clew.cli.top_help`), without importing Typer; otherwise by click's plain
+formatter: Typer's rich panels import rich's Markdown and table machinery, most of the time the
+help took (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from clew import __version__
 
+# Not ``typing.TYPE_CHECKING``: importing typing takes longer than ``clew --help`` has to print
+# its text (mypy reads any constant of this name as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import typer
 
@@ -70,6 +74,12 @@ def __getattr__(name: str) -> typer.Typer:
 
 
 def main() -> None:
+    from clew.cli import top_help
+
+    helps = top_help.text(sys.argv[1:])
+    if helps is not None:
+        sys.stdout.write(helps)
+        return
     from clew.cli import quick
 
     try:
@@ -79,13 +89,18 @@ def main() -> None:
         sys.exit(1)
     if code is not None:
         sys.exit(code)
+    typer_main(sys.argv[1:])
+
+
+def typer_main(argv: list[str]) -> None:
+    """``clew ARGV`` parsed and run by Typer (exits, as click does)."""
     import typer.main
 
-    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    first = argv[0] if argv else ""
     group = typer.main.get_command(_app(first if first in _SYNC else None))
     if first not in _SYNC:
         group.rich_markup_mode = None  # type: ignore[attr-defined]
-    group(prog_name="clew")
+    group(args=argv, prog_name="clew")
 
 
 if __name__ == "__main__":

@@ -4,19 +4,23 @@ commands when they run, not at start-up (:mod:`clew.cli.sync` holds the flags)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 
 from clew import engine
 from clew.cli.paths import cache_dir
 from clew.cluster import Cluster, DiscoveryCache
 from clew.model import Action, Change, ChangeSet, Reason
 from clew.report import tracing
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["EARLY", "err", "result_json", "run", "summary_line", "summary_table", "write_diff"]
 
@@ -53,6 +57,8 @@ def _styled(action: Action) -> str:
 
 
 def summary_table(changes: ChangeSet, title: str) -> Table:
+    from rich.table import Table  # here: a run that changed nothing prints no table
+
     table = Table(title=title, show_edge=False)
     table.add_column("object")
     table.add_column("action")
@@ -124,8 +130,27 @@ def run(
             result.requests = dict(cluster.requests)
             return result
 
-    with tracing.from_env():  # OTEL_* variables; nothing happens unless they ask for traces
+    # OTEL_* variables; nothing happens unless they ask for traces
+    with tracing.from_env(), _without_trio():
         return asyncio.run(go())
+
+
+@contextlib.contextmanager
+def _without_trio() -> Iterator[None]:
+    """The HTTP client's first connection imports its pool, which imports trio when it is
+    installed (selenium, a test dependency, brings it), only to support trio event loops; clew
+    runs on asyncio. Importing trio took 70 ms, more than a no-op apply's requests: blocked for
+    the run when nothing imported it yet, and unblocked after it, so that a later ``import
+    trio`` in the same process (the UI tests) still works."""
+    if "trio" in sys.modules:
+        yield
+        return
+    sys.modules["trio"] = None  # type: ignore[assignment]  # `import trio` raises ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("trio", ...) is None:
+            del sys.modules["trio"]
 
 
 def summary_line(changes: ChangeSet, counts: str, *, dry_run: bool, ok: bool) -> str:

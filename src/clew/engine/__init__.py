@@ -69,6 +69,8 @@ def __getattr__(name: str) -> object:
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module 'clew.engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+    module = importlib.import_module(home)
+    # Every name of that module at once: importing ``clew.engine.uninstall`` set the package's
+    # ``uninstall`` to the module, which the function of that name must replace.
+    globals().update({other: getattr(module, other) for other, at in _HOME.items() if at == home})
+    return globals()[name]

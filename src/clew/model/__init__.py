@@ -1,13 +1,43 @@
 """Value types shared by every stage: references, manifests, snapshots, health, change sets, and
-the base error of each stage. Depends on nothing else in clew."""
+the base error of each stage. Depends on nothing else in clew.
 
-from clew.model.changes import Action, Change, ChangeSet
-from clew.model.errors import ClewError, Reason, RenderError, SourceError
-from clew.model.health import Health, HealthResult
-from clew.model.hooks import DeletePolicy, Hook, HookEvent, Hooks
-from clew.model.manifest import Manifest
-from clew.model.refs import ObjectRef
-from clew.model.snapshot import CommitInfo, Snapshot
+Each name is imported from its module on first use: ``clew render`` needs a manifest, a
+snapshot and the errors, not the change sets, hooks and health (start-up time,
+tests/unit/test_cli_start.py)."""
+
+from __future__ import annotations
+
+import importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from clew.model.changes import Action, Change, ChangeSet
+    from clew.model.errors import ClewError, Reason, RenderError, SourceError
+    from clew.model.health import Health, HealthResult
+    from clew.model.hooks import DeletePolicy, Hook, HookEvent, Hooks
+    from clew.model.manifest import Manifest
+    from clew.model.refs import ObjectRef
+    from clew.model.snapshot import CommitInfo, Snapshot
+
+_HOME = {
+    "Action": "changes",
+    "Change": "changes",
+    "ChangeSet": "changes",
+    "ClewError": "errors",
+    "CommitInfo": "snapshot",
+    "DeletePolicy": "hooks",
+    "Health": "health",
+    "HealthResult": "health",
+    "Hook": "hooks",
+    "HookEvent": "hooks",
+    "Hooks": "hooks",
+    "Manifest": "manifest",
+    "ObjectRef": "refs",
+    "Reason": "errors",
+    "RenderError": "errors",
+    "Snapshot": "snapshot",
+    "SourceError": "errors",
+}
 
 __all__ = [
     "Action",
@@ -28,3 +58,12 @@ __all__ = [
     "Snapshot",
     "SourceError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'clew.model' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"clew.model.{home}"), name)
+    globals()[name] = value
+    return value

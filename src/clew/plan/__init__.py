@@ -5,9 +5,9 @@
 - :func:`stages` / :func:`reverse_order` give the apply and prune order;
 - :func:`unified_diff` prints a change with Secret values masked.
 
-The modules that talk to the cluster (``fast``, ``planner``, ``scope``) are imported on the
-first use of one of their names: ``clew render`` needs :func:`mask` and :func:`to_yaml` alone,
-not the cluster client (start-up time, tests/unit/test_cli_start.py).
+Each name is imported from its module on first use: ``clew render`` needs :func:`mask` and
+:func:`to_yaml` alone, not the cluster client that ``fast``, ``planner`` and ``scope`` import,
+nor difflib and the ordering (start-up time, tests/unit/test_cli_start.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from __future__ import annotations
 import importlib
 import typing as _typing
 
-from clew.plan.diff import to_yaml, unified_diff
+# Here, not on first use: each is its module's namesake, and importing the module would set the
+# package's attribute to the module itself.
 from clew.plan.mask import mask
 from clew.plan.normalize import normalize
-from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages, waves
 
 if _typing.TYPE_CHECKING:
+    from clew.plan.diff import to_yaml, unified_diff
     from clew.plan.fast import (
         CachedObject,
         LiveCache,
@@ -31,10 +32,20 @@ if _typing.TYPE_CHECKING:
         only_status_changed,
         version_number,
     )
+    from clew.plan.order import Stage, ordered, reverse_order, sort_key, stage_of, stages, waves
     from clew.plan.planner import Plan, PlannedObject, conflict_reason, is_immutable, make_plan
     from clew.plan.scope import Prepared, prepare
 
 _HOME = {
+    "Stage": "order",
+    "ordered": "order",
+    "reverse_order": "order",
+    "sort_key": "order",
+    "stage_of": "order",
+    "stages": "order",
+    "to_yaml": "diff",
+    "unified_diff": "diff",
+    "waves": "order",
     "CachedObject": "fast",
     "LiveCache": "fast",
     "only_status_changed": "fast",

@@ -13,28 +13,60 @@ order.
 
 from __future__ import annotations
 
+import importlib
+import typing as _typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clew.model import Manifest
-from clew.render.errors import (
-    DecryptionError,
-    InvalidManifestError,
-    SubstitutionError,
-    ToolError,
-    UnsafeSourceError,
-)
-from clew.render.helm import render_helm
-from clew.render.hooks import split_hooks
-from clew.render.kustomize import find_kustomization, render_kustomize
-from clew.render.limits import MAX_OBJECT_BYTES, MAX_OBJECTS, MAX_RENDER_BYTES, check_output
-from clew.render.objects import check_unique
-from clew.render.options import RenderKind, RenderOptions
-from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
-from clew.render.plain import render_plain
-from clew.render.sops import SopsKeys, parse_age_keys
-from clew.render.sops_objects import decrypt_rendered
-from clew.render.substitute import VARIABLE_NAME
+if _typing.TYPE_CHECKING:
+    from clew.model import Manifest
+    from clew.render.errors import (
+        DecryptionError,
+        InvalidManifestError,
+        SubstitutionError,
+        ToolError,
+        UnsafeSourceError,
+    )
+    from clew.render.helm import render_helm
+    from clew.render.hooks import split_hooks
+    from clew.render.kustomize import find_kustomization, render_kustomize
+    from clew.render.limits import MAX_OBJECT_BYTES, MAX_OBJECTS, MAX_RENDER_BYTES, check_output
+    from clew.render.objects import check_unique
+    from clew.render.options import RenderKind, RenderOptions
+    from clew.render.paths import MAX_FILE_BYTES, SnapshotDir
+    from clew.render.plain import render_plain
+    from clew.render.sops import SopsKeys, parse_age_keys
+    from clew.render.sops_objects import decrypt_rendered
+    from clew.render.substitute import VARIABLE_NAME
+
+# Each name is imported from its module on first use, and :func:`render_all` imports only the
+# renderer the source needs: ``clew render`` of a Kustomization loads no Helm, Jsonnet or plain
+# tree reader, nor the parse cache (start-up time, tests/unit/test_cli_start.py).
+_HOME = {
+    "DecryptionError": "errors",
+    "InvalidManifestError": "errors",
+    "MAX_FILE_BYTES": "paths",
+    "MAX_OBJECTS": "limits",
+    "MAX_OBJECT_BYTES": "limits",
+    "MAX_RENDER_BYTES": "limits",
+    "RenderKind": "options",
+    "RenderOptions": "options",
+    "SnapshotDir": "paths",
+    "SopsKeys": "sops",
+    "SubstitutionError": "errors",
+    "ToolError": "errors",
+    "UnsafeSourceError": "errors",
+    "VARIABLE_NAME": "substitute",
+    "check_output": "limits",
+    "check_unique": "objects",
+    "decrypt_rendered": "sops_objects",
+    "find_kustomization": "kustomize",
+    "parse_age_keys": "sops",
+    "render_helm": "helm",
+    "render_kustomize": "kustomize",
+    "render_plain": "plain",
+    "split_hooks": "hooks",
+}
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -69,6 +101,15 @@ __all__ = [
 _SKIPPED_SHOWN = 5
 
 
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'clew.render' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"clew.render.{home}"), name)
+    globals()[name] = value
+    return value
+
+
 @dataclass
 class Rendered:
     """A render's objects and its warnings (files that were not rendered)."""
@@ -80,6 +121,8 @@ class Rendered:
 def detect(directory: Path) -> RenderKind:
     """``kustomize`` when ``directory`` has a kustomization file, else ``helm`` when it has
     ``Chart.yaml``, else ``plain`` (also for a single file)."""
+    from clew.render.kustomize import find_kustomization
+
     if not directory.is_dir():
         return "plain"
     if find_kustomization(directory) is not None:
@@ -101,6 +144,12 @@ def render_all(root: Path, path: str = ".", options: RenderOptions | None = None
     rendered, when it would read outside the snapshot, when it defines the same object twice,
     when it passes a limit (bytes, objects, one object's size), and when files are there but
     none of them renders (nothing is skipped silently)."""
+    from clew.render.errors import InvalidManifestError
+    from clew.render.limits import check_output
+    from clew.render.objects import check_unique
+    from clew.render.options import RenderOptions
+    from clew.render.paths import SnapshotDir
+
     options = options or RenderOptions()
     snapshot = SnapshotDir(root)
     rel, real = snapshot.resolve(path, what="render path")
@@ -109,6 +158,8 @@ def render_all(root: Path, path: str = ".", options: RenderOptions | None = None
     kind = detect(real) if options.kind == "auto" else options.kind
     warnings: list[str] = []
     if kind == "plain":
+        from clew.render.plain import render_plain
+
         plain = render_plain(snapshot, rel, real, options)
         manifests = plain.manifests
         if plain.skipped:
@@ -123,10 +174,16 @@ def render_all(root: Path, path: str = ".", options: RenderOptions | None = None
     elif not real.is_dir():
         raise InvalidManifestError(f"{kind} renders a directory, not a file", file=rel)
     elif kind == "kustomize":
+        from clew.render.kustomize import render_kustomize
+
         manifests = render_kustomize(snapshot, rel, real, options)
     else:
+        from clew.render.helm import render_helm
+
         manifests = render_helm(snapshot, rel, real, options)
     if kind != "plain":  # a plain tree decrypts file by file, as it reads them
+        from clew.render.sops_objects import decrypt_rendered
+
         manifests = decrypt_rendered(snapshot, manifests, options.decryption)
     check_output(manifests, max_bytes=options.max_bytes, max_objects=options.max_objects, where=rel)
     check_unique(manifests)

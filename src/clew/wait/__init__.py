@@ -6,11 +6,39 @@
   time runs out; returns a :class:`WaitResult`;
 - :func:`read_tree` — managed objects with their live children (owner references), each with
   its health: the resource tree (:mod:`.tree` builds it, :mod:`.livetree` reads it).
+
+Each name is imported from its module on first use: ``clew apply`` without ``--wait`` loads no
+watcher or resource tree before its first request (start-up time, tests/unit/test_cli_start.py).
 """
 
-from clew.wait.health import compute, worst
-from clew.wait.livetree import read_tree
-from clew.wait.tree import Node
-from clew.wait.watcher import OnChange, WaitResult, wait_for
+from __future__ import annotations
+
+import importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from clew.wait.health import compute, worst
+    from clew.wait.livetree import read_tree
+    from clew.wait.tree import Node
+    from clew.wait.watcher import OnChange, WaitResult, wait_for
+
+_HOME = {
+    "Node": "tree",
+    "OnChange": "watcher",
+    "WaitResult": "watcher",
+    "compute": "health",
+    "read_tree": "livetree",
+    "wait_for": "watcher",
+    "worst": "health",
+}
 
 __all__ = ["Node", "OnChange", "WaitResult", "compute", "read_tree", "wait_for", "worst"]
+
+
+def __getattr__(name: str) -> object:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'clew.wait' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"clew.wait.{home}"), name)
+    globals()[name] = value
+    return value
