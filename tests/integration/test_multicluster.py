@@ -79,12 +79,17 @@ async def absent(cluster: Cluster, name: str, namespace: str) -> bool:
     return False
 
 
-async def clusters_json(kube: KubeCluster, ns: str) -> list[dict[str, Any]]:
-    """``clew get clusters -o json`` as a user runs it against plane a."""
-    argv = ["get", "clusters", "-o", "json", "--kubeconfig", str(kube.admin_kubeconfig), "-n", ns]
+async def cli_json(kube: KubeCluster, argv: list[str]) -> dict[str, Any]:
+    """A clew command's ``-o json`` as a user runs it against plane a."""
+    argv = [*argv, "--kubeconfig", str(kube.admin_kubeconfig)]
     result = await asyncio.to_thread(CliRunner().invoke, _app(), argv)
     assert result.exit_code == 0, result.output
-    return list(json.loads(result.stdout)["clusters"])
+    return dict(json.loads(result.stdout))
+
+
+async def clusters_json(kube: KubeCluster, ns: str) -> list[dict[str, Any]]:
+    """``clew get clusters -o json`` as a user runs it against plane a."""
+    return list((await cli_json(kube, ["get", "clusters", "-o", "json", "-n", ns]))["clusters"])
 
 
 async def test_two_planes_outage_recovery_and_prune(
@@ -118,6 +123,14 @@ async def test_two_planes_outage_recovery_and_prune(
         assert (await b.get("v1", "ConfigMap", "on-b", ns))["data"] == {"color": "blue"}
         assert await absent(kube_admin, "on-b", ns)  # b's objects went to b only
         assert await absent(b, "on-a", ns)
+        # `clew tree app` on plane a shows b's object, from the status the controller wrote.
+        tree = await cli_json(kube_cluster, ["tree", "app", "remote", "-n", ns, "-o", "json"])
+        assert tree["source"] == "status"
+        assert [(o["kind"], o["name"], o["health"], o["sync"]) for o in tree["objects"]] == [
+            ("ConfigMap", "on-b", "Current", "Synced")
+        ]
+        local = await cli_json(kube_cluster, ["tree", "app", "local", "-n", ns, "-o", "json"])
+        assert (local["source"], [o["name"] for o in local["objects"]]) == ("live", ["on-a"])
 
         # b's API server stops: a's Application follows a new commit, b's says why it waits.
         stop_pid(plane_b.components["kube-apiserver"].pid)

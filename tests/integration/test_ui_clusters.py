@@ -117,6 +117,11 @@ async def test_clusters_page_lists_destinations_with_health_for_whoever_may_see_
     await assert_accessible(browser, "the clusters page")
     assert json.dumps(secrets)  # (the values above are what a leak would show)
 
+    # The page of an Application on another cluster shows its objects from status.resources.
+    await browser.get(f"/apps/{ns}/web")
+    assert "another cluster" in await browser.wait_text("#tree-note", "status.resources")
+    assert "cm-web" in await browser.text("section[aria-labelledby='tree-h']")
+
     # A signed-in user without RBAC in the namespace: no cluster, no link.
     await sign_in(browser, await account_token(kube_admin, ns, "nobody"))
     await browser.get("/clusters")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from clew.cli.tree import rows, sync_states, tree_json
+from clew.cli.tree import rows, status_nodes, sync_states, tree_json
 from clew.model import ObjectRef
 from clew.wait.tree import Node, build
 
@@ -67,3 +67,17 @@ def test_json_holds_the_tree_and_sync_of_managed_objects() -> None:
     pods = deployment["children"][0]["children"]
     assert [p["name"] for p in pods] == ["web-new-a", "web-new-b"]
     assert "sync" not in pods[0]
+
+
+def test_an_application_on_another_cluster_is_drawn_from_its_status() -> None:
+    nodes = status_nodes(APP)
+    assert [(n.kind, n.name, n.health, n.managed, n.children) for n in nodes] == [
+        ("Deployment", "web", "InProgress", True, []),
+        ("Service", "web", "Current", True, []),
+    ]
+    body = json.loads(tree_json(APP, nodes, source="status"))
+    assert body["source"] == "status"
+    assert [o["sync"] for o in body["objects"]] == ["Drifted", "Synced"]
+    # Nothing written yet, or the counts earlier clew wrote there: no objects, no error.
+    assert status_nodes({"status": {"resources": {"Current": 2}}}) == []
+    assert status_nodes({}) == []

@@ -27,7 +27,15 @@ if TYPE_CHECKING:  # the rest is imported by the command that runs, not by `clew
 else:
     view = lazy.module("clew.cli.apps_view")
 
-__all__ = ["TreeFormat", "rows", "sync_states", "tree_app", "tree_json"]
+__all__ = [
+    "REMOTE_NOTE",
+    "TreeFormat",
+    "rows",
+    "status_nodes",
+    "sync_states",
+    "tree_app",
+    "tree_json",
+]
 
 COLUMNS = ("OBJECT", "NAMESPACE", "HEALTH", "SYNC", "REASON")
 _KEYS = ("group", "kind", "namespace", "name")
@@ -44,6 +52,36 @@ def sync_states(app: Mapping[str, Any]) -> dict[tuple[str, str, str, str], str]:
     if not isinstance(listed, list):  # none yet, or the counts earlier clew wrote there
         return {}
     return {_key(e): str(e.get("sync") or "") for e in listed if isinstance(e, Mapping)}
+
+
+REMOTE_NOTE = (
+    "on another cluster: the objects as the controller last saw them (status.resources); "
+    "live children are read only on the controller's cluster"
+)
+
+
+def status_nodes(app: Mapping[str, Any]) -> list[Node]:
+    """The managed objects of ``status.resources`` as tree nodes without children: what can be
+    shown of an Application whose objects (and inventory) live on another cluster."""
+    from clew.wait.tree import Node
+
+    listed = (app.get("status") or {}).get("resources")
+    if not isinstance(listed, list):
+        return []
+    return [
+        Node(
+            group=str(e.get("group") or ""),
+            version=str(e.get("version") or ""),
+            kind=str(e.get("kind") or ""),
+            namespace=str(e.get("namespace") or ""),
+            name=str(e.get("name") or ""),
+            health=str(e.get("health") or "Unknown"),
+            reason=str(e.get("message") or ""),
+            managed=True,
+        )
+        for e in listed
+        if isinstance(e, Mapping)
+    ]
 
 
 def _key(entry: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -76,7 +114,8 @@ def rows(
         yield from walk(node, "", "")
 
 
-def tree_json(app: Mapping[str, Any], nodes: Sequence[Node]) -> str:
+def tree_json(app: Mapping[str, Any], nodes: Sequence[Node], source: str = "live") -> str:
+    """``source``: ``live`` (read from the cluster) or ``status`` (:func:`status_nodes`)."""
     sync = sync_states(app)
     meta = app.get("metadata") or {}
 
@@ -89,6 +128,7 @@ def tree_json(app: Mapping[str, Any], nodes: Sequence[Node]) -> str:
 
     body = {
         "application": {"namespace": meta.get("namespace"), "name": meta.get("name")},
+        "source": source,
         "objects": [plain(n) for n in nodes],
     }
     return json.dumps(body, indent=2)
@@ -117,15 +157,22 @@ def tree_app(
     async def act(cluster: Cluster, ns: str) -> int:
         app = await ops.get_app(cluster, ns, name)
         spec = parse(app, namespace=ns)
-        inventory = await apply.load(
-            cluster, inventory_name(AppKey.of(app)), spec.destination_namespace
-        )
-        nodes = await wait.read_tree(cluster, [(m.ref, m.api_version) for m in inventory.members])
+        remote = spec.kube_config is not None
+        if remote:  # its inventory and objects are on the destination cluster
+            nodes = status_nodes(app)
+        else:
+            inventory = await apply.load(
+                cluster, inventory_name(AppKey.of(app)), spec.destination_namespace
+            )
+            members = [(m.ref, m.api_version) for m in inventory.members]
+            nodes = await wait.read_tree(cluster, members)
         if output is TreeFormat.JSON:
-            out().print_json(tree_json(app, nodes))
+            out().print_json(tree_json(app, nodes, source="status" if remote else "live"))
             return EXIT_OK
         status, reason, _ = view.ready(app)
         out().print(f"Application {ns}/{name}: Ready={status} ({reason})", markup=False)
+        if remote:
+            out().print(REMOTE_NOTE, markup=False)
         if not nodes:
             out().print("no managed objects yet (has the controller synced it?)")
             return EXIT_OK

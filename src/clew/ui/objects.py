@@ -11,6 +11,7 @@ from typing import Any
 
 from clew import apply, wait
 from clew.cli import apps_ops as ops
+from clew.cli import tree
 from clew.cluster import Cluster, ClusterError
 from clew.controller.api.spec import AppKey, parse
 from clew.controller.reconcile.inputs import inventory_name
@@ -20,19 +21,23 @@ from clew.wait.tree import Node
 __all__ = ["application_tree", "events_of", "object_diffs"]
 
 
-async def application_tree(cluster: Cluster, app: Mapping[str, Any]) -> tuple[list[Node], str]:
+async def application_tree(cluster: Cluster, app: Mapping[str, Any]) -> tuple[list[Node], str, str]:
     """The resource tree, read as ``clew tree app`` reads it (:func:`clew.wait.read_tree`: one
-    LIST per kind and namespace, children by owner references, kstatus health and reason), and
-    an error to show instead of it. A kind the user may not list shows its objects Unknown with
-    the API server's message."""
+    LIST per kind and namespace, children by owner references, kstatus health and reason), an
+    error to show instead of it, and a note on where it comes from. A kind the user may not list
+    shows its objects Unknown with the API server's message. An Application on another cluster
+    shows ``status.resources``, as ``clew tree app`` does."""
     meta = app["metadata"]
     try:
         spec = parse(dict(app), namespace=meta["namespace"])
+        if spec.kube_config is not None:
+            return tree.status_nodes(app), "", tree.REMOTE_NOTE
         name = inventory_name(AppKey(meta["namespace"], meta["name"]))
         inventory = await apply.load(cluster, name, spec.destination_namespace)
     except (ClewError, ClusterError) as exc:
-        return [], f"the inventory could not be read: {exc}"
-    return await wait.read_tree(cluster, [(m.ref, m.api_version) for m in inventory.members]), ""
+        return [], f"the inventory could not be read: {exc}", ""
+    members = [(m.ref, m.api_version) for m in inventory.members]
+    return await wait.read_tree(cluster, members), "", ""
 
 
 async def events_of(cluster: Cluster, app: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str]:

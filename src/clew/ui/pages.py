@@ -171,7 +171,7 @@ async def app_page(request: Request) -> Response:
     ui, who, app = found
     status = app.get("status") or {}
     async with ui.cluster.as_bearer(who.session.token) as mine:
-        nodes, tree_error = await application_tree(mine, app)
+        nodes, tree_error, tree_note = await application_tree(mine, app)
         events, events_error = await events_of(mine, app)
     template = "app_body.html" if request.query_params.get("fragment") else "app.html"
     return TEMPLATES.TemplateResponse(
@@ -187,6 +187,7 @@ async def app_page(request: Request) -> Response:
             history=status.get("history") or [],
             nodes=nodes,
             tree_error=tree_error,
+            tree_note=tree_note,
             events=events,
             events_error=events_error,
             has_clusters=await has_clusters(ui, who),
