@@ -77,6 +77,7 @@ def test_a_hit_is_shared_and_read_only(tmp_path: Path, write: Callable[[Any], ob
     second = render(tmp_path)
     assert PARSED.stats.hits == 1
     assert second[0].obj is first[0].obj  # no copy: nothing to copy, nothing to check again
+    assert second[0] is first[0]  # the Manifest too, kept per file and document
     assert second[0].obj == {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -47,7 +47,8 @@ async def draft(cluster: Cluster, options: SyncOptions, result: SyncResult) -> D
             "that is really intended)",
         )
     prepared = await plan.prepare(cluster, result.manifests, options.namespace)
-    labelled = [_labelled(m, inventory.id, inventory.owner) for m in prepared.manifests]
+    set_id, owner = inventory.id, inventory.owner  # a property that hashes: once, not per object
+    labelled = [_labelled(m, set_id, owner) for m in prepared.manifests]
     result.desired = labelled
     stale = apply.candidates(inventory.members, {m.ref for m in labelled})
     if options.admit is not None:
