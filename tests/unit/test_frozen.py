@@ -80,6 +80,11 @@ def test_fingerprint_is_memoised_for_frozen_objects_only() -> None:
     assert fingerprint(plain) != fingerprint(frozen)
 
 
+def test_a_frozen_dict_built_directly_gets_a_memo() -> None:
+    built = FrozenDict({"a": 1})
+    assert memo(built) == {}
+
+
 def test_a_memo_is_bounded() -> None:
     frozen = freeze({"a": 1})
     table = memo(frozen)

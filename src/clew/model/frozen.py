@@ -119,7 +119,9 @@ def memo(obj: object) -> dict[Any, Any] | None:
     anything else: a plain dict may change, so nothing derived from it may be kept."""
     if type(obj) is not FrozenDict:
         return None
-    table = obj.memo
+    table: dict[Any, Any] | None = getattr(obj, "memo", None)
+    if table is None:  # built as FrozenDict(...), not by freeze()
+        table = obj.memo = {}
     if len(table) >= MAX_MEMO:
         table.clear()
     return table
