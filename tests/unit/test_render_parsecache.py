@@ -1,5 +1,7 @@
-"""The parse cache (issue 14, S3): a second render of unchanged files parses nothing and returns
-equal objects that are not the same objects (mutating one render's output cannot change the next);
+"""The parse cache (issue 14, S3; issue 16, crds22): a second render of unchanged files parses
+nothing and hands out the very same objects, which are read-only (a later stage that tries to
+change one in place gets a TypeError and the next render reads what the file says; copies change
+freely, and a substitution or SOPS decryption of a cached file works on copies);
 a changed file is parsed again and its new content wins; a file that fails to parse fails again
 on every render, as nothing but successes is stored; the limits still hold on a hit (the alias
 and byte limits are part of the key, names that are not UTF-8 are refused before the cache is
@@ -8,14 +10,17 @@ substitution; the LRU is bounded by entries and bytes."""
 
 from __future__ import annotations
 
+import copy
 import os
+import pickle
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from clew.render import InvalidManifestError, RenderOptions, render
+from clew.render import MAX_OBJECT_BYTES, InvalidManifestError, RenderOptions, render
 from clew.render.parsecache import PARSED, ParseCache
 from clew.render.yamlload import load_yaml
 
@@ -48,19 +53,66 @@ def test_unchanged_files_are_not_parsed_again(tmp_path: Path) -> None:
     assert [m.origin for m in second] == ["a.yaml#1", "b.yaml#1"]
 
 
-def test_a_hit_is_a_copy_that_later_stages_may_change(tmp_path: Path) -> None:
-    tree(tmp_path, {"a.yaml": CM.format(name="a", value="1")})
+WRITES: list[Callable[[Any], object]] = [
+    lambda o: o.__setitem__("kind", "Secret"),
+    lambda o: o["metadata"].__setitem__("namespace", "changed-by-a-later-stage"),
+    lambda o: o["data"].update(key="x"),
+    lambda o: o["data"].pop("key"),
+    lambda o: o["data"].setdefault("new", "x"),
+    lambda o: o["data"].clear(),
+    lambda o: o["metadata"].__delitem__("name"),
+    lambda o: o["items"].append("x"),
+    lambda o: o["items"].__setitem__(0, "x"),
+    lambda o: o["items"].sort(),
+    lambda o: o["items"][1].__setitem__("deep", "x"),
+]
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_a_hit_is_shared_and_read_only(tmp_path: Path, write: Callable[[Any], object]) -> None:
+    tree(tmp_path, {"a.yaml": CM.format(name="a", value="1") + "items: [b, {deep: 1}]\n"})
     first = render(tmp_path)
-    first[0].obj["metadata"]["namespace"] = "changed-by-a-later-stage"
-    first[0].obj["data"]["key"] = "x"
+    with pytest.raises(TypeError, match="read-only"):
+        write(first[0].obj)
     second = render(tmp_path)
     assert PARSED.stats.hits == 1
+    assert second[0].obj is first[0].obj  # no copy: nothing to copy, nothing to check again
+    assert second[0] is first[0]  # the Manifest too, kept per file and document
     assert second[0].obj == {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": "a"},
         "data": {"key": "1"},
+        "items": ["b", {"deep": 1}],
     }
+
+
+def test_copies_of_a_hit_are_plain_and_change_freely(tmp_path: Path) -> None:
+    tree(tmp_path, {"a.yaml": CM.format(name="a", value="1")})
+    (cached,) = render(tmp_path)
+    shallow = dict(cached.obj)  # what the plan does to set metadata
+    shallow["metadata"] = {**cached.obj["metadata"], "namespace": "ns"}
+    deep = copy.deepcopy(cached.obj)
+    deep["data"]["key"] = "2"
+    thawed = pickle.loads(pickle.dumps(cached.obj))
+    thawed["data"]["key"] = "3"
+    assert (type(deep["data"]), type(thawed["data"])) == (dict, dict)
+    assert render(tmp_path)[0].obj == {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "a"},
+        "data": {"key": "1"},
+    }
+
+
+def test_a_cached_object_is_measured_once_and_a_new_one_always(tmp_path: Path) -> None:
+    tree(tmp_path, {"a.yaml": CM.format(name="a", value="x" * 2000)})
+    (cached,) = render(tmp_path)
+    assert cached.obj.memo["render.size"] > 2000  # measured on the first render
+    # New content is measured: the same file grown past one object's limit is refused.
+    tree(tmp_path, {"a.yaml": CM.format(name="a", value="x" * (MAX_OBJECT_BYTES + 1))})
+    with pytest.raises(InvalidManifestError, match="request limit"):
+        render(tmp_path)
 
 
 def test_same_bytes_in_another_file_are_named_by_that_file(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ import msgspec
 
 from clew.cluster import Cluster, Forbidden
 from clew.model import Manifest, ObjectRef
+from clew.model.frozen import memo
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 
@@ -70,7 +71,22 @@ def version_number(version: object) -> int | None:
 
 
 def fingerprint(obj: dict[str, Any]) -> str:
-    """A digest of the desired object, independent of key order."""
+    """A digest of the desired object, independent of key order; computed once for a frozen
+    object (one the parse cache hands out, or the plan's labelled copy of one), which cannot
+    change."""
+    known = memo(obj)
+    if known is None:
+        return _digest(obj)
+    digest = known.get(_FINGERPRINT)
+    if digest is None:
+        digest = known[_FINGERPRINT] = _digest(obj)
+    return str(digest)
+
+
+_FINGERPRINT = "plan.fingerprint"
+
+
+def _digest(obj: dict[str, Any]) -> str:
     return hashlib.sha256(_encode(obj)).hexdigest()[:32]
 
 

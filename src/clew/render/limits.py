@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterable
 
 from clew.model import Manifest
+from clew.model.frozen import memo
 from clew.render.errors import InvalidManifestError
 
 MAX_RENDER_BYTES = 32 * 1024 * 1024
@@ -59,6 +60,20 @@ def excessive_aliasing(decoded: int, aliased: int) -> bool:
 
 
 def _size(obj: object) -> int:
+    """``obj`` as compact JSON, in bytes; measured once for a frozen (cached, unchanging) object."""
+    known = memo(obj)
+    if known is None:
+        return _measure(obj)
+    size = known.get(_SIZE)
+    if size is None:
+        size = known[_SIZE] = _measure(obj)
+    return int(size)
+
+
+_SIZE = "render.size"
+
+
+def _measure(obj: object) -> int:
     # A measure, not the encoding the client sends: bytes values (!!binary) count by their repr,
     # keys JSON cannot hold are skipped (the API server rejects such objects itself).
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, default=repr, skipkeys=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from clew.model import Manifest, ObjectRef
+from clew.model.frozen import memo
 from clew.render.errors import InvalidManifestError
 from clew.render.yamlload import Document
 
@@ -82,15 +83,33 @@ def to_manifests(
     for doc in documents:
         if doc.data is None:
             continue
-        where = f"document {doc.index}"
-        base = origin if origin is not None else f"{file}#{doc.index}"
-        if isinstance(doc.data, dict) and _is_list(doc.data):
-            for i, item in enumerate(doc.data["items"]):
-                obj = _check(item, f"{where} item {i}", file, doc.line)
-                out.append(Manifest(obj, base if origin is not None else f"{base}.items[{i}]"))
+        # A frozen document (the parse cache's) checks out the same way every time: its
+        # Manifests are kept in its memo, per file and origin (errors are not kept).
+        known = memo(doc.data)
+        key = ("render.manifests", file, doc.index, origin)
+        if known is not None and key in known:
+            out.extend(known[key])
             continue
-        out.append(Manifest(_check(doc.data, where, file, doc.line), base))
+        made = _document(doc, file, origin)
+        if known is not None:
+            known[key] = made
+        out.extend(made)
     return out
+
+
+def _document(doc: Document, file: str, origin: str | None) -> tuple[Manifest, ...]:
+    """The objects of one document (a List's items, or itself)."""
+    where = f"document {doc.index}"
+    base = origin if origin is not None else f"{file}#{doc.index}"
+    if isinstance(doc.data, dict) and _is_list(doc.data):
+        return tuple(
+            Manifest(
+                _check(item, f"{where} item {i}", file, doc.line),
+                base if origin is not None else f"{base}.items[{i}]",
+            )
+            for i, item in enumerate(doc.data["items"])
+        )
+    return (Manifest(_check(doc.data, where, file, doc.line), base),)
 
 
 def check_unique(manifests: Iterable[Manifest]) -> None:

@@ -8,30 +8,36 @@ that was parsed (after post-build substitution) and by the byte limit it was che
 The file's name is not part of the key and not part of the value: errors and origins name it,
 and neither is cached. Only successful loads are stored, so a file that failed fails again, with
 the same message; every check that is not about the text (file size, UTF-8 names and content,
-the render's byte and object limits, duplicates) still runs on every render.
+the render's byte and object limits, duplicates) still runs on every render, a cached object's
+JSON size measured once.
 
-Entries hold pickled documents and every hit unpickles a fresh copy: later stages set namespaces
-and labels on the objects they get, and must never change what the next render reads. Pickling
-also keeps the loader's exact value types (``Uint64``, floats, ``bytes``). The cache is bounded
-by entries and by pickled bytes; Jsonnet, Kustomize and Helm output is not cached.
+Entries hold the documents themselves, frozen (:mod:`clew.model.frozen`), and every hit hands
+out the same objects, with no copy: 19.5 MB of CRDs cost nothing to render again (issue 16,
+crds22). Later stages set namespaces and labels on copies of the levels they change, and an
+attempt to change a cached object in place raises, so the next render reads what the file
+says. Values derived from a frozen object are kept in its memo for as long as the entry lives
+(its JSON size here, its labelled copies and fingerprint in the plan). The cache is bounded by
+entries and by the characters of the text parsed; Jsonnet, Kustomize and Helm output is not
+cached.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from clew.model.frozen import freeze
 from clew.render.yamlload import Document
 
 MAX_ENTRIES = 20_000
-MAX_CACHED_BYTES = 64 * 1024 * 1024
-"""The pickled documents held in all: 1.2 times the YAML of small objects, 0.7 times that of
-large CRDs (measured); a file larger than this is parsed every time."""
+MAX_CACHED_BYTES = 32 * 1024 * 1024
+"""The text (in characters) whose parsed objects are held in all, so 22 CRDs of 1.3 MB fit. The
+objects take more in memory: 2.9 times their text for large CRDs, 7.4 times for small objects
+(measured with tracemalloc, bench.s10's crds22 and app130). A file larger than this is parsed
+every time."""
 
 Loader = Callable[..., list[Document]]
 
@@ -45,52 +51,47 @@ class CacheStats:
 
 
 class ParseCache:
-    """An LRU of pickled documents, bounded by ``max_entries`` and ``max_bytes``; thread-safe
-    (renders run in worker threads)."""
+    """An LRU of frozen documents, bounded by ``max_entries`` and by ``max_bytes`` of parsed
+    text; thread-safe (renders run in worker threads)."""
 
     def __init__(self, max_entries: int = MAX_ENTRIES, max_bytes: int = MAX_CACHED_BYTES) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._entries: OrderedDict[bytes, tuple[list[Document], int]] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = CacheStats()
 
     def load(self, load: Loader, text: str, file: str, *, max_bytes: int) -> list[Document]:
-        """``load(text, file, max_bytes=max_bytes)``, or a copy of what it returned for the same
-        text and limit before."""
+        """``load(text, file, max_bytes=max_bytes)`` with its values frozen, or the very
+        documents it returned for the same text and limit before (shared: read-only)."""
         key = _key(text, max_bytes)
         with self._lock:
-            blob = self._entries.get(key)
-            if blob is not None:
+            entry = self._entries.get(key)
+            if entry is not None:
                 self._entries.move_to_end(key)
                 self.stats.hits += 1
-            else:
-                self.stats.misses += 1
-        if blob is not None:
-            rows: list[tuple[int, int, Any]] = pickle.loads(blob)  # noqa: S301 - pickled by us
-            return [Document(*row) for row in rows]
+                return entry[0]
+            self.stats.misses += 1
         documents = load(text, file, max_bytes=max_bytes)  # raises: nothing is stored
         try:
-            # Plain tuples: unpickling a slotted dataclass costs more than the tuple's contents.
-            rows = [(d.index, d.line, d.data) for d in documents]
-            blob = pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
-            return documents  # a value pickle cannot copy: parse it every time
-        self._store(key, blob)
-        return documents
+            frozen = [Document(d.index, d.line, freeze(d.data)) for d in documents]
+        except RecursionError:
+            return documents  # nested too deeply to walk: parsed every time, as a plain value
+        self._store(key, frozen, len(text))
+        return frozen
 
-    def _store(self, key: bytes, blob: bytes) -> None:
-        if len(blob) > self.max_bytes:
+    def _store(self, key: bytes, documents: list[Document], size: int) -> None:
+        if size > self.max_bytes:
             return
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self.stats.bytes -= len(old)
-            self._entries[key] = blob
-            self.stats.bytes += len(blob)
+                self.stats.bytes -= old[1]
+            self._entries[key] = (documents, size)
+            self.stats.bytes += size
             while len(self._entries) > self.max_entries or self.stats.bytes > self.max_bytes:
-                _, evicted = self._entries.popitem(last=False)
-                self.stats.bytes -= len(evicted)
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self.stats.bytes -= evicted
             self.stats.entries = len(self._entries)
 
     def clear(self) -> None:

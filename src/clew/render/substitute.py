@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from clew.model import Manifest
+from clew.model.frozen import FrozenDict, FrozenList
 from clew.render.errors import InvalidManifestError, SubstitutionError
 from clew.render.objects import to_manifests
 from clew.render.yamlload import load_yaml
@@ -54,6 +55,9 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _represent_str)
+# Objects from the parse cache are frozen dicts and lists: written as the plain ones they are.
+_Dumper.add_representer(FrozenDict, yaml.SafeDumper.represent_dict)
+_Dumper.add_representer(FrozenList, yaml.SafeDumper.represent_list)
 
 
 def _opted_out(obj: dict[str, Any]) -> bool:
