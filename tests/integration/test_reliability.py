@@ -94,9 +94,19 @@ async def test_sigkill_mid_sync_converges(
             "clew",
             git_http.users["clew"],
         )
-        # Kill it once the sync is visibly under way.
+        # Kill it once the sync is visibly under way: applying, and (a first sync says so only
+        # after a second) showing Reconciling.
         await until(
             kube_admin, "v1", "ConfigMap", "cm-0000", kube_namespace, lambda cm: cm is not None, 60
+        )
+        await until(
+            kube_admin,
+            API_VERSION,
+            KIND,
+            "app",
+            kube_namespace,
+            lambda app: condition(app, "Reconciling") is not None,
+            60,
         )
     finally:
         first.kill()
