@@ -44,6 +44,7 @@ from clew.controller.reconcile.livecache import InformerCache
 from clew.controller.reconcile.outcomes import Outcome
 from clew.controller.reconcile.revisions import RevisionCache
 from clew.controller.reconcile.status import StatusWriter
+from clew.controller.runtime.reads import ReadCache
 from clew.model import (
     Manifest,
     Reason,
@@ -107,6 +108,9 @@ class Reconciler:
         self.began: set[AppKey] = set()  # attempts whose Reconciling status was written
         # A first sync (no status yet) done within this many seconds writes only its outcome.
         self.first_sync_grace = FIRST_SYNC_GRACE
+        # Git credentials, read once per burst of syncs: runtime/reads.py
+        self.reads = ReadCache()
+        self._get = self.reads.for_client(cluster)
 
     async def aclose(self) -> None:
         await self.clients.aclose()
@@ -265,6 +269,7 @@ class Reconciler:
             revision=revision,
             resolve=resolve,
             observe=self._observe_fetch,
+            get=self._get,
         )
 
     def options(
