@@ -78,11 +78,13 @@ async def statuses(cluster: Cluster, ns: str) -> AsyncIterator[tuple[list[Any], 
     _, version = await cluster.list_objects(API_VERSION, KIND, ns)
 
     async def follow() -> None:
-        async for event in cluster.watch(API_VERSION, KIND, ns, resource_version=version):
-            if event.type != "BOOKMARK":
-                seen.append(event.object)
-                if ended(event.object):
-                    done.set()
+        events = cluster.watch(API_VERSION, KIND, ns, resource_version=version)
+        async with contextlib.aclosing(events):  # cancelled: the watch request ends too
+            async for event in events:
+                if event.type != "BOOKMARK":
+                    seen.append(event.object)
+                    if ended(event.object):
+                        done.set()
 
     task = asyncio.create_task(follow())
     try:

@@ -15,6 +15,7 @@ every stage, reporting included, and calls:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ __all__ = ["FIRST_SYNC_GRACE", "Attempt"]
 FIRST_SYNC_GRACE = 1.0  # seconds
 
 _tracer = trace.get_tracer(tracing.TRACER)
+log = logging.getLogger(__name__)
 
 
 class Attempt(engine.Progress):
@@ -61,9 +63,14 @@ class Attempt(engine.Progress):
         await self._begin(revision)
 
     def close(self) -> None:
-        """Drop a deferred Reconciling write that has not started (the attempt is over)."""
-        if self._later is not None and not self._writing:
-            self._later.cancel()
+        """Drop a deferred Reconciling write that has not started (the attempt is over); one
+        under way may finish, and its error, if any, is only logged: nobody waits for it."""
+        later, self._later = self._later, None
+        if later is None:
+            return
+        if not self._writing:
+            later.cancel()
+        later.add_done_callback(_forget)
 
     async def finished(self, result: engine.SyncResult) -> None:
         r, key, spec = self.r, self.key, self.spec
@@ -163,3 +170,8 @@ class Attempt(engine.Progress):
             if report.objects is not None:
                 by_health, out_of_sync = report.objects
                 r.metrics.set_application_objects(key.namespace, key.name, by_health, out_of_sync)
+
+
+def _forget(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("a deferred Reconciling write failed: %s", task.exception())
