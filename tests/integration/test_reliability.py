@@ -30,6 +30,9 @@ from clew.testing.waiting import condition, until
 pytestmark = pytest.mark.integration
 
 
+SIGKILL_OBJECTS = 1000
+
+
 def configmaps(n: int, value: str = "1") -> dict[str, str]:
     return {
         f"deploy/cm-{i:04d}.yaml": yaml.safe_dump(
@@ -84,7 +87,9 @@ async def test_sigkill_mid_sync_converges(
     tmp_path: Path,
 ) -> None:
     await install_crd(kube_admin, kube_cluster.server)
-    sha = git_repo.commit(configmaps(300), "300 ConfigMaps")
+    # Enough objects that the sync outlasts a first sync's one-second grace by seconds: the
+    # kill below must land mid-sync, after Reconciling was written.
+    sha = git_repo.commit(configmaps(SIGKILL_OBJECTS), f"{SIGKILL_OBJECTS} ConfigMaps")
     first = spawn_controller(kube_cluster.admin_kubeconfig, tmp_path)
     try:
         await register(
@@ -94,9 +99,19 @@ async def test_sigkill_mid_sync_converges(
             "clew",
             git_http.users["clew"],
         )
-        # Kill it once the sync is visibly under way.
+        # Kill it once the sync is visibly under way: applying, and (a first sync says so only
+        # after a second) showing Reconciling.
         await until(
             kube_admin, "v1", "ConfigMap", "cm-0000", kube_namespace, lambda cm: cm is not None, 60
+        )
+        await until(
+            kube_admin,
+            API_VERSION,
+            KIND,
+            "app",
+            kube_namespace,
+            lambda app: condition(app, "Reconciling") is not None,
+            60,
         )
     finally:
         first.kill()
@@ -117,12 +132,14 @@ async def test_sigkill_mid_sync_converges(
     items, _ = await kube_admin.list_objects(
         "v1", "ConfigMap", kube_namespace, label_selector="applyset.kubernetes.io/part-of"
     )
-    assert sorted(i["metadata"]["name"] for i in items) == [f"cm-{i:04d}" for i in range(300)]
+    assert sorted(i["metadata"]["name"] for i in items) == [
+        f"cm-{i:04d}" for i in range(SIGKILL_OBJECTS)
+    ]
     inventory = await load(
         kube_admin, inventory_name(AppKey(kube_namespace, "app")), kube_namespace
     )
-    assert len(inventory.members) == 300
-    assert len({m.ref for m in inventory.members}) == 300
+    assert len(inventory.members) == SIGKILL_OBJECTS
+    assert len({m.ref for m in inventory.members}) == SIGKILL_OBJECTS
 
 
 async def test_git_server_down_then_back(

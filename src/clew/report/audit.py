@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clew.cluster import Cluster, ClusterError, Conflict, NotFound
-from clew.model import Action, ChangeSet, ClewError, CommitInfo
+from clew.model import Action, ChangeSet, ClewError, CommitInfo, ObjectRef
 from clew.report.auditpayload import (
     LOW_WATER,
     MAX_BYTES,
@@ -43,6 +42,17 @@ from clew.report.auditpayload import (
     bound,
     decode,
     encode,
+)
+from clew.report.audittrail import (
+    APPLICATION_LABEL,
+    AUDIT_LABEL,
+    DATA_KEY,
+    FIELD_MANAGER,
+    AuditTrail,
+    configmap,
+    configmap_name,
+    list_trails,
+    read_trail,
 )
 
 __all__ = [
@@ -71,22 +81,14 @@ __all__ = [
 
 log = logging.getLogger("clew.report.audit")
 
-AUDIT_LABEL = "clew.dev/audit"
-APPLICATION_LABEL = "clew.dev/application"
-DROPPED_ANNOTATION = "clew.dev/audit-dropped"
-FORMAT_ANNOTATION = "clew.dev/audit-format"
-FORMAT = "jsonl+gzip/v1"
-DATA_KEY = "records.jsonl.gz"
-FIELD_MANAGER = "clew-audit"
-OWNER_API_VERSION, OWNER_KIND = "clew.dev/v1alpha1", "Application"
 
 MAX_OBJECTS = 1000  # per record; a sync touching more is counted in objectsOmitted
 _TEXT_LIMIT = 200  # commit subject and author, as status.history
 _MESSAGE_LIMIT = 512
 _RECORDED = (Action.CREATED, Action.CONFIGURED, Action.DELETED)
 _COUNTED = (Action.CREATED, Action.CONFIGURED, Action.DELETED, Action.UNCHANGED, Action.FAILED)
-_NAME_MAX, _LABEL_MAX = 253, 63
 _ATTEMPTS = 3  # optimistic-lock retries of one write
+_KEEP_BYTES = 32 * 1024  # a trail kept between writes, at most: 1,000 Applications, 32 MiB
 _IDENTITY = ("revision", "result")  # a no-op sync ending like the last record adds nothing
 
 
@@ -145,112 +147,6 @@ def repeats(previous: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     )
 
 
-# -- the ConfigMap (pure) ---------------------------------------------------------------------
-
-
-def _hashed(text: str, limit: int) -> str:
-    """``text``, or, when too long, a prefix and a hash that keep it unique and valid."""
-    if len(text) <= limit:
-        return text
-    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-    return f"{text[: limit - 11].rstrip('-.')}-{digest}"
-
-
-def configmap_name(application: str) -> str:
-    return _hashed(f"clew-audit-{application}", _NAME_MAX)
-
-
-def configmap(app: Mapping[str, Any], bounded: Bounded, dropped_before: int = 0) -> dict[str, Any]:
-    """The audit ConfigMap of Application ``app`` holding ``bounded``, for server-side apply."""
-    meta = app["metadata"]
-    name = str(meta["name"])
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": configmap_name(name),
-            "namespace": meta["namespace"],
-            "labels": {
-                AUDIT_LABEL: "true",
-                APPLICATION_LABEL: _hashed(name, _LABEL_MAX),
-                "app.kubernetes.io/managed-by": "clew",
-            },
-            "annotations": {
-                FORMAT_ANNOTATION: FORMAT,
-                DROPPED_ANNOTATION: str(dropped_before + bounded.dropped),
-            },
-            "ownerReferences": [
-                {
-                    "apiVersion": OWNER_API_VERSION,
-                    "kind": OWNER_KIND,
-                    "name": name,
-                    "uid": meta["uid"],
-                    "controller": True,
-                }
-            ],
-        },
-        "binaryData": {DATA_KEY: bounded.payload},
-    }
-
-
-# -- reading --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AuditTrail:
-    """The records of one Application, oldest first, and how many were dropped at the bounds."""
-
-    namespace: str
-    application: str
-    records: list[dict[str, Any]]
-    dropped: int = 0
-    owner_uid: str = ""
-
-    @classmethod
-    def of(cls, cm: Mapping[str, Any]) -> AuditTrail:
-        """The trail in an audit ConfigMap; raises :class:`CorruptTrail`."""
-        meta = cm.get("metadata") or {}
-        owners = [o for o in meta.get("ownerReferences") or [] if o.get("kind") == OWNER_KIND]
-        labels = meta.get("labels") or {}
-        application = str(owners[0]["name"]) if owners else str(labels.get(APPLICATION_LABEL, ""))
-        payload = (cm.get("binaryData") or {}).get(DATA_KEY)
-        where = f"ConfigMap/{meta.get('namespace', '')}/{meta.get('name', '')}"
-        try:
-            records = decode(payload) if payload else []
-            dropped = int((meta.get("annotations") or {}).get(DROPPED_ANNOTATION) or 0)
-        except CorruptTrail as exc:
-            raise CorruptTrail(f"{where}: {exc.message}") from exc
-        except ValueError:
-            raise CorruptTrail(
-                f"{where}: annotation {DROPPED_ANNOTATION} is not a number"
-            ) from None
-        return cls(
-            namespace=str(meta.get("namespace") or ""),
-            application=application,
-            records=records,
-            dropped=dropped,
-            owner_uid=str(owners[0].get("uid") or "") if owners else "",
-        )
-
-
-async def read_trail(cluster: Cluster, namespace: str, application: str) -> AuditTrail | None:
-    """The trail of one Application; None when it has none (yet)."""
-    try:
-        cm = await cluster.get("v1", "ConfigMap", configmap_name(application), namespace)
-    except NotFound:
-        return None
-    return AuditTrail.of(cm)
-
-
-async def list_trails(cluster: Cluster, namespace: str | None) -> list[AuditTrail]:
-    """Every trail in ``namespace`` (None: all namespaces), by namespace and Application."""
-    items, _ = await cluster.list_objects(
-        "v1", "ConfigMap", namespace, label_selector=f"{AUDIT_LABEL}=true"
-    )
-    trails = [AuditTrail.of(cm) for cm in items]
-    return sorted(trails, key=lambda t: (t.namespace, t.application))
-
-
 # -- writing --------------------------------------------------------------------------------
 
 
@@ -258,9 +154,11 @@ class AuditRecorder:
     """Appends records to each Application's audit ConfigMap with server-side apply, under the
     bounds. Best effort: :meth:`write` logs and returns False on any failure.
 
-    The read-modify-write is guarded by the ConfigMap's resourceVersion (a conflict re-reads);
-    the work queue never runs two reconciles of one Application at once anyway. The last record
-    written per Application is remembered, so a repeated no-op sync costs no request at all.
+    Every write carries the ConfigMap's resourceVersion as a precondition, so a write that
+    crossed another writer's (the UI, another replica) fails with a conflict and is re-read and
+    merged. The trail this recorder last wrote is kept (when small) with its version, so the next
+    write is one apply and no GET; a repeated no-op sync costs no request at all; and the first
+    write of an Application is a create, which finds an existing trail by its conflict.
     """
 
     def __init__(
@@ -277,6 +175,8 @@ class AuditRecorder:
         self.max_bytes = max_bytes
         # (namespace, name) → (uid, the newest record's revision and result)
         self._last: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        # (namespace, name) → the trail as written: only its version can say it is still current
+        self._written: dict[tuple[str, str], _Written] = {}
 
     async def write(self, app: Mapping[str, Any], new: dict[str, Any]) -> bool:
         """Append ``new`` to ``app``'s trail; True when written, False when skipped or failed."""
@@ -288,39 +188,34 @@ class AuditRecorder:
         if last is not None and last[0] == uid and repeats(last[1], new):
             return False
         try:
-            for _ in range(_ATTEMPTS):
+            for attempt in range(_ATTEMPTS):
                 try:
-                    return await self._append(app, uid, new)
-                except Conflict:
-                    continue  # someone wrote in between: read again
+                    return await self._append(app, uid, new, read=attempt > 0)
+                except (Conflict, NotFound):
+                    # Written or deleted by someone else since: read it again.
+                    self._written.pop(_key(meta), None)
             log.warning("audit record for %s/%s lost: conflicting writes", *_key(meta))
         except (ClusterError, ClewError, ValueError, OSError) as exc:
+            self._written.pop(_key(meta), None)
             log.warning("audit record for %s/%s not written: %s", *_key(meta), exc)
         except Exception:
             # Best effort means a bug here must not fail the sync either; the trace is logged.
+            self._written.pop(_key(meta), None)
             log.exception("audit record for %s/%s not written", *_key(meta))
         return False
 
-    async def _append(self, app: Mapping[str, Any], uid: str, new: dict[str, Any]) -> bool:
+    async def _append(
+        self, app: Mapping[str, Any], uid: str, new: dict[str, Any], *, read: bool
+    ) -> bool:
         meta = app["metadata"]
-        name = configmap_name(str(meta["name"]))
-        try:
-            live: dict[str, Any] | None = await self.cluster.get(
-                "v1", "ConfigMap", name, meta["namespace"]
-            )
-        except NotFound:
-            live = None
-        records: list[dict[str, Any]] = []
-        dropped = 0
-        if live is not None:
-            try:
-                trail = AuditTrail.of(live)
-            except CorruptTrail as exc:
-                log.warning("%s; starting a new audit trail", exc.message)
-            else:
-                # Records of an earlier Application of the same name are not this one's.
-                if trail.owner_uid == uid:
-                    records, dropped = trail.records, trail.dropped
+        written = None if read else self._written.get(_key(meta))
+        version: str | None
+        if written is not None and written.uid == uid:
+            records, dropped, version = decode(written.payload), written.dropped, written.version
+        elif read:
+            records, dropped, version = await self._read(meta, uid)
+        else:  # the first write since start: create it; one that exists is a conflict
+            records, dropped, version = [], 0, None
         if records and repeats(records[-1], new):
             self._remember(meta, uid, records[-1])
             return False
@@ -334,15 +229,81 @@ class AuditRecorder:
                 bounded.dropped,
             )
         body = configmap(app, bounded, dropped)
-        if live is not None:
+        if written is not None:
+            stored = await self._patch(body, written.version)
+        elif version is None:
+            # None on the server: create, so that a trail written meanwhile is a conflict.
+            stored = await self._send("POST", body, None)
+        else:
             # Optimistic lock: the apply fails with a conflict if the ConfigMap changed since.
-            body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-        await self.cluster.apply(body, field_manager=FIELD_MANAGER, force=True)
+            body["metadata"]["resourceVersion"] = version
+            stored = await self.cluster.apply(body, field_manager=FIELD_MANAGER, force=True)
         self._remember(meta, uid, new)
+        stored_meta = stored.get("metadata") or {}
+        if len(bounded.payload) <= _KEEP_BYTES and stored_meta.get("resourceVersion"):
+            self._written[_key(meta)] = _Written(
+                uid, bounded.payload, dropped + bounded.dropped, str(stored_meta["resourceVersion"])
+            )
+        else:
+            self._written.pop(_key(meta), None)
         return True
+
+    async def _read(
+        self, meta: Mapping[str, Any], uid: str
+    ) -> tuple[list[dict[str, Any]], int, str | None]:
+        """The records on the server, how many were dropped, and the version to write over
+        (None: there is no trail)."""
+        name = configmap_name(str(meta["name"]))
+        try:
+            live = await self.cluster.get("v1", "ConfigMap", name, meta["namespace"])
+        except NotFound:
+            return [], 0, None
+        version = str(live["metadata"]["resourceVersion"])
+        try:
+            trail = AuditTrail.of(live)
+        except CorruptTrail as exc:
+            log.warning("%s; starting a new audit trail", exc.message)
+            return [], 0, version
+        # Records of an earlier Application of the same name are not this one's.
+        if trail.owner_uid != uid:
+            return [], 0, version
+        return trail.records, trail.dropped, version
+
+    async def _patch(self, body: dict[str, Any], version: str) -> dict[str, Any]:
+        """Replace the payload of the trail this recorder wrote last. A merge patch (not an
+        apply, which would re-create a trail deleted since) with the version as precondition."""
+        meta = body["metadata"]
+        patch = {
+            "metadata": {"resourceVersion": version, "annotations": meta["annotations"]},
+            "binaryData": body["binaryData"],
+        }
+        return await self._send("PATCH", body, patch)
+
+    async def _send(self, method: str, body: dict[str, Any], patch: Any) -> dict[str, Any]:
+        """POST ``body``, or PATCH it with ``patch``, as the audit's field manager. Conflict
+        (AlreadyExists, a stale version) and NotFound go to the caller, which reads again."""
+        resource = await self.cluster.resource_for("v1", "ConfigMap")
+        meta = body["metadata"]
+        path = resource.path(meta["namespace"], meta["name"] if patch is not None else None)
+        return await self.cluster.request(
+            method,
+            path,
+            params={"fieldManager": FIELD_MANAGER},
+            body=body if patch is None else patch,
+            content_type="application/json" if patch is None else "application/merge-patch+json",
+            ref=ObjectRef.from_object(body),
+        )
 
     def _remember(self, meta: Mapping[str, Any], uid: str, newest: Mapping[str, Any]) -> None:
         self._last[_key(meta)] = (uid, {k: newest.get(k) for k in _IDENTITY})
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    uid: str
+    payload: str
+    dropped: int
+    version: str
 
 
 def _key(meta: Mapping[str, Any]) -> tuple[str, str]:

@@ -2,7 +2,11 @@
 every stage, reporting included, and calls:
 
 - ``fetched`` once the revision is known, before the long work: status says ``Reconciling``
-  with ``lastAttemptedRevision`` (and that an earlier attempt was interrupted, if one was);
+  with ``lastAttemptedRevision`` (and that an earlier attempt was interrupted, if one was).
+  A first sync (no status yet) says so only once it has run :data:`FIRST_SYNC_GRACE` seconds:
+  most end sooner, and their outcome is then the one status write (a slow one still shows
+  Reconciling, as Argo CD and Flux users expect; one that dies within that second is not told
+  as interrupted by the next attempt);
 - ``finished`` with the result, whatever ended the sync: drift tracking starts (while the
   Application's drift checks are still paused), then the retry is decided, then the ``report``
   span writes status, the audit record, Events, the notice and metrics.
@@ -10,6 +14,8 @@ every stage, reporting included, and calls:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +31,12 @@ from clew.report.notices import deliver
 if TYPE_CHECKING:
     from clew.controller.reconcile.reconciler import Reconciler
 
-__all__ = ["Attempt"]
+__all__ = ["FIRST_SYNC_GRACE", "Attempt"]
+
+FIRST_SYNC_GRACE = 1.0  # seconds
 
 _tracer = trace.get_tracer(tracing.TRACER)
+log = logging.getLogger(__name__)
 
 
 class Attempt(engine.Progress):
@@ -38,13 +47,43 @@ class Attempt(engine.Progress):
         self.started = time.monotonic()
         self.result = engine.SyncResult()
         self.retry: outcomes.Retry | None = None
+        self._later: asyncio.Task[None] | None = None  # a first sync's Reconciling, deferred
+        self._writing = False  # the deferred write has started: let it finish
 
     async def fetched(self, snapshot: Snapshot) -> None:
-        await self._begin(snapshot.revision)
+        status = self.app.get("status") or {}
+        if status.get("conditions") or status.get("lastAttemptedRevision"):
+            await self._begin(snapshot.revision)
+        else:
+            self._later = asyncio.create_task(self._begin_later(snapshot.revision))
+
+    async def _begin_later(self, revision: str) -> None:
+        await asyncio.sleep(self.r.first_sync_grace)
+        self._writing = True
+        await self._begin(revision)
+
+    def close(self) -> None:
+        """Drop a deferred Reconciling write that has not started (the attempt is over); one
+        under way may finish, and its error, if any, is only logged: nobody waits for it."""
+        later, self._later = self._later, None
+        if later is None:
+            return
+        if not self._writing:
+            later.cancel()
+        later.add_done_callback(_forget)
 
     async def finished(self, result: engine.SyncResult) -> None:
         r, key, spec = self.r, self.key, self.spec
         self.result = result
+        later, self._later = self._later, None
+        if later is not None:
+            if not self._writing:
+                later.cancel()
+            # A write under way ends before the outcome's; its error is the attempt's, as before.
+            await asyncio.wait({later})
+            error = None if later.cancelled() else later.exception()
+            if error is not None:
+                raise error
         # Track while still paused: the engine's own writes must not look like drift, and an
         # edit made the moment Ready turns True already must.
         # On another cluster too: watched there, through the Application's client.
@@ -131,3 +170,8 @@ class Attempt(engine.Progress):
             if report.objects is not None:
                 by_health, out_of_sync = report.objects
                 r.metrics.set_application_objects(key.namespace, key.name, by_health, out_of_sync)
+
+
+def _forget(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("a deferred Reconciling write failed: %s", task.exception())

@@ -9,15 +9,23 @@ except inside the typed objects the source stage consumes.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from clew.cluster import Cluster, NotFound
 from clew.model import SourceError
 from clew.source import Credentials, SignaturePolicy
 
+Get = Callable[..., Awaitable[dict[str, Any]]]
+"""``get(api_version, kind, name, namespace)``: :meth:`Cluster.get`, or a cache in front of it
+(:class:`clew.controller.runtime.reads.ReadCache`)."""
 
-async def _secret(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:
+
+async def _secret(
+    cluster: Cluster, namespace: str, name: str, get: Get | None = None
+) -> dict[str, str]:
     try:
-        secret = await cluster.get("v1", "Secret", name, namespace)
+        secret = await (get or cluster.get)("v1", "Secret", name, namespace)
     except NotFound:
         raise SourceError(
             f"Secret {namespace}/{name} not found",
@@ -28,10 +36,12 @@ async def _secret(cluster: Cluster, namespace: str, name: str) -> dict[str, str]
     return data
 
 
-async def credentials(cluster: Cluster, namespace: str, name: str | None) -> Credentials | None:
+async def credentials(
+    cluster: Cluster, namespace: str, name: str | None, get: Get | None = None
+) -> Credentials | None:
     if not name:
         return None
-    data = await _secret(cluster, namespace, name)
+    data = await _secret(cluster, namespace, name, get)
     return Credentials(
         username=data.get("username"),
         password=data.get("password") or data.get("token"),
@@ -41,11 +51,11 @@ async def credentials(cluster: Cluster, namespace: str, name: str | None) -> Cre
 
 
 async def signature_policy(
-    cluster: Cluster, namespace: str, name: str | None
+    cluster: Cluster, namespace: str, name: str | None, get: Get | None = None
 ) -> SignaturePolicy | None:
     if not name:
         return None
-    data = await _secret(cluster, namespace, name)
+    data = await _secret(cluster, namespace, name, get)
     signers, gpg = data.get("allowed_signers"), data.get("gpg_public_keys")
     if not (signers or gpg):
         raise SourceError(

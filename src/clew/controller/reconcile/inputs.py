@@ -93,11 +93,13 @@ def fetcher(
     revision: str = "",
     resolve: Resolve | None = None,
     observe: Callable[[str, float], None] | None = None,
+    get: credentials.Get | None = None,
 ) -> engine.FetchSnapshot:
     """Fetch ``revision``, else the pinned one, else what ``resolve`` says the ref points at
     (without ``resolve``: the ref itself). Credentials and signing keys are read from the
-    Application's namespace with ``cluster``'s access; ``observe(result, started)`` is told how
-    the fetch went and when (``time.monotonic()``) it started."""
+    Application's namespace with ``cluster``'s access (through ``get``, a cache, if given);
+    ``observe(result, started)`` is told how the fetch went and when (``time.monotonic()``)
+    it started."""
     source_spec = spec.source
     namespace = spec.key.namespace
     if source_spec.kind != "git":  # charts and OCI artifacts: controller/reconcile/artifacts.py
@@ -107,9 +109,9 @@ def fetcher(
     charts = artifacts.chart_cache(snapshots)
 
     async def fetch() -> Snapshot:
-        creds = await credentials.credentials(cluster, namespace, source_spec.secret_name)
+        creds = await credentials.credentials(cluster, namespace, source_spec.secret_name, get)
         policy = await credentials.signature_policy(
-            cluster, namespace, source_spec.verify_secret_name
+            cluster, namespace, source_spec.verify_secret_name, get
         )
         source = GitSource(source_spec.repo_url, source_spec.ref, creds, policy)
         started = time.monotonic()

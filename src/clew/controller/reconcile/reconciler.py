@@ -38,12 +38,13 @@ from clew.controller.api.spec import (
 )
 from clew.controller.api.tenancy import Destinations, Tenancy, destinations
 from clew.controller.reconcile import finalizer, inputs, outcomes
-from clew.controller.reconcile.attempt import Attempt
+from clew.controller.reconcile.attempt import FIRST_SYNC_GRACE, Attempt
 from clew.controller.reconcile.clients import Clients, DestinationUnavailable
 from clew.controller.reconcile.livecache import InformerCache
 from clew.controller.reconcile.outcomes import Outcome
 from clew.controller.reconcile.revisions import RevisionCache
 from clew.controller.reconcile.status import StatusWriter
+from clew.controller.runtime.reads import ReadCache
 from clew.model import (
     Manifest,
     Reason,
@@ -105,6 +106,11 @@ class Reconciler:
         # The Application of each attempt under way, and whether its Reconciling was written.
         self._attempts: dict[AppKey, dict[str, Any]] = {}
         self.began: set[AppKey] = set()  # attempts whose Reconciling status was written
+        # A first sync (no status yet) done within this many seconds writes only its outcome.
+        self.first_sync_grace = FIRST_SYNC_GRACE
+        # Git credentials, read once per burst of syncs: runtime/reads.py
+        self.reads = ReadCache()
+        self._get = self.reads.for_client(cluster)
 
     async def aclose(self) -> None:
         await self.clients.aclose()
@@ -198,6 +204,7 @@ class Reconciler:
                 attempt,  # reports the revision, then the result (status, Events, audit)
             )
         finally:
+            attempt.close()  # a Reconciling write still waiting must not come after the end
             if self.drift is not None:
                 self.drift.resume(key)
         result, retry = attempt.result, attempt.retry
@@ -262,6 +269,7 @@ class Reconciler:
             revision=revision,
             resolve=resolve,
             observe=self._observe_fetch,
+            get=self._get,
         )
 
     def options(
