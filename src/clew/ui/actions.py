@@ -162,4 +162,4 @@ async def _record(
         "objects": [],
         "objectsOmitted": 0,
     }
-    await audit.AuditRecorder(ui.cluster).write(app, record)
+    await ui.audit.write(app, record)

@@ -4,7 +4,7 @@ into the signed-in user or None."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from clew.cluster import Cluster, ClusterError
+from clew.report.audit import AuditRecorder
 from clew.ui.access import Access, User
 from clew.ui.hub import AppHub
 from clew.ui.session import COOKIE, Session, SessionCodec
@@ -36,6 +37,12 @@ class Ui:
     sessions: SessionCodec
     read_only: bool = False
     secure_cookies: bool = False  # set Secure on cookies (when served over HTTPS)
+    # One recorder for the server's life: it keeps each trail it wrote with its version, so a
+    # later action's record is one version-checked PATCH, not a GET and a write.
+    audit: AuditRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.audit = AuditRecorder(self.cluster)
 
 
 @dataclass(frozen=True, slots=True)
