@@ -13,8 +13,9 @@ the metrics that :func:`sync` needs (start-up time, tests/unit/test_cli_start.py
 
 from __future__ import annotations
 
-import importlib
 import typing as _typing
+
+from clew.model import lazy
 
 if _typing.TYPE_CHECKING:
     from clew.engine.orchestrator import sync
@@ -65,12 +66,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'clew.engine' has no attribute {name!r}")
-    module = importlib.import_module(home)
-    # Every name of that module at once: importing ``clew.engine.uninstall`` set the package's
-    # ``uninstall`` to the module, which the function of that name must replace.
-    globals().update({other: getattr(module, other) for other, at in _HOME.items() if at == home})
-    return globals()[name]
+__getattr__ = lazy.exports(__name__, _HOME, globals())

@@ -7,8 +7,9 @@ tests/unit/test_cli_start.py)."""
 
 from __future__ import annotations
 
-import importlib
 import typing as _typing
+
+from clew.model import lazy
 
 if _typing.TYPE_CHECKING:
     from clew.model.changes import Action, Change, ChangeSet
@@ -60,10 +61,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'clew.model' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"clew.model.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _HOME, globals())

@@ -15,9 +15,12 @@ change (its JSON size, its fingerprint, its labelled copies). Only :func:`memo` 
 from __future__ import annotations
 
 import copy
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
-__all__ = ["FrozenDict", "FrozenList", "freeze", "memo", "thaw"]
+__all__ = ["FrozenDict", "FrozenList", "freeze", "memo", "remembered", "thaw"]
+
+T = TypeVar("T")
 
 MAX_MEMO = 64
 """Memo entries one object keeps before it forgets them all: the labelled copies of one object
@@ -125,3 +128,15 @@ def memo(obj: object) -> dict[Any, Any] | None:
     if len(table) >= MAX_MEMO:
         table.clear()
     return table
+
+
+def remembered(obj: object, key: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept in ``obj``'s memo under ``key`` when ``obj`` is frozen (computed once),
+    and computed every time when it is not."""
+    known = memo(obj)
+    if known is None:
+        return compute()
+    if key not in known:
+        known[key] = compute()
+    value: T = known[key]
+    return value

@@ -12,8 +12,9 @@ nor difflib and the ordering (start-up time, tests/unit/test_cli_start.py).
 
 from __future__ import annotations
 
-import importlib
 import typing as _typing
+
+from clew.model import lazy
 
 # Here, not on first use: each is its module's namesake, and importing the module would set the
 # package's attribute to the module itself.
@@ -93,10 +94,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'clew.plan' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"clew.plan.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _HOME, globals())

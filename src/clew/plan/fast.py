@@ -27,7 +27,7 @@ import msgspec
 
 from clew.cluster import Cluster, Forbidden
 from clew.model import Manifest, ObjectRef
-from clew.model.frozen import memo
+from clew.model.frozen import remembered
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 
@@ -74,13 +74,7 @@ def fingerprint(obj: dict[str, Any]) -> str:
     """A digest of the desired object, independent of key order; computed once for a frozen
     object (one the parse cache hands out, or the plan's labelled copy of one), which cannot
     change."""
-    known = memo(obj)
-    if known is None:
-        return _digest(obj)
-    digest = known.get(_FINGERPRINT)
-    if digest is None:
-        digest = known[_FINGERPRINT] = _digest(obj)
-    return str(digest)
+    return remembered(obj, _FINGERPRINT, lambda: _digest(obj))
 
 
 _FINGERPRINT = "plan.fingerprint"

@@ -13,10 +13,11 @@ order.
 
 from __future__ import annotations
 
-import importlib
 import typing as _typing
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from clew.model import lazy
 
 if _typing.TYPE_CHECKING:
     from clew.model import Manifest
@@ -101,13 +102,7 @@ __all__ = [
 _SKIPPED_SHOWN = 5
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'clew.render' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"clew.render.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _HOME, globals())
 
 
 @dataclass

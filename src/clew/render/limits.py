@@ -25,7 +25,7 @@ import json
 from collections.abc import Iterable
 
 from clew.model import Manifest
-from clew.model.frozen import memo
+from clew.model.frozen import remembered
 from clew.render.errors import InvalidManifestError
 
 MAX_RENDER_BYTES = 32 * 1024 * 1024
@@ -61,13 +61,7 @@ def excessive_aliasing(decoded: int, aliased: int) -> bool:
 
 def _size(obj: object) -> int:
     """``obj`` as compact JSON, in bytes; measured once for a frozen (cached, unchanging) object."""
-    known = memo(obj)
-    if known is None:
-        return _measure(obj)
-    size = known.get(_SIZE)
-    if size is None:
-        size = known[_SIZE] = _measure(obj)
-    return int(size)
+    return remembered(obj, _SIZE, lambda: _measure(obj))
 
 
 _SIZE = "render.size"

@@ -8,8 +8,9 @@ through this package and must not load the Prometheus client before its first re
 
 from __future__ import annotations
 
-import importlib
 import typing as _typing
+
+from clew.model import lazy
 
 if _typing.TYPE_CHECKING:
     from clew.report.metrics import METRIC_NAMES, Metrics, WebhookOutcome
@@ -17,9 +18,4 @@ if _typing.TYPE_CHECKING:
 __all__ = ["METRIC_NAMES", "Metrics", "WebhookOutcome"]
 
 
-def __getattr__(name: str) -> object:
-    if name not in __all__:
-        raise AttributeError(f"module 'clew.report' has no attribute {name!r}")
-    value = getattr(importlib.import_module("clew.report.metrics"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, {name: "metrics" for name in __all__}, globals())

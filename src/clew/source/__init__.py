@@ -18,9 +18,9 @@ tests/unit/test_cli_start.py).
 
 from __future__ import annotations
 
-import importlib
 import typing as _typing
 
+from clew.model import lazy
 from clew.source.errors import (
     AuthenticationFailed,
     HostNotTrusted,
@@ -64,10 +64,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'clew.source' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"clew.source.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _HOME, globals())

@@ -13,8 +13,9 @@ watcher or resource tree before its first request (start-up time, tests/unit/tes
 
 from __future__ import annotations
 
-import importlib
 import typing as _typing
+
+from clew.model import lazy
 
 if _typing.TYPE_CHECKING:
     from clew.wait.health import compute, worst
@@ -35,10 +36,4 @@ _HOME = {
 __all__ = ["Node", "OnChange", "WaitResult", "compute", "read_tree", "wait_for", "worst"]
 
 
-def __getattr__(name: str) -> object:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'clew.wait' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"clew.wait.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _HOME, globals())
